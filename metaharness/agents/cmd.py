@@ -1,0 +1,38 @@
+"""The generic agent: any shell command.
+
+The prompt arrives on stdin and in the file named by $MH_PROMPT_FILE; stdout is plain
+text in which the supervisor looks for markers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metaharness.agents import Invocation
+
+
+class TextParser:
+    """Keeps the whole stdout; plain text carries no structured events."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+
+    def feed(self, line: str) -> list[dict[str, Any]]:
+        self._lines.append(line)
+        return []
+
+    def final_text(self) -> str:
+        return "".join(self._lines)
+
+
+class CommandAdapter:
+    name = "cmd"
+
+    def invocation(self, options: dict[str, Any], prompt: str) -> Invocation:
+        return Invocation(argv=["/bin/sh", "-c", options["agent_cmd"]], stdin=prompt.encode())
+
+    def parser(self) -> TextParser:
+        return TextParser()
+
+
+ADAPTER = CommandAdapter()

@@ -1,0 +1,51 @@
+"""mh: run `mh VERB ARGS...` as `mh-VERB ARGS...`, like git runs its subcommands."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from metaharness import __version__
+from metaharness.status import Exit
+
+VERBS = {
+    "spawn": "create a harness and supervise its agent loop",
+    "wait": "block until harnesses end; exit 0 iff all completed",
+    "send": "deliver a message into a harness's next prompt",
+    "stop": "stop harnesses gracefully",
+    "status": "show every harness (table or --json)",
+}
+
+USAGE = "usage: mh VERB [ARGS...]\n\nverbs:\n" + "".join(f"  {v:<8} {d}\n" for v, d in VERBS.items()) + \
+    "\nmh VERB --help, or man mh-VERB, tells more. See mh(1)."
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return Exit.OK if args else Exit.USAGE
+    if args[0] == "--version":
+        print(f"mh {__version__}")
+        return Exit.OK
+    verb = args[0]
+    program = _find(f"mh-{verb}")
+    if program is None:
+        print(f"mh: error: unknown verb {verb!r} (known: {', '.join(VERBS)})", file=sys.stderr)
+        return Exit.USAGE
+    os.execv(program, [program, *args[1:]])
+
+
+def _find(name: str) -> str | None:
+    """Prefer the program beside this one (a checkout's bin/ or a venv's bin/), then $PATH."""
+    beside = Path(sys.argv[0]).absolute().parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

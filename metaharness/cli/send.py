@@ -1,0 +1,70 @@
+"""mh-send: deliver a message into a harness's next iteration prompt."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+from metaharness.cli import common
+from metaharness.status import Exit, MhError
+
+DESCRIPTION = """\
+Deliver MESSAGE (or standard input, with -) to the inbox of harness ID, or of every
+running harness with --all. The harness quotes it, with sender and time, in the prompt of
+its next iteration, exactly once."""
+
+EPILOG = """\
+exit status: 0 delivered, 2 usage (empty or oversized message), 7 no such harness,
+9 the harness has already ended, 10 bad tree, 11 system error. See mh-send(1)."""
+
+
+def build_parser() -> common.Parser:
+    p = common.parser("send", DESCRIPTION, EPILOG)
+    p.add_argument("words", nargs="+", metavar="ID MESSAGE", help="the harness and the message ('-' reads stdin)")
+    p.add_argument("-a", "--all", action="store_true", help="send to every running harness (no ID)")
+    p.add_argument("--from", dest="sender", metavar="NAME", help="sender shown in the prompt (default: $MH_ID or user@host)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return common.run("send", _send, argv)
+
+
+def _send(argv: Sequence[str] | None) -> int:
+    p = build_parser()
+    args = p.parse_args(argv)
+    from metaharness import harness, inbox
+    from metaharness.tree import find_tree
+
+    words = list(args.words)
+    ids = [] if args.all else [words.pop(0)]
+    if not words:
+        p.error("no message given (use - to read it from stdin)")
+    body = sys.stdin.read() if words == ["-"] else " ".join(words)
+    if not body.strip():
+        raise MhError("the message is empty", Exit.USAGE)
+    if len(body.encode()) > inbox.MAX_MESSAGE_BYTES:
+        raise MhError(f"the message is {len(body.encode())} bytes; the limit is {inbox.MAX_MESSAGE_BYTES}", Exit.USAGE)
+    sender = args.sender or inbox.default_sender()
+
+    tree = find_tree()
+    if args.all:
+        targets = [] if tree is None else [harness.inspect(tree / i) for i in harness.list_ids(tree)]
+        targets = [v for v in targets if v.status.is_live]
+    else:
+        view = harness.inspect(harness.harness_dir(tree, ids[0]))
+        if not view.status.is_live:
+            raise MhError(f"harness {view.id} has ended ({view.status.value}); nothing would read the message", Exit.NOT_RUNNING)
+        targets = [view]
+    for view in targets:
+        fd = os.open(view.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            inbox.deliver(fd, view.instance or "", sender, body)
+        finally:
+            os.close(fd)
+    return Exit.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

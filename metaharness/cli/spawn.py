@@ -1,0 +1,126 @@
+"""mh-spawn: create a harness and supervise its agent loop until it ends."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from metaharness.cli import common
+from metaharness.status import Exit, MhError
+
+DESCRIPTION = """\
+Create harness ID and run an agent over ROADMAP in a supervised loop until the roadmap is
+done, the agent is blocked, a limit is reached or the harness is stopped. In the
+foreground (the default) mh-spawn is the supervisor and exits with the harness's outcome;
+with --detach it prints ID and leaves a background supervisor."""
+
+EPILOG = """\
+exit status: 0 completed, 1 failed, 2 usage, 3 incomplete, 4 stopped, 6 blocked,
+8 id taken, 10 bad tree, 11 system error, 124 timeout, 130/143 interrupted.
+See mh-spawn(1)."""
+
+
+def build_parser() -> common.Parser:
+    p = common.parser("spawn", DESCRIPTION, EPILOG)
+    p.add_argument("id", help="harness id: letters, digits, '.', '_', '-'")
+    p.add_argument("roadmap", help="Markdown roadmap with - [ ] tasks")
+    p.add_argument("--agent", default="cmd", help="agent adapter (default: cmd)")
+    p.add_argument("--agent-cmd", metavar="CMD", help="shell command run each iteration (the cmd agent)")
+    p.add_argument("-d", "--detach", action="store_true", help="supervise in the background; print the id")
+    p.add_argument("--max-iterations", type=common.positive_int, default=50, metavar="N", help="default 50")
+    p.add_argument("--max-failures", type=common.positive_int, default=5, metavar="N",
+                   help="consecutive failed iterations before the harness fails (default 5)")
+    p.add_argument("--timeout", type=common.duration, metavar="DUR", help="wall-clock limit for the harness")
+    p.add_argument("--iteration-timeout", type=common.duration, metavar="DUR", help="limit for one iteration")
+    p.add_argument("--backoff", type=common.duration, default=2.0, metavar="DUR",
+                   help="delay after the first failure, doubling after each further one (default 2s)")
+    p.add_argument("--grace", type=common.duration, default=10.0, metavar="DUR",
+                   help="time between TERM and KILL when ending an agent (default 10s)")
+    p.add_argument("--heartbeat", type=common.duration, default=5.0, metavar="DUR", help="heartbeat interval (default 5s)")
+    p.add_argument("--workdir", metavar="DIR", help="where the agent runs (default: the current directory)")
+    p.add_argument("--prompt-template", metavar="FILE", help="prompt template with {{VARIABLES}}")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return common.run("spawn", _spawn, argv)
+
+
+def _spawn(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    from metaharness import harness, liveness, process
+    from metaharness.agents import adapter_for
+    from metaharness.roadmap import read_roadmap
+    from metaharness.tree import find_tree, new_instance_id, now_iso, validate_id
+
+    validate_id(args.id)
+    adapter_for(args.agent)
+    if args.agent == "cmd" and not args.agent_cmd:
+        raise MhError("the cmd agent needs --agent-cmd 'COMMAND'", Exit.USAGE)
+    if args.heartbeat <= 0:
+        raise MhError("--heartbeat must be more than 0", Exit.USAGE)
+    roadmap = Path(args.roadmap).absolute()
+    try:
+        _, progress = read_roadmap(roadmap)
+    except (OSError, UnicodeDecodeError) as e:
+        raise MhError(f"cannot read roadmap {args.roadmap}: {getattr(e, 'strerror', None) or e}", Exit.USAGE) from None
+    workdir = Path(args.workdir or ".").absolute()
+    if not workdir.is_dir():
+        raise MhError(f"workdir {workdir} is not a directory", Exit.USAGE)
+    template = None
+    if args.prompt_template:
+        template = str(Path(args.prompt_template).absolute())
+        try:
+            Path(template).read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise MhError(f"cannot read prompt template {args.prompt_template}: {getattr(e, 'strerror', None) or e}", Exit.USAGE) from None
+
+    tree = find_tree(create=True)
+    assert tree is not None
+    instance = new_instance_id()
+    spec: dict[str, Any] = {
+        "format": 1, "id": args.id, "instance": instance, "created": now_iso(), "roadmap": str(roadmap),
+        "agent": args.agent, "agent_cmd": args.agent_cmd, "workdir": str(workdir),
+        "max_iterations": args.max_iterations, "max_failures": args.max_failures, "timeout": args.timeout,
+        "iteration_timeout": args.iteration_timeout, "backoff": args.backoff, "grace": args.grace,
+        "heartbeat_interval": args.heartbeat, "prompt_template": template,
+    }
+    state: dict[str, Any] = {
+        "id": args.id, "instance": instance, "status": "starting", "pid": os.getpid(),
+        "pid_start": liveness.process_start_time(os.getpid()), "host": liveness.this_host(),
+        "started": spec["created"], "iteration": 0, "progress": {"done": progress.done, "total": progress.total},
+        "task": progress.current_task, "heartbeat_interval": args.heartbeat,
+    }
+    directory, lock_fd = harness.create(tree, spec, state)
+
+    from metaharness.loop import Supervisor
+
+    if args.detach:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if process.detach(directory / "log"):
+            code = Exit.SOFTWARE
+            try:
+                code = Supervisor(directory, lock_fd).run()
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()  # stderr is the harness log now
+            finally:
+                os._exit(code)
+        os.close(lock_fd)  # the supervisor child holds the lock now
+        print(args.id)
+        return Exit.OK
+    narrate = None if args.quiet or not sys.stderr.isatty() else _narrate
+    return Supervisor(directory, lock_fd, narrate).run()
+
+
+def _narrate(line: str) -> None:
+    print(f"mh-spawn: {line}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

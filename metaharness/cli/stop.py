@@ -1,0 +1,71 @@
+"""mh-stop: ask harnesses to stop, and by default wait until they have."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+from metaharness.cli import common
+from metaharness.status import Exit, MhError
+
+DESCRIPTION = """\
+Request a graceful stop of each harness: its supervisor ends the running iteration (TERM
+to the agent's process group, then KILL after the harness's grace period), writes the
+result `stopped` and exits. Stopping a harness that has already ended is a success."""
+
+EPILOG = """\
+exit status: 0 every named harness has ended (or was asked to, with --no-wait),
+2 usage, 7 no such harness, 10 bad tree, 11 system error, 124 --timeout passed.
+See mh-stop(1)."""
+
+
+def build_parser() -> common.Parser:
+    p = common.parser("stop", DESCRIPTION, EPILOG)
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("-a", "--all", action="store_true", help="stop every running harness")
+    p.add_argument("--no-wait", action="store_true", help="return once the requests are written")
+    p.add_argument("-t", "--timeout", type=common.duration, metavar="DUR", help="stop waiting after DUR (exit 124)")
+    p.add_argument("--reason", default="", help="recorded in the harness's result")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return common.run("stop", _stop, argv)
+
+
+def _stop(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    from metaharness import harness
+    from metaharness.inbox import default_sender
+    from metaharness.tree import find_tree, now_iso, write_json
+
+    if not args.ids and not args.all:
+        raise MhError("name at least one harness (or --all)", Exit.USAGE)
+    tree = find_tree()
+    directories = [harness.harness_dir(tree, i) for i in dict.fromkeys(args.ids)]
+    if args.all and tree is not None:
+        directories += [tree / i for i in harness.list_ids(tree) if i not in args.ids]
+    live = [v for v in map(harness.inspect, directories) if v.status.is_live]
+    sender = default_sender()
+    for view in live:
+        fd = os.open(view.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            request = {"instance": view.instance, "from": sender, "time": now_iso(), "reason": args.reason}
+            write_json("control/stop", request, dir_fd=fd)  # the moment of the request
+        finally:
+            os.close(fd)
+    if args.no_wait or not live:
+        return Exit.OK
+    from metaharness.waiter import await_all
+
+    assert tree is not None
+    _, pending = await_all(tree, [v.id for v in live], any_=False, timeout=args.timeout, appear_within=0)
+    if pending:
+        print(f"mh-stop: error: timed out waiting for {', '.join(pending)} to stop", file=sys.stderr)
+        return Exit.TIMEOUT
+    return Exit.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""mh-wait: block until harnesses end; exit 0 iff all of them completed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Sequence
+
+from metaharness.cli import common
+from metaharness.status import Exit, MhError
+
+DESCRIPTION = """\
+Wait, without polling, until every named harness has ended (or the first one, with
+--any). A harness that does not exist yet is waited for during --grace, so
+`mh-spawn a ... & mh-wait a` works."""
+
+EPILOG = """\
+exit status: 0 all completed; otherwise the status of the first harness (in argument
+order) that did not complete: 1 failed, 3 incomplete, 4 stopped, 5 dead, 6 blocked,
+124 its timeout, 130/143 interrupted; 7 no such harness, 124 --timeout passed first,
+2 usage, 10 bad tree. See mh-wait(1)."""
+
+
+def build_parser() -> common.Parser:
+    p = common.parser("wait", DESCRIPTION, EPILOG)
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("-a", "--all", action="store_true", help="wait for every harness in the tree")
+    p.add_argument("--any", action="store_true", help="return when the first harness ends, with its status")
+    p.add_argument("-t", "--timeout", type=common.duration, metavar="DUR", help="give up after DUR (exit 124)")
+    p.add_argument("--grace", type=common.duration, default=10.0, metavar="DUR",
+                   help="how long to wait for a harness to appear (default 10s)")
+    p.add_argument("--json", action="store_true", help="print one JSON outcome per harness")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return common.run("wait", _wait, argv)
+
+
+def _wait(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    from metaharness.harness import list_ids
+    from metaharness.tree import find_tree, locate_tree
+    from metaharness.waiter import aggregate_exit, await_all
+
+    tree = find_tree() or locate_tree()
+    ids = list(args.ids) + (list_ids(tree) if args.all else [])
+    if not ids:
+        if args.all:
+            return Exit.OK
+        raise MhError("name at least one harness (or --all)", Exit.USAGE)
+    outcomes, pending = await_all(tree, ids, any_=args.any, timeout=args.timeout, appear_within=args.grace)
+    tty = sys.stdout.isatty()
+    for harness_id in dict.fromkeys(ids):
+        outcome = outcomes.get(harness_id)
+        if outcome is None:
+            continue
+        if args.json:
+            print(json.dumps(outcome.as_dict()))
+        elif tty:
+            print(f"{harness_id}\t{outcome.status.value if outcome.status else 'missing'}\t{outcome.reason}")
+    for outcome in outcomes.values():
+        if outcome.status is None:
+            print(f"mh-wait: error: {outcome.reason}", file=sys.stderr)
+    if pending and not (args.any and outcomes):
+        print(f"mh-wait: error: timed out waiting for {', '.join(pending)}", file=sys.stderr)
+        return Exit.TIMEOUT
+    if args.any:
+        return next(iter(outcomes.values())).exit_code
+    return aggregate_exit(ids, outcomes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The event log: `<id>/events.jsonl`, append-only, one JSON object per line.
+
+Only the supervisor appends. Each event is one write(2) on an O_APPEND descriptor, so a
+reader sees whole lines, except possibly a torn last line after a crash, which readers
+skip. Every event has `t` (UTC time) and `event` (its type). See mh-harness(7).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from metaharness.tree import now_iso
+
+
+class EventLog:
+    """Appends events for one harness."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    def emit(self, event: str, **fields: Any) -> dict[str, Any]:
+        record = {"t": now_iso(), "event": event, **fields}
+        os.write(self._fd, (json.dumps(record, sort_keys=False) + "\n").encode())
+        return record
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def read_events(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield the events of a log, skipping a torn or foreign line."""
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    yield record
+    except FileNotFoundError:
+        return

@@ -1,0 +1,96 @@
+"""Is a harness's supervisor alive? The kernel answers, not a pid file.
+
+The supervisor holds an exclusive flock on `<id>/lock` for its whole life; the kernel
+drops it however the process dies. On the supervisor's own host a reader probes that lock
+(non-blocking, shared, released at once); a waiter blocks on it, so it wakes the moment
+the supervisor is gone. A supervisor on another host (a shared filesystem) is judged by
+its heartbeat instead: alive while the heartbeat file is younger than a few intervals.
+pid and process start time are recorded too, so a recycled pid never passes for the
+supervisor. See mh-harness(7).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import time
+from pathlib import Path
+from typing import Final
+
+MISSED_BEATS_FOR_DEAD: Final = 3
+
+
+def this_host() -> str:
+    return os.uname().nodename
+
+
+def process_start_time(pid: int) -> int | None:
+    """Clock ticks since boot at which `pid` started (field 22 of /proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return int(fields[19])
+
+
+def same_process(pid: int, start_time: int | None) -> bool:
+    """True iff `pid` is running and is the very process that started at `start_time`."""
+    return start_time is not None and process_start_time(pid) == start_time
+
+
+def hold_lock(path: Path) -> int:
+    """Open and exclusively lock `path` without waiting; BlockingIOError if someone holds it.
+
+    The returned fd is the lock: keep it open (it survives fork) for as long as you live.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def lock_is_held(path: Path | str, dir_fd: int | None = None) -> bool:
+    """Probe the supervisor lock without waiting. A missing lock file is not held."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return True
+        raise
+    finally:
+        os.close(fd)  # closing drops our probe lock too
+    return False
+
+
+def block_until_released(path: Path | str, dir_fd: int | None = None) -> None:
+    """Block until nobody holds the supervisor lock (returns at once if the file is missing)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    finally:
+        os.close(fd)
+
+
+def supervisor_alive(harness_dir: Path, host: str | None, heartbeat_interval: float | None) -> bool:
+    """Decide liveness: the lock on this host, the heartbeat's age on any other."""
+    if host is None or host == this_host():
+        return lock_is_held(harness_dir / "lock")
+    try:
+        age = time.time() - (harness_dir / "heartbeat").stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return age < MISSED_BEATS_FOR_DEAD * (heartbeat_interval or 5.0)

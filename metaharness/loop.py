@@ -1,0 +1,336 @@
+"""The supervisor: runs an agent over a roadmap, iteration after iteration, until it ends.
+
+Each iteration honours control/stop, takes the inbox, writes the prompt, runs the agent
+in its own process group, records its output under iterations/NNNN/, and decides:
+completed (the COMPLETE marker, or every roadmap box checked), blocked (the BLOCKED
+marker), a failure (non-zero exit, iteration timeout: retried after an exponential
+backoff until --max-failures in a row), or on to the next iteration until
+--max-iterations (then incomplete). A wall-clock --timeout ends it as timeout.
+
+The main thread only ever sleeps on one Event, set by the agent's exit, a change under
+control/, a signal, or a deadline: a stop or Ctrl+C is acted on at once, never on a tick.
+The result is published (durably) before the lock is released. See mh-harness(7).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Final
+
+from metaharness import inbox, liveness, markers, process
+from metaharness.agents import adapter_for
+from metaharness.events import EventLog
+from metaharness.prompt import default_template, format_messages, render
+from metaharness.roadmap import Progress, read_roadmap
+from metaharness.status import Status, exit_for
+from metaharness.tree import now_iso, read_json, write_json
+from metaharness.watch import DirectoryWatch
+
+MAX_BACKOFF_SECONDS: Final = 600.0
+HEARTBEAT_ON_OUTPUT_SECONDS: Final = 1.0  # at most one extra beat per second of output
+_HANDLED_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass(frozen=True)
+class IterationOutcome:
+    failed: bool
+    summary: str  # one line, for the log, the next prompt and result.json
+    cut_short: bool  # the supervisor ended the agent (stop, signal, deadline)
+    found: markers.Markers
+    progress: Progress | None
+
+
+class Supervisor:
+    """Owns one harness directory for the life of its supervisor process."""
+
+    def __init__(self, directory: Path, lock_fd: int, narrate: Callable[[str], None] | None = None) -> None:
+        self.dir = directory
+        self.spec: dict[str, Any] = read_json(directory / "spec.json")
+        self.state: dict[str, Any] = read_json(directory / "state.json")
+        self._lock_fd = lock_fd
+        self._narrate_to = narrate
+        self._adapter = adapter_for(self.spec["agent"])
+        self._events = EventLog(directory / "events.jsonl")
+        self._log_fd = os.open(directory / "log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._wake = threading.Event()
+        self._signal: int | None = None
+        self._done = threading.Event()
+        self._state_lock = threading.Lock()  # the output pump publishes progress too
+        self._last_beat = 0.0
+        self._roadmap = Path(self.spec["roadmap"])
+        self._started = time.monotonic()
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Supervise until the harness ends; return the exit status for its outcome."""
+        for sig in _HANDLED_SIGNALS:
+            signal.signal(sig, self._on_signal)
+        process.become_subreaper()
+        self._publish_state(
+            status=Status.RUNNING, pid=os.getpid(), pid_start=liveness.process_start_time(os.getpid()),
+            host=liveness.this_host(), started=now_iso(),
+        )
+        self._events.emit("started", instance=self.spec["instance"], pid=os.getpid(), agent=self.spec["agent"])
+        heart = threading.Thread(target=self._beat_periodically, daemon=True)
+        heart.start()
+        watch = DirectoryWatch(self.dir / "control", self._wake.set)
+        try:
+            status, reason = self._loop()
+        except Exception as e:  # a bug or a broken disk must still end in a result
+            os.write(self._log_fd, traceback.format_exc().encode())
+            status, reason = Status.FAILED, f"supervisor error: {type(e).__name__}: {e}"
+        finally:
+            watch.close()
+        return self._finish(status, reason)
+
+    def _loop(self) -> tuple[Status, str]:
+        deadline = self._started + self.spec["timeout"] if self.spec.get("timeout") else None
+        failures = 0
+        last_outcome = "This is the first iteration."
+        iteration = 0
+        try:
+            if read_roadmap(self._roadmap)[1].all_done:
+                return Status.COMPLETED, "every roadmap task was already checked"
+        except (OSError, UnicodeDecodeError):
+            pass  # reported by the iteration that needs it
+        while True:
+            ended = self._requested_end(deadline)
+            if ended:
+                return ended
+            if iteration >= self.spec["max_iterations"]:
+                return Status.INCOMPLETE, f"reached the iteration limit ({self.spec['max_iterations']}) without completing"
+            iteration += 1
+            outcome = self._iterate(iteration, deadline, last_outcome)
+            if not outcome.cut_short:
+                if outcome.found.blocked_reason is not None:
+                    return Status.BLOCKED, outcome.found.blocked_reason
+                if outcome.found.complete:
+                    return Status.COMPLETED, "the agent printed the completion marker"
+                if outcome.progress and outcome.progress.all_done:
+                    return Status.COMPLETED, "every roadmap task is checked"
+            ended = self._requested_end(deadline)
+            if ended:
+                return ended
+            last_outcome = outcome.summary
+            if not outcome.failed:
+                failures = 0
+                continue
+            failures += 1
+            if failures >= self.spec["max_failures"]:
+                return Status.FAILED, f"{failures} failed iterations in a row; last: {outcome.summary}"
+            if iteration < self.spec["max_iterations"]:
+                self._back_off(failures, deadline)
+
+    def _requested_end(self, deadline: float | None) -> tuple[Status, str] | None:
+        """A signal, a stop request or the wall-clock deadline, if one has arrived."""
+        if self._signal is not None:
+            return Status.INTERRUPTED, f"received {signal.Signals(self._signal).name}"
+        stop = self._stop_request()
+        if stop is not None:
+            return Status.STOPPED, stop
+        if deadline is not None and time.monotonic() >= deadline:
+            return Status.TIMEOUT, f"wall-clock limit of {self.spec['timeout']:g}s reached"
+        return None
+
+    def _stop_request(self) -> str | None:
+        try:
+            request = read_json(self.dir / "control" / "stop")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return "stop requested"  # an unreadable request is still a request
+        if request.get("instance") not in (None, self.spec["instance"]):
+            return None  # addressed to an earlier harness of this id
+        return f"stopped by {request.get('from', 'mh-stop')}" + (f": {request['reason']}" if request.get("reason") else "")
+
+    def _back_off(self, failures: int, deadline: float | None) -> None:
+        delay = min(self.spec["backoff"] * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
+        if delay <= 0:
+            return
+        self._publish_state(status=Status.WAITING, next_attempt=now_iso(time.time() + delay))
+        self._say(f"waiting {delay:g}s before retrying")
+        until = time.monotonic() + delay
+        while self._requested_end(deadline) is None and (remaining := until - time.monotonic()) > 0:
+            self._wake.clear()
+            if self._requested_end(deadline) is None:
+                self._wake.wait(remaining if deadline is None else min(remaining, max(0.0, deadline - time.monotonic())))
+        self._publish_state(status=Status.RUNNING, next_attempt=None)
+
+    # -- one iteration -----------------------------------------------------------------
+
+    def _iterate(self, n: int, deadline: float | None, last_outcome: str) -> IterationOutcome:
+        it_dir = self.dir / "iterations" / f"{n:04d}"
+        it_dir.mkdir(exist_ok=True)
+        started = time.monotonic()
+        try:
+            roadmap_text, before = read_roadmap(self._roadmap)
+        except (OSError, UnicodeDecodeError) as e:
+            summary = f"the roadmap {self._roadmap} cannot be read: {getattr(e, 'strerror', None) or e}"
+            self._events.emit("iteration_failed", iteration=n, reason=summary)
+            self._say(f"iteration {n}: {summary}")
+            return IterationOutcome(True, summary, False, markers.scan(""), None)
+
+        messages = self._take_messages(n, it_dir, roadmap_text, before, last_outcome)
+        invocation = self._adapter.invocation(self.spec, (it_dir / "prompt").read_text())
+        env = {
+            **os.environ,
+            "MH_ID": self.spec["id"], "MH_INSTANCE": self.spec["instance"], "MH_ROOT": str(self.dir.parent.parent),
+            "MH_ITERATION": str(n), "MH_HARNESS_DIR": str(self.dir), "MH_PROMPT_FILE": str(it_dir / "prompt"),
+            "MH_ROADMAP": str(self._roadmap), **invocation.env,
+        }
+        self._publish_state(status=Status.RUNNING, iteration=n, progress=_progress_dict(before), task=before.current_task)
+        self._events.emit("iteration_started", iteration=n, messages=len(messages), task=before.current_task)
+        self._say(f"iteration {n} started" + (f": {before.current_task}" if before.current_task else ""))
+
+        parser = self._adapter.parser()
+        with open(it_dir / "output", "wb") as output:
+
+            def on_line(raw: bytes) -> None:
+                output.write(raw)
+                output.flush()
+                os.write(self._log_fd, raw if raw.endswith(b"\n") else raw + b"\n")
+                text = raw.decode("utf-8", "replace")
+                for event in parser.feed(text):
+                    self._events.emit(**event)
+                for note in markers.scan(text).progress:
+                    self._events.emit("progress", iteration=n, text=note)
+                    self._publish_state(last_progress=note)
+                self._beat(throttled=True)
+
+            agent = process.AgentProcess(
+                invocation, cwd=Path(self.spec["workdir"]), env=env,
+                stderr_path=it_dir / "stderr", on_line=on_line, on_exit=self._wake.set,
+            )
+            self._publish_state(agent_pid=agent.pid)
+            cut_short = self._supervise(agent, started, deadline)
+            exit_info = agent.finish(self.spec["grace"])
+
+        found = markers.scan(parser.final_text())
+        try:
+            after: Progress | None = read_roadmap(self._roadmap)[1]
+        except (OSError, UnicodeDecodeError):
+            after = None
+        if cut_short:
+            failed, summary = True, f"ended by the supervisor ({cut_short}) after {time.monotonic() - started:.1f}s"
+        elif not exit_info.ok:
+            failed, summary = True, f"the agent failed ({exit_info.describe()})"
+        else:
+            failed, summary = False, "the agent exited 0"
+        if after is not None and after.done != before.done:
+            summary += f"; roadmap {before.done}/{before.total} -> {after.done}/{after.total}"
+        write_json(it_dir / "meta.json", {
+            "iteration": n, "exit_code": exit_info.code, "signal": exit_info.signal, "cut_short": cut_short or None,
+            "failed": failed, "summary": summary, "duration_s": round(time.monotonic() - started, 3),
+            "messages": [m.name for m in messages], "complete_marker": found.complete,
+            "blocked_reason": found.blocked_reason, "progress": _progress_dict(after) if after else None,
+        })
+        self._events.emit("iteration_ended", iteration=n, failed=failed, exit_code=exit_info.code,
+                          signal=exit_info.signal, summary=summary)
+        self._publish_state(agent_pid=None, last_outcome=summary, last_progress=None,
+                            **({"progress": _progress_dict(after), "task": after.current_task} if after else {}))
+        self._say(f"iteration {n} ended: {summary}")
+        process.reap_strays()
+        return IterationOutcome(failed, summary, bool(cut_short), found, after)
+
+    def _take_messages(self, n: int, it_dir: Path, roadmap_text: str, progress: Progress, last_outcome: str) -> list[inbox.Message]:
+        """Write the iteration's prompt, then move the messages it quotes to cur/."""
+        box = self.dir / "inbox"
+        waiting = inbox.waiting(box)
+        mine = [m for m in waiting if m.instance in (None, self.spec["instance"])]
+        template_path = self.spec.get("prompt_template")
+        template = Path(template_path).read_text() if template_path else default_template()
+        prompt = render(template, {
+            "HARNESS_ID": self.spec["id"], "ITERATION": n, "MAX_ITERATIONS": self.spec["max_iterations"],
+            "ROADMAP_PATH": str(self._roadmap), "ROADMAP": roadmap_text.rstrip(), "PROGRESS": f"{progress.done}/{progress.total}",
+            "MESSAGES": format_messages(mine), "LAST_OUTCOME": last_outcome,
+        })
+        (it_dir / "prompt").write_text(prompt)
+        inbox.take(box, waiting)  # after the prompt exists: a crash before this re-delivers
+        for m in waiting:
+            if m in mine:
+                self._events.emit("message_taken", iteration=n, message=m.name, sender=m.sender, sent=m.sent)
+            else:
+                self._events.emit("message_ignored", message=m.name, reason=f"addressed to instance {m.instance}")
+        return mine
+
+    def _supervise(self, agent: process.AgentProcess, started: float, deadline: float | None) -> str | None:
+        """Wait for the agent to exit; end it early for a stop, a signal or a deadline."""
+        it_limit = self.spec.get("iteration_timeout")
+        limits = [d for d in (deadline, started + it_limit if it_limit else None) if d is not None]
+        limit = min(limits) if limits else None
+        while True:
+            self._wake.clear()
+            if agent.exited:
+                return None
+            ended = self._requested_end(None)
+            if ended is None and limit is not None and time.monotonic() >= limit:
+                ended = (Status.TIMEOUT, "wall-clock limit" if limit == deadline else f"iteration timeout of {it_limit:g}s")
+            if ended:
+                self._say(f"ending the agent: {ended[1]}")
+                agent.terminate(self.spec["grace"])
+                return ended[1]
+            self._wake.wait(None if limit is None else max(0.0, limit - time.monotonic()))
+
+    # -- state, heartbeat, narration ---------------------------------------------------
+
+    def _publish_state(self, **changes: Any) -> None:
+        with self._state_lock:
+            for key, value in changes.items():
+                self.state[key] = value.value if isinstance(value, Status) else value
+            self.state["updated"] = now_iso()
+            write_json(self.dir / "state.json", self.state)
+
+    def _beat(self, throttled: bool = False) -> None:
+        now = time.monotonic()
+        if throttled and now - self._last_beat < HEARTBEAT_ON_OUTPUT_SECONDS:
+            return
+        self._last_beat = now
+        os.utime(self.dir / "heartbeat")
+
+    def _beat_periodically(self) -> None:
+        while not self._done.wait(self.spec["heartbeat_interval"]):
+            try:
+                self._beat()
+            except OSError:
+                pass  # a vanished file must not kill the heartbeat; readers see it stale
+
+    def _say(self, line: str) -> None:
+        stamp = now_iso()[11:19]
+        os.write(self._log_fd, f"--- {stamp} {line}\n".encode())
+        if self._narrate_to:
+            self._narrate_to(f"{self.spec['id']}: {line}")
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self._signal is None:
+            self._signal = signum
+        self._wake.set()
+
+    def _finish(self, status: Status, reason: str) -> int:
+        code = exit_for(status, self._signal)
+        ended = now_iso()
+        result = {
+            "id": self.spec["id"], "instance": self.spec["instance"], "status": status.value, "exit_code": code,
+            "reason": reason, "iterations": self.state.get("iteration", 0), "progress": self.state.get("progress"),
+            "started": self.state.get("started"), "ended": ended,
+            "duration_s": round(time.monotonic() - self._started, 3),
+        }
+        write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended
+        self._publish_state(status=status, reason=reason, agent_pid=None, next_attempt=None)
+        self._events.emit("ended", status=status.value, exit_code=code, reason=reason)
+        self._say(f"{status.value}: {reason}")
+        self._done.set()
+        self._events.close()
+        os.close(self._log_fd)
+        os.close(self._lock_fd)  # waiters wake now, and find the result
+        return code
+
+
+def _progress_dict(p: Progress) -> dict[str, int]:
+    return {"done": p.done, "total": p.total}

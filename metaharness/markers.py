@@ -1,0 +1,36 @@
+"""The markers an agent prints to talk to its supervisor.
+
+- `<promise>COMPLETE</promise>`: the roadmap is done; the harness completes.
+- `<promise>BLOCKED</promise> reason`: the agent cannot go on; the reason is the rest of
+  that line (or the next non-empty line); the harness ends `blocked`.
+- `<progress>what happened</progress>`: one progress event per marker.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+COMPLETE: Final = "<promise>COMPLETE</promise>"
+BLOCKED: Final = "<promise>BLOCKED</promise>"
+_PROGRESS: Final = re.compile(r"<progress>(.*?)</progress>", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Markers:
+    complete: bool
+    blocked_reason: str | None  # None unless the agent declared itself blocked
+    progress: tuple[str, ...]
+
+
+def scan(text: str) -> Markers:
+    """Find the markers in an agent's final output text."""
+    blocked_reason = None
+    at = text.find(BLOCKED)
+    if at >= 0:
+        rest = text[at + len(BLOCKED) :].lstrip(" \t:-").splitlines()
+        lines = [line.strip() for line in rest if line.strip()]
+        blocked_reason = lines[0][:500] if lines else "no reason given"
+    progress = tuple(p.strip() for p in _PROGRESS.findall(text) if p.strip())
+    return Markers(COMPLETE in text, blocked_reason, progress)

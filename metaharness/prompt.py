@@ -1,0 +1,31 @@
+"""The prompt of one iteration: a template with {{VARIABLES}} filled in.
+
+Variables: HARNESS_ID, ITERATION, MAX_ITERATIONS, ROADMAP_PATH, ROADMAP, PROGRESS,
+MESSAGES, LAST_OUTCOME. Unknown {{NAMES}} are left as they are, so a template can quote
+the syntax.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from typing import Final, Mapping
+
+from metaharness.inbox import Message
+
+_VARIABLE: Final = re.compile(r"\{\{([A-Z_]+)\}\}")
+
+
+def default_template() -> str:
+    return resources.files("metaharness").joinpath("templates/default.md").read_text(encoding="utf-8")
+
+
+def render(template: str, values: Mapping[str, object]) -> str:
+    """Fill `{{NAME}}` placeholders from `values` in one pass (values are not re-expanded)."""
+    return _VARIABLE.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
+
+
+def format_messages(messages: list[Message]) -> str:
+    if not messages:
+        return "(none)"
+    return "\n\n".join(f"From {m.sender} at {m.sent}:\n{m.body}" for m in messages)

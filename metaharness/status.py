@@ -1,0 +1,85 @@
+"""Harness statuses and the closed set of exit statuses every verb shares.
+
+A harness is `starting`, `running` or `waiting` (between failed attempts) while its
+supervisor lives; it ends in exactly one terminal status, written once to result.json.
+`dead` and `corrupt` are never written: readers derive them (a live status whose
+supervisor is gone; a state file that cannot be parsed). See mh-harness(7).
+"""
+
+from __future__ import annotations
+
+import signal
+from enum import Enum, IntEnum
+from typing import Final
+
+
+class Status(str, Enum):
+    """The words written in state.json and result.json."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    INCOMPLETE = "incomplete"
+    STOPPED = "stopped"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+    DEAD = "dead"
+    CORRUPT = "corrupt"
+
+    @property
+    def is_live(self) -> bool:
+        return self in LIVE_STATUSES
+
+
+LIVE_STATUSES: Final = frozenset({Status.STARTING, Status.RUNNING, Status.WAITING})
+
+
+class Exit(IntEnum):
+    """Exit statuses of every mh-* verb; man pages list them, a test checks they agree."""
+
+    OK = 0  # completed, or the request was carried out
+    FAILED = 1  # the agent kept failing
+    USAGE = 2  # bad arguments or input; nothing was started or changed
+    INCOMPLETE = 3  # iteration limit reached without completion
+    STOPPED = 4  # ended by mh-stop
+    DEAD = 5  # the supervisor vanished without writing a result
+    BLOCKED = 6  # the agent declared itself blocked
+    NO_SUCH_HARNESS = 7
+    ID_TAKEN = 8  # a live harness already has this id
+    NOT_RUNNING = 9  # the harness has already ended (mh-send)
+    BAD_TREE = 10  # .harness/ is corrupt or from a newer format
+    SYSTEM = 11  # a system call failed (disk full, permissions, ...)
+    SOFTWARE = 70  # a bug in metaharness: reported with a traceback
+    TIMEOUT = 124  # a wall-clock limit passed (the harness's or mh-wait's own)
+    SIGINT = 130
+    SIGTERM = 143
+
+
+_EXIT_BY_STATUS: Final = {
+    Status.COMPLETED: Exit.OK,
+    Status.FAILED: Exit.FAILED,
+    Status.INCOMPLETE: Exit.INCOMPLETE,
+    Status.STOPPED: Exit.STOPPED,
+    Status.DEAD: Exit.DEAD,
+    Status.BLOCKED: Exit.BLOCKED,
+    Status.TIMEOUT: Exit.TIMEOUT,
+    Status.CORRUPT: Exit.BAD_TREE,
+}
+
+
+def exit_for(status: Status, signum: int | None = None) -> int:
+    """Map a terminal status to the exit status a verb reports for it."""
+    if status is Status.INTERRUPTED:
+        return 128 + (signum or signal.SIGINT)
+    return int(_EXIT_BY_STATUS[status])
+
+
+class MhError(Exception):
+    """An expected failure: one line for stderr and the exit status to report."""
+
+    def __init__(self, message: str, code: Exit) -> None:
+        super().__init__(message)
+        self.code = code

@@ -1,0 +1,163 @@
+"""The .harness/ tree: where it is, what ids may be, and how files in it are published.
+
+The tree is found like git finds .git: `$MH_ROOT` names the project directory that holds
+`.harness/`, else the nearest ancestor of the cwd that has one, else (for a verb that
+creates harnesses) the cwd. `.harness/FORMAT` holds the tree format version; a tree from a
+newer metaharness is refused rather than misread.
+
+Every file another process reads is published by writing a temporary file in the same
+directory and renaming it over the target, so readers see the old or the new content,
+never a prefix. See mh-harness(7).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any, Final
+
+from metaharness.status import Exit, MhError
+
+FORMAT_VERSION: Final = 1
+TREE_NAME: Final = ".harness"
+MAX_ID_LENGTH: Final = 64
+# Names the tree uses for itself, now or in the formats the design already plans.
+RESERVED_IDS: Final = frozenset({"FORMAT", "shared", "queue", "runs", "hooks", "pool", "worktrees"})
+_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def validate_id(harness_id: str) -> str:
+    """Return `harness_id` if it may name a harness directory, else raise a usage error."""
+    if not harness_id:
+        problem = "is empty"
+    elif len(harness_id) > MAX_ID_LENGTH:
+        problem = f"is longer than {MAX_ID_LENGTH} characters"
+    elif not _ID_PATTERN.fullmatch(harness_id):
+        problem = "may hold only letters, digits, '.', '_' and '-', and must start with a letter or digit"
+    elif harness_id in RESERVED_IDS:
+        problem = "is reserved by the .harness tree"
+    else:
+        return harness_id
+    shown = harness_id if len(harness_id) <= 40 else harness_id[:40] + "..."
+    raise MhError(f"invalid harness id {shown!r}: it {problem}", Exit.USAGE)
+
+
+def locate_tree() -> Path:
+    """Where `.harness/` is, or would be created: under $MH_ROOT, an ancestor, or the cwd."""
+    env_root = os.environ.get("MH_ROOT")
+    if env_root:
+        return Path(env_root).absolute() / TREE_NAME
+    cwd = Path.cwd()
+    found = next((d / TREE_NAME for d in (cwd, *cwd.parents) if (d / TREE_NAME).is_dir()), None)
+    return found or cwd / TREE_NAME
+
+
+def find_tree(create: bool = False) -> Path | None:
+    """Locate `.harness/` (creating it in the project root if `create`); None if absent."""
+    candidate = locate_tree()
+    if candidate.is_dir():
+        check_format(candidate)
+        return candidate
+    if not create:
+        return None
+    try:
+        candidate.mkdir(parents=True, exist_ok=True)
+        for sub in (".tmp", ".archive"):
+            (candidate / sub).mkdir(exist_ok=True)
+        if not (candidate / "FORMAT").exists():
+            atomic_write(candidate / "FORMAT", f"{FORMAT_VERSION}\n")
+    except OSError as e:
+        raise MhError(f"cannot create {candidate}: {e.strerror}", Exit.SYSTEM) from e
+    return candidate
+
+
+def check_format(tree: Path) -> None:
+    """Refuse a tree written by a newer (or unknown) format."""
+    try:
+        text = (tree / "FORMAT").read_text().strip()
+    except FileNotFoundError:
+        return  # a tree being created right now; its creator writes FORMAT next
+    except OSError as e:
+        raise MhError(f"cannot read {tree / 'FORMAT'}: {e.strerror}", Exit.BAD_TREE) from e
+    if not text.isdigit():
+        raise MhError(f"{tree / 'FORMAT'} is corrupt: {text[:40]!r}", Exit.BAD_TREE)
+    if int(text) > FORMAT_VERSION:
+        raise MhError(
+            f"{tree} has format {text}, newer than this metaharness understands ({FORMAT_VERSION}); upgrade it",
+            Exit.BAD_TREE,
+        )
+
+
+def atomic_write(path: Path | str, data: str | bytes, *, durable: bool = False, dir_fd: int | None = None) -> None:
+    """Publish `data` at `path` by temp file + rename; `durable` also fsyncs file and directory.
+
+    With `dir_fd`, `path` is relative to that open directory, which pins the write to one
+    harness instance even if its name is reused meanwhile.
+    """
+    path = os.fspath(path)
+    head, name = os.path.split(path)
+    tmp = os.path.join(head, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    payload = data.encode() if isinstance(data, str) else data
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.rename(tmp, path, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)  # the moment of publication
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dir_fd)
+        except OSError:
+            pass
+        raise
+    if durable:
+        fsync_dir(head or ".", dir_fd=dir_fd)
+
+
+def fsync_dir(path: str, dir_fd: int | None = None) -> None:
+    """Make a rename in `path` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json(path: Path | str, record: dict[str, Any], *, durable: bool = False, dir_fd: int | None = None) -> None:
+    """Publish `record` as one JSON document, atomically."""
+    atomic_write(path, json.dumps(record, indent=1, sort_keys=True) + "\n", durable=durable, dir_fd=dir_fd)
+
+
+def read_json(path: Path | str, *, dir_fd: int | None = None) -> dict[str, Any]:
+    """Read a JSON object; FileNotFoundError if absent, ValueError if it is not an object."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    with os.fdopen(fd, "rb") as f:
+        record = json.loads(f.read())
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return record
+
+
+def now_iso(t: float | None = None) -> str:
+    """A UTC timestamp with milliseconds, as written in every file of the tree."""
+    t = time.time() if t is None else t
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
+
+def parse_iso(text: str) -> float:
+    """Inverse of now_iso (seconds since the epoch)."""
+    import calendar
+
+    whole, _, frac = text.rstrip("Z").partition(".")
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float(f"0.{frac or 0}")
+
+
+def new_instance_id() -> str:
+    """A sortable, unique name for one spawn of a harness id."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)

@@ -1,0 +1,100 @@
+"""Waiting for harnesses to end, without polling.
+
+A waiter opens the harness directory (pinning that instance, even if the id is spawned
+again meanwhile) and blocks in flock on its lock, which the supervisor holds for life:
+the kernel wakes the waiter the moment the supervisor exits, however it exits. The result
+is published before the lock is released, so a free lock and no result means the
+supervisor died. A harness that does not exist yet is waited for through directory
+change notification for a grace period, so `mh-spawn a ... & mh-wait a` works.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from metaharness import harness, liveness
+from metaharness.status import Exit, Status, exit_for
+from metaharness.tree import read_json, validate_id
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str
+    status: Status | None  # None: the harness never appeared
+    exit_code: int
+    reason: str
+    instance: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "instance": self.instance, "status": self.status.value if self.status else None,
+                "exit_code": self.exit_code, "reason": self.reason}
+
+
+def await_end(tree: Path, harness_id: str, appear_within: float) -> Outcome:
+    """Block until harness `harness_id` has ended and say how."""
+    directory = tree / harness_id
+    if not directory.is_dir():
+        from metaharness.watch import wait_for_path
+
+        if not wait_for_path(directory, appear_within):
+            return Outcome(harness_id, None, Exit.NO_SUCH_HARNESS, f"no such harness: {harness_id}")
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        liveness.block_until_released("lock", dir_fd=fd)
+        try:
+            result = read_json("result.json", dir_fd=fd)
+            status = Status(result["status"])
+            return Outcome(harness_id, status, int(result.get("exit_code", exit_for(status))),
+                           str(result.get("reason", "")), result.get("instance"))
+        except FileNotFoundError:
+            view = harness.inspect(directory)
+            if view.status is Status.CORRUPT:
+                return Outcome(harness_id, Status.CORRUPT, Exit.BAD_TREE, view.problem or "corrupt", view.instance)
+            return Outcome(harness_id, Status.DEAD, Exit.DEAD, "the supervisor died without a result", view.instance)
+        except (ValueError, KeyError, TypeError) as e:
+            return Outcome(harness_id, Status.CORRUPT, Exit.BAD_TREE, f"result.json is corrupt: {e}")
+    finally:
+        os.close(fd)
+
+
+def await_all(tree: Path, ids: list[str], *, any_: bool, timeout: float | None, appear_within: float) -> tuple[dict[str, Outcome], list[str]]:
+    """Wait for every harness (or the first, with `any_`); return outcomes and the ids still pending at the deadline."""
+    for harness_id in ids:
+        validate_id(harness_id)
+    ended: queue.Queue[Outcome] = queue.Queue()
+
+    def watch(harness_id: str) -> None:
+        try:
+            ended.put(await_end(tree, harness_id, appear_within))
+        except OSError as e:
+            ended.put(Outcome(harness_id, None, Exit.SYSTEM, f"{e.filename}: {e.strerror}"))
+
+    for harness_id in dict.fromkeys(ids):
+        threading.Thread(target=watch, args=(harness_id,), daemon=True).start()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    outcomes: dict[str, Outcome] = {}
+    while len(outcomes) < len(set(ids)):
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            outcome = ended.get(timeout=remaining)
+        except queue.Empty:
+            break
+        outcomes[outcome.id] = outcome
+        if any_:
+            break
+    return outcomes, [i for i in dict.fromkeys(ids) if i not in outcomes]
+
+
+def aggregate_exit(ids: list[str], outcomes: dict[str, Outcome]) -> int:
+    """0 iff every harness completed, else the code of the first (in `ids` order) that did not."""
+    for harness_id in ids:
+        outcome = outcomes.get(harness_id)
+        if outcome is not None and outcome.exit_code != Exit.OK:
+            return outcome.exit_code
+    return Exit.OK
+
