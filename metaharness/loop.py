@@ -70,8 +70,7 @@ class Supervisor:
 
     def run(self) -> int:
         """Supervise until the harness ends; return the exit status for its outcome."""
-        for sig in _HANDLED_SIGNALS:
-            signal.signal(sig, self._on_signal)
+        self._catch_signals()
         process.become_subreaper()
         self._publish_state(
             status=Status.RUNNING, pid=os.getpid(), pid_start=liveness.process_start_time(os.getpid()),
@@ -307,10 +306,27 @@ class Supervisor:
         if self._narrate_to:
             self._narrate_to(f"{self.spec['id']}: {line}")
 
-    def _on_signal(self, signum: int, frame: object) -> None:
-        if self._signal is None:
-            self._signal = signum
-        self._wake.set()
+    def _catch_signals(self) -> None:
+        """Route signals through a pipe to a thread that wakes the main loop.
+
+        A Python signal handler runs on the main thread between any two bytecodes, possibly
+        while it holds the lock inside the Event it would set: a deadlock. The kernel-level
+        wakeup fd needs no lock; the handler itself does nothing.
+        """
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        for sig in _HANDLED_SIGNALS:
+            signal.signal(sig, lambda signum, frame: None)
+
+        def relay() -> None:
+            while True:
+                for signum in os.read(read_end, 64):
+                    if signum in _HANDLED_SIGNALS and self._signal is None:
+                        self._signal = signum
+                    self._wake.set()
+
+        threading.Thread(target=relay, daemon=True).start()
 
     def _finish(self, status: Status, reason: str) -> int:
         code = exit_for(status, self._signal)

@@ -1,0 +1,192 @@
+"""Fixtures: run the real bin/ programs in a temporary project, and reap everything they start.
+
+pytest makes itself a child subreaper, so detached supervisors (whose parent mh-spawn
+exits at once) are re-parented to it and can be reaped here: no zombies, no orphans.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from metaharness.liveness import block_until_released, same_process
+from metaharness.watch import wait_until
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = REPO / "bin"
+DEMO_AGENT = REPO / "examples" / "demo-agent.py"
+TIMEOUT = 60  # generous upper bound for anything a test waits on
+
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def base_env(root: Path) -> dict[str, str]:
+    """A scrubbed environment whose PATH finds this checkout's mh-* first."""
+    return {
+        "PATH": f"{BIN}:{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(root),
+        "USER": "tester",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **({"MH_POLL": os.environ["MH_POLL"]} if "MH_POLL" in os.environ else {}),
+    }
+
+
+class Project:
+    """A temporary project directory with a .harness tree, driven through the real commands."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.env = base_env(root)
+        self.tree = root / ".harness"
+        self._started: list[subprocess.Popen[str]] = []
+
+    def run(self, verb: str, *args: str, input: str | None = None, timeout: float = TIMEOUT,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run mh-VERB to completion; stdout and stderr are captured."""
+        return subprocess.run(
+            [sys.executable, str(BIN / f"mh-{verb}"), *args], cwd=self.root, env={**self.env, **(env or {})},
+            input=input, capture_output=True, text=True, timeout=timeout, check=False,
+        )
+
+    def start(self, verb: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """Start mh-VERB in the background; it is killed and reaped at teardown if still running."""
+        proc = subprocess.Popen(
+            [sys.executable, str(BIN / f"mh-{verb}"), *args], cwd=self.root, env={**self.env, **(env or {})},
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self._started.append(proc)
+        return proc
+
+    def roadmap(self, name: str = "roadmap.md", tasks: int = 2, done: int = 0) -> Path:
+        path = self.root / name
+        lines = [f"- [{'x' if i < done else ' '}] task {i + 1}" for i in range(tasks)]
+        path.write_text("# Roadmap\n\n" + "\n".join(lines) + "\n")
+        return path
+
+    def spawn(self, harness_id: str, agent_cmd: str, *options: str, roadmap: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Spawn a detached harness; assert it was created."""
+        road = roadmap or str(self.roadmap(f"{harness_id}.md"))
+        result = self.run("spawn", harness_id, road, "--agent-cmd", agent_cmd, "--detach", "--backoff", "0", *options)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"{harness_id}\n"
+        return result
+
+    def state(self, harness_id: str) -> dict[str, Any]:
+        return json.loads((self.tree / harness_id / "state.json").read_text())
+
+    def result(self, harness_id: str) -> dict[str, Any]:
+        return json.loads((self.tree / harness_id / "result.json").read_text())
+
+    def events(self, harness_id: str) -> list[dict[str, Any]]:
+        lines = (self.tree / harness_id / "events.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
+    def wait_for_state(self, harness_id: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = TIMEOUT) -> dict[str, Any]:
+        """Block (on filesystem events) until the harness's state satisfies `predicate`."""
+        directory = self.tree / harness_id
+        assert wait_for(lambda: directory.is_dir(), self.root, timeout) or directory.is_dir()
+
+        def holds() -> bool:
+            try:
+                return predicate(self.state(harness_id))
+            except (FileNotFoundError, ValueError):
+                return False
+
+        assert wait_for(holds, directory, timeout), f"state never matched: {self.state(harness_id)}"
+        return self.state(harness_id)
+
+    def wait_for_agent(self, harness_id: str, iteration: int = 1) -> int:
+        """Block until iteration `iteration`'s agent runs; return its pid."""
+        state = self.wait_for_state(harness_id, lambda s: s.get("agent_pid") and s.get("iteration") == iteration)
+        return int(state["agent_pid"])
+
+    def supervisor_pids(self) -> list[int]:
+        pids = []
+        for state_file in self.tree.glob("*/state.json"):
+            try:
+                state = json.loads(state_file.read_text())
+            except ValueError:
+                continue
+            if state.get("pid") and same_process(state["pid"], state.get("pid_start")):
+                pids.append(state["pid"])
+        return pids
+
+    def cleanup(self) -> None:
+        for proc in self._started:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate(timeout=TIMEOUT)
+        pids = self.supervisor_pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGTERM)  # a supervisor ends its agent's group on TERM
+        for lock in self.tree.glob("*/lock"):
+            waiter = threading.Thread(target=block_until_released, args=(lock,), daemon=True)
+            waiter.start()
+            waiter.join(TIMEOUT)
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)  # adopted through the subreaper
+            except ChildProcessError:
+                pass
+        self._kill_orphaned_agents()
+        _reap_adopted()
+
+    def _kill_orphaned_agents(self) -> None:
+        """Agents of supervisors a test killed with -9 (identified by their environment)."""
+        for state_file in self.tree.glob("*/state.json"):
+            try:
+                pid = json.loads(state_file.read_text()).get("agent_pid")
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    mine = f"MH_HARNESS_DIR={state_file.parent}".encode() in f.read().split(b"\0")
+            except (ValueError, OSError, TypeError):
+                continue
+            if mine:
+                os.killpg(pid, signal.SIGKILL)
+
+
+def _reap_adopted() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def wait_for(predicate: Callable[[], bool], directory: Path, timeout: float = TIMEOUT) -> bool:
+    """Event-driven wait: re-check `predicate` on every change in `directory`."""
+    return wait_until(predicate, directory, timeout)
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    p = Project(tmp_path)
+    try:
+        yield p
+    finally:
+        p.cleanup()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_zombies_at_the_end():
+    yield
+    _reap_adopted()

@@ -1,0 +1,49 @@
+import signal
+import threading
+import time
+
+from conftest import process_exists
+
+from metaharness.agents import Invocation
+from metaharness.process import AgentProcess
+
+
+def _run(tmp_path, script, stdin=None, first_line=None):
+    lines, exited = [], threading.Event()
+
+    def on_line(line):
+        lines.append(line)
+        if first_line:
+            first_line.set()
+
+    agent = AgentProcess(Invocation(["/bin/sh", "-c", script], stdin), cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                         stderr_path=tmp_path / "stderr", on_line=on_line, on_exit=exited.set)
+    return agent, lines, exited
+
+
+def test_output_and_exit_code_are_collected(tmp_path):
+    agent, lines, exited = _run(tmp_path, "cat; echo err >&2; exit 3", stdin=b"hello\n")
+    assert exited.wait(30)
+    info = agent.finish(grace=5)
+    assert (info.code, info.signal, info.ok) == (3, None, False)
+    assert lines == [b"hello\n"]
+    assert (tmp_path / "stderr").read_bytes() == b"err\n"
+
+
+def test_what_an_agent_leaves_behind_in_its_group_is_ended(tmp_path):
+    agent, lines, exited = _run(tmp_path, "sleep 1000 & echo $!")
+    assert exited.wait(30)
+    agent.finish(grace=5)
+    leftover = int(lines[0])
+    assert not process_exists(leftover)
+
+
+def test_an_agent_ignoring_term_is_killed_after_the_grace(tmp_path):
+    ready = threading.Event()
+    agent, _, _ = _run(tmp_path, "trap '' TERM; echo ready; while :; do sleep 1; done", first_line=ready)
+    assert ready.wait(30)  # the trap is set once it speaks
+    started = time.monotonic()
+    agent.terminate(grace=0.5)
+    info = agent.finish(grace=0.5)
+    assert info.signal == signal.SIGKILL
+    assert time.monotonic() - started < 30
