@@ -9,6 +9,7 @@ changes made on other hosts raise no local events.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -20,6 +21,9 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 POLL_INTERVAL_SECONDS: Final = 0.5
+
+# watchdog logs benign shutdown races; a verb's stderr is for its own one-line errors.
+logging.getLogger("watchdog").addHandler(logging.NullHandler())
 
 
 class _Wake(FileSystemEventHandler):

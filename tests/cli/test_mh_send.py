@@ -1,0 +1,98 @@
+"""mh-send: maildir delivery into the next iteration's prompt."""
+
+import json
+
+from conftest import TIMEOUT
+
+# Iteration 1 waits until the test releases it; iteration 2 completes.
+GATED = ('[ "$MH_ITERATION" = 1 ] && { while [ ! -e "$MH_HARNESS_DIR/go" ]; do sleep 0.05; done; exit 0; }; '
+         "echo '<promise>COMPLETE</promise>'")
+
+
+def _release(project, harness_id):
+    (project.tree / harness_id / "go").touch()
+
+
+def _prompt(project, harness_id, n):
+    return (project.tree / harness_id / "iterations" / f"{n:04d}" / "prompt").read_text()
+
+
+def test_messages_reach_the_next_prompt_exactly_once_in_order(project):
+    project.spawn("a", GATED + "; true", "--max-iterations", "3")
+    project.wait_for_agent("a")
+    for text in ("first: use sqlite", "second: keep the API stable", "third"):
+        assert project.run("send", "a", text).returncode == 0
+    _release(project, "a")
+    assert project.run("wait", "a").returncode == 0
+    second = _prompt(project, "a", 2)
+    positions = [second.index(t) for t in ("first: use sqlite", "second: keep the API stable", "third")]
+    assert positions == sorted(positions)
+    assert "From tester@" in second
+    assert "use sqlite" not in _prompt(project, "a", 1)
+    taken = [e for e in project.events("a") if e["event"] == "message_taken"]
+    assert len(taken) == 3 and {e["iteration"] for e in taken} == {2}
+
+
+def test_a_message_can_come_from_stdin_and_name_its_sender(project):
+    project.spawn("a", GATED)
+    project.wait_for_agent("a")
+    r = project.run("send", "--from", "ci", "a", "-", input="line one\nline two\n")
+    assert r.returncode == 0
+    _release(project, "a")
+    project.run("wait", "a")
+    assert "From ci at" in _prompt(project, "a", 2) and "line one\nline two" in _prompt(project, "a", 2)
+
+
+def test_broadcast_reaches_every_running_harness(project):
+    for harness_id in ("a", "b"):
+        project.spawn(harness_id, GATED)
+        project.wait_for_agent(harness_id)
+    assert project.run("send", "--all", "hello", "everyone").returncode == 0
+    for harness_id in ("a", "b"):
+        _release(project, harness_id)
+        assert project.run("wait", harness_id).returncode == 0
+        assert "hello everyone" in _prompt(project, harness_id, 2)
+
+
+def test_an_agent_can_message_another_harness(project):
+    project.spawn("b", GATED)
+    project.wait_for_agent("b")
+    project.spawn("a", "mh-send b 'schema is ready' && echo '<promise>COMPLETE</promise>'")
+    assert project.run("wait", "a").returncode == 0
+    _release(project, "b")
+    project.run("wait", "b")
+    assert "From a at" in _prompt(project, "b", 2) and "schema is ready" in _prompt(project, "b", 2)
+
+
+def test_a_message_over_the_limit_is_refused_and_nothing_is_delivered(project):
+    project.spawn("a", GATED)
+    project.wait_for_agent("a")
+    r = project.run("send", "a", "-", input="x" * (64 * 1024 + 1))
+    assert r.returncode == 2 and "limit" in r.stderr and r.stderr.count("\n") == 1
+    inbox = project.tree / "a" / "inbox"
+    assert not any(list((inbox / d).iterdir()) for d in ("tmp", "new"))
+
+
+def test_an_empty_message_is_refused(project):
+    project.spawn("a", GATED)
+    assert project.run("send", "a", " ").returncode == 2
+
+
+def test_sending_to_an_unknown_or_finished_harness_fails_clearly(project):
+    r = project.run("send", "nobody", "hi")
+    assert (r.returncode, r.stderr) == (7, "mh-send: error: no such harness: nobody (no .harness tree here)\n") or r.returncode == 7
+    project.spawn("done", "echo '<promise>COMPLETE</promise>'")
+    project.run("wait", "done")
+    r = project.run("send", "done", "too late")
+    assert r.returncode == 9 and "has ended (completed)" in r.stderr
+
+
+def test_a_message_addressed_to_an_earlier_instance_is_ignored(project):
+    project.spawn("a", GATED)
+    project.wait_for_agent("a")
+    stale = project.tree / "a" / "inbox" / "new" / "1.0_x.host"
+    stale.write_text(json.dumps({"from": "old", "sent": "x", "instance": "an-earlier-one", "body": "stale news"}))
+    _release(project, "a")
+    assert project.run("wait", "a").returncode == 0
+    assert "stale news" not in _prompt(project, "a", 2)
+    assert any(e["event"] == "message_ignored" for e in project.events("a"))

@@ -1,0 +1,71 @@
+"""mh-status: the table, the JSON, and what readers derive (dead, corrupt)."""
+
+import json
+import os
+import signal
+
+COMPLETE = "echo '<promise>COMPLETE</promise>'"
+
+
+def test_the_table_shows_every_column_for_each_harness(project):
+    project.spawn("a", COMPLETE)
+    project.run("wait", "a")
+    project.spawn("b", "exec sleep 1000")
+    project.wait_for_agent("b")
+    r = project.run("status")
+    assert r.returncode == 0 and r.stderr == ""
+    header, row_a, row_b = r.stdout.splitlines()
+    assert header.split() == ["ID", "STATUS", "ITER", "PROGRESS", "TASK", "AGE", "BEAT", "PID"]
+    assert row_a.split()[:4] == ["a", "completed", "1", "0/2"]
+    assert row_b.split()[:6] == ["b", "running", "1", "0/2", "task", "1"]
+    assert row_b.split()[-1] == str(project.state("b")["pid"])
+
+
+def test_json_has_one_object_per_harness(project):
+    project.spawn("a", COMPLETE)
+    project.run("wait", "a")
+    [line] = project.run("status", "--json").stdout.splitlines()
+    record = json.loads(line)
+    assert record["id"] == "a" and record["status"] == "completed" and record["exit_code"] == 0
+    assert record["progress"] == {"done": 0, "total": 2} and record["pid"] is None
+
+
+def test_an_empty_project_prints_nothing(project):
+    r = project.run("status")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+
+
+def test_a_killed_supervisor_is_shown_dead_at_once(project):
+    project.spawn("a", "exec sleep 1000")
+    agent = project.wait_for_agent("a")
+    supervisor = project.state("a")["pid"]
+    os.kill(supervisor, signal.SIGKILL)
+    os.waitpid(supervisor, 0)
+    assert project.run("status").stdout.splitlines()[1].split()[1] == "dead"
+    os.killpg(agent, signal.SIGKILL)
+
+
+def test_a_corrupt_state_file_is_shown_corrupt_and_the_others_still_listed(project):
+    project.spawn("a", COMPLETE)
+    project.run("wait", "a")
+    project.spawn("b", COMPLETE)
+    project.run("wait", "b")
+    (project.tree / "a" / "result.json").unlink()
+    (project.tree / "a" / "state.json").write_text('{"status": "runn')
+    r = project.run("status", "--json")
+    assert r.returncode == 0
+    records = {json.loads(line)["id"]: json.loads(line) for line in r.stdout.splitlines()}
+    assert records["a"]["status"] == "corrupt" and records["a"]["reason"]
+    assert records["b"]["status"] == "completed"
+
+
+def test_a_tree_of_a_newer_format_is_refused(project):
+    project.tree.mkdir()
+    (project.tree / "FORMAT").write_text("99\n")
+    r = project.run("status")
+    assert r.returncode == 10 and r.stderr.count("\n") == 1 and "newer" in r.stderr
+
+
+def test_unknown_ids_are_an_error(project):
+    r = project.run("status", "nope")
+    assert r.returncode == 7
