@@ -25,11 +25,12 @@ from typing import Any, Final
 
 from metaharness import liveness
 from metaharness.status import Exit, MhError, Status
-from metaharness.tree import read_json, validate_id, write_json
+from metaharness.tree import RESERVED_IDS, read_json, validate_id, write_json
 
 SUBDIRECTORIES: Final = ("iterations", "inbox/tmp", "inbox/new", "inbox/cur", "control")
 # How long a spawner waits for a lock held by a momentary reader probe or a finishing supervisor.
 _LOCK_HANDOVER_SECONDS: Final = 2.0
+_ABANDONED_BUILD_SECONDS: Final = 60.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def list_ids(tree: Path) -> list[str]:
         names = os.listdir(tree)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if not n.startswith(".") and (tree / n).is_dir() and n not in ("shared", "queue", "runs", "hooks"))
+    return sorted(n for n in names if not n.startswith(".") and n not in RESERVED_IDS and (tree / n).is_dir())
 
 
 def harness_dir(tree: Path | None, harness_id: str) -> Path:
@@ -105,6 +106,7 @@ def create(tree: Path, spec: dict[str, Any], state: dict[str, Any]) -> tuple[Pat
     Raises MhError(ID_TAKEN) if a live harness has the id.
     """
     harness_id, instance = spec["id"], spec["instance"]
+    _sweep_abandoned_builds(tree / ".tmp")
     build = tree / ".tmp" / f"{harness_id}.{instance}"
     build.mkdir(parents=True)
     lock_fd = -1
@@ -123,6 +125,24 @@ def create(tree: Path, spec: dict[str, Any], state: dict[str, Any]) -> tuple[Pat
         shutil.rmtree(build, ignore_errors=True)
         raise
     return tree / harness_id, lock_fd
+
+
+def _sweep_abandoned_builds(tmp: Path) -> None:
+    """Remove build directories left by a spawn that was killed before publishing.
+
+    A build is locked right after its mkdir; the age guard covers that instant.
+    """
+    try:
+        entries = list(tmp.iterdir())
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        try:
+            stale = time.time() - entry.stat().st_mtime > _ABANDONED_BUILD_SECONDS
+        except FileNotFoundError:
+            continue
+        if stale and not liveness.lock_is_held(entry / "lock"):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _publish(tree: Path, build: Path, harness_id: str) -> None:

@@ -172,6 +172,8 @@ class Supervisor:
             roadmap_text, before = read_roadmap(self._roadmap)
         except (OSError, UnicodeDecodeError) as e:
             summary = f"the roadmap {self._roadmap} cannot be read: {getattr(e, 'strerror', None) or e}"
+            self._publish_state(iteration=n, last_outcome=summary)
+            write_json(it_dir / "meta.json", {"iteration": n, "failed": True, "summary": summary})
             self._events.emit("iteration_failed", iteration=n, reason=summary)
             self._say(f"iteration {n}: {summary}")
             return IterationOutcome(True, summary, False, markers.scan(""), None)

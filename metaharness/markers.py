@@ -4,6 +4,9 @@
 - `<promise>BLOCKED</promise> reason`: the agent cannot go on; the reason is the rest of
   that line (or the next non-empty line); the harness ends `blocked`.
 - `<progress>what happened</progress>`: one progress event per marker.
+
+A marker counts only at the start of a line (after blanks), so an agent that echoes its
+prompt, which mentions the markers mid-sentence, does not complete or block by accident.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Final
 
 COMPLETE: Final = "<promise>COMPLETE</promise>"
 BLOCKED: Final = "<promise>BLOCKED</promise>"
-_PROGRESS: Final = re.compile(r"<progress>(.*?)</progress>", re.DOTALL)
+_COMPLETE: Final = re.compile(r"^[ \t]*<promise>COMPLETE</promise>", re.MULTILINE)
+_BLOCKED: Final = re.compile(r"^[ \t]*<promise>BLOCKED</promise>", re.MULTILINE)
+_PROGRESS: Final = re.compile(r"^[ \t]*<progress>(.*?)</progress>", re.MULTILINE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -27,10 +32,10 @@ class Markers:
 def scan(text: str) -> Markers:
     """Find the markers in an agent's final output text."""
     blocked_reason = None
-    at = text.find(BLOCKED)
-    if at >= 0:
-        rest = text[at + len(BLOCKED) :].lstrip(" \t:-").splitlines()
+    blocked = _BLOCKED.search(text)
+    if blocked:
+        rest = text[blocked.end() :].lstrip(" \t:-").splitlines()
         lines = [line.strip() for line in rest if line.strip()]
         blocked_reason = lines[0][:500] if lines else "no reason given"
     progress = tuple(p.strip() for p in _PROGRESS.findall(text) if p.strip())
-    return Markers(COMPLETE in text, blocked_reason, progress)
+    return Markers(bool(_COMPLETE.search(text)), blocked_reason, progress)

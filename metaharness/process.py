@@ -177,3 +177,30 @@ class AgentProcess:
                 os.waitid(os.P_PGID, self.pid, os.WEXITED)
             except ChildProcessError:
                 return
+
+
+def end_orphaned_agent(pid: int, instance: str, grace: float) -> bool:
+    """End the group of an agent whose supervisor died, if `pid` is still that agent.
+
+    The agent is recognised by MH_INSTANCE in its environment, so a recycled pid is never
+    signalled. TERM, then KILL if it is still there after `grace`. True if it was found.
+    """
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environment = f.read().split(b"\0")
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return False
+    try:
+        if f"MH_INSTANCE={instance}".encode() not in environment:
+            return False
+        os.killpg(pid, signal.SIGTERM)
+        import select
+
+        if not select.select([pidfd], [], [], grace)[0]:  # readable once the process has exited
+            os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    finally:
+        os.close(pidfd)
+    return True

@@ -54,6 +54,7 @@ class Exit(IntEnum):
     SYSTEM = 11  # a system call failed (disk full, permissions, ...)
     SOFTWARE = 70  # a bug in metaharness: reported with a traceback
     TIMEOUT = 124  # a wall-clock limit passed (the harness's or mh-wait's own)
+    SIGHUP = 129  # interrupted: 128 + the signal's number
     SIGINT = 130
     SIGTERM = 143
 

@@ -50,6 +50,8 @@ def locate_tree() -> Path:
     """Where `.harness/` is, or would be created: under $MH_ROOT, an ancestor, or the cwd."""
     env_root = os.environ.get("MH_ROOT")
     if env_root:
+        if not os.path.isdir(env_root):
+            raise MhError(f"MH_ROOT={env_root} is not a directory", Exit.USAGE)
         return Path(env_root).absolute() / TREE_NAME
     cwd = Path.cwd()
     found = next((d / TREE_NAME for d in (cwd, *cwd.parents) if (d / TREE_NAME).is_dir()), None)

@@ -74,14 +74,18 @@ def await_all(tree: Path, ids: list[str], *, any_: bool, timeout: float | None, 
         except OSError as e:
             ended.put(Outcome(harness_id, None, Exit.SYSTEM, f"{e.filename}: {e.strerror}"))
 
-    for harness_id in dict.fromkeys(ids):
-        threading.Thread(target=watch, args=(harness_id,), daemon=True).start()
     deadline = None if timeout is None else time.monotonic() + timeout
+    for harness_id in dict.fromkeys(ids):
+        directory = tree / harness_id
+        if directory.is_dir() and not liveness.lock_is_held(directory / "lock"):
+            watch(harness_id)  # already ended: no thread, and --timeout 0 still reports it
+        else:
+            threading.Thread(target=watch, args=(harness_id,), daemon=True).start()
     outcomes: dict[str, Outcome] = {}
     while len(outcomes) < len(set(ids)):
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            outcome = ended.get(timeout=remaining)
+            outcome = ended.get(block=remaining != 0, timeout=remaining or None)
         except queue.Empty:
             break
         outcomes[outcome.id] = outcome

@@ -42,6 +42,14 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def positive_duration(text: str) -> float:
+    """argparse type for limits, where 0 would mean "already over"."""
+    seconds = duration(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+    return seconds
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

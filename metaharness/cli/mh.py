@@ -25,9 +25,12 @@ USAGE = "usage: mh VERB [ARGS...]\n\nverbs:\n" + "".join(f"  {v:<8} {d}\n" for v
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help", "help"):
+    if not args:
+        print(USAGE, file=sys.stderr)
+        return Exit.USAGE
+    if args[0] in ("-h", "--help", "help"):
         print(USAGE)
-        return Exit.OK if args else Exit.USAGE
+        return Exit.OK
     if args[0] == "--version":
         print(f"mh {__version__}")
         return Exit.OK

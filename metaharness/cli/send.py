@@ -16,7 +16,8 @@ its next iteration, exactly once."""
 
 EPILOG = """\
 exit status: 0 delivered, 2 usage (empty or oversized message), 7 no such harness,
-9 the harness has already ended, 10 bad tree, 11 system error. See mh-send(1)."""
+9 the harness has already ended, 10 bad tree, 11 system error, 70 internal error.
+See mh-send(1)."""
 
 
 def build_parser() -> common.Parser:

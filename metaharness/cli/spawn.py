@@ -18,7 +18,8 @@ with --detach it prints ID and leaves a background supervisor."""
 
 EPILOG = """\
 exit status: 0 completed, 1 failed, 2 usage, 3 incomplete, 4 stopped, 6 blocked,
-8 id taken, 10 bad tree, 11 system error, 124 timeout, 130/143 interrupted.
+8 id taken, 10 bad tree, 11 system error, 70 internal error, 124 timeout,
+129/130/143 interrupted (SIGHUP/SIGINT/SIGTERM).
 See mh-spawn(1)."""
 
 
@@ -32,13 +33,13 @@ def build_parser() -> common.Parser:
     p.add_argument("--max-iterations", type=common.positive_int, default=50, metavar="N", help="default 50")
     p.add_argument("--max-failures", type=common.positive_int, default=5, metavar="N",
                    help="consecutive failed iterations before the harness fails (default 5)")
-    p.add_argument("--timeout", type=common.duration, metavar="DUR", help="wall-clock limit for the harness")
-    p.add_argument("--iteration-timeout", type=common.duration, metavar="DUR", help="limit for one iteration")
+    p.add_argument("--timeout", type=common.positive_duration, metavar="DUR", help="wall-clock limit for the harness")
+    p.add_argument("--iteration-timeout", type=common.positive_duration, metavar="DUR", help="limit for one iteration")
     p.add_argument("--backoff", type=common.duration, default=2.0, metavar="DUR",
                    help="delay after the first failure, doubling after each further one (default 2s)")
     p.add_argument("--grace", type=common.duration, default=10.0, metavar="DUR",
                    help="time between TERM and KILL when ending an agent (default 10s)")
-    p.add_argument("--heartbeat", type=common.duration, default=5.0, metavar="DUR", help="heartbeat interval (default 5s)")
+    p.add_argument("--heartbeat", type=common.positive_duration, default=5.0, metavar="DUR", help="heartbeat interval (default 5s)")
     p.add_argument("--workdir", metavar="DIR", help="where the agent runs (default: the current directory)")
     p.add_argument("--prompt-template", metavar="FILE", help="prompt template with {{VARIABLES}}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -60,8 +61,6 @@ def _spawn(argv: Sequence[str] | None) -> int:
     adapter_for(args.agent)
     if args.agent == "cmd" and not args.agent_cmd:
         raise MhError("the cmd agent needs --agent-cmd 'COMMAND'", Exit.USAGE)
-    if args.heartbeat <= 0:
-        raise MhError("--heartbeat must be more than 0", Exit.USAGE)
     roadmap = Path(args.roadmap).absolute()
     try:
         _, progress = read_roadmap(roadmap)

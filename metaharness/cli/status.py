@@ -16,7 +16,8 @@ current task, age, heartbeat age and supervisor pid. A running harness whose sup
 has gone is shown as dead; an unreadable one as corrupt."""
 
 EPILOG = """\
-exit status: 0 shown, 2 usage, 7 no such harness, 10 bad tree. See mh-status(1)."""
+exit status: 0 shown, 2 usage, 7 no such harness, 10 bad tree, 11 system error,
+70 internal error. See mh-status(1)."""
 
 COLUMNS = ("ID", "STATUS", "ITER", "PROGRESS", "TASK", "AGE", "BEAT", "PID")
 TASK_WIDTH = 40

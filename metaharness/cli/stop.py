@@ -7,16 +7,18 @@ import sys
 from typing import Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit, MhError
+from metaharness.status import Exit, MhError, Status
 
 DESCRIPTION = """\
 Request a graceful stop of each harness: its supervisor ends the running iteration (TERM
 to the agent's process group, then KILL after the harness's grace period), writes the
-result `stopped` and exits. Stopping a harness that has already ended is a success."""
+result `stopped` and exits. Stopping a harness that has already ended is a success; for
+a dead harness (its supervisor was killed) the agent it left running is ended."""
 
 EPILOG = """\
 exit status: 0 every named harness has ended (or was asked to, with --no-wait),
-2 usage, 7 no such harness, 10 bad tree, 11 system error, 124 --timeout passed.
+2 usage, 7 no such harness, 10 bad tree, 11 system error, 70 internal error,
+124 --timeout passed.
 See mh-stop(1)."""
 
 
@@ -36,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _stop(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    from metaharness import harness
+    from metaharness import harness, process
     from metaharness.inbox import default_sender
     from metaharness.tree import find_tree, now_iso, write_json
 
@@ -46,7 +48,12 @@ def _stop(argv: Sequence[str] | None) -> int:
     directories = [harness.harness_dir(tree, i) for i in dict.fromkeys(args.ids)]
     if args.all and tree is not None:
         directories += [tree / i for i in harness.list_ids(tree) if i not in args.ids]
-    live = [v for v in map(harness.inspect, directories) if v.status.is_live]
+    views = [harness.inspect(d) for d in directories]
+    live = [v for v in views if v.status.is_live]
+    for view in views:
+        if view.status is Status.DEAD and view.state.get("agent_pid"):
+            # Its supervisor was killed: nobody else will ever end the agent it left running.
+            process.end_orphaned_agent(int(view.state["agent_pid"]), view.instance or "", view.spec.get("grace", 10.0))
     sender = default_sender()
     for view in live:
         fd = os.open(view.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -17,8 +17,8 @@ Wait, without polling, until every named harness has ended (or the first one, wi
 EPILOG = """\
 exit status: 0 all completed; otherwise the status of the first harness (in argument
 order) that did not complete: 1 failed, 3 incomplete, 4 stopped, 5 dead, 6 blocked,
-124 its timeout, 130/143 interrupted; 7 no such harness, 124 --timeout passed first,
-2 usage, 10 bad tree. See mh-wait(1)."""
+124 its timeout, 129/130/143 interrupted; 7 no such harness, 124 --timeout passed
+first, 2 usage, 10 bad tree, 11 system error, 70 internal error. See mh-wait(1)."""
 
 
 def build_parser() -> common.Parser:
