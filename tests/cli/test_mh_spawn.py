@@ -206,3 +206,31 @@ def test_kill_9_of_a_supervisor_reads_as_dead_and_loses_no_files(project):
     for name in ("spec.json", "state.json", "events.jsonl", "log", "iterations/0001/prompt"):
         assert (project.tree / "a" / name).exists()
     os.killpg(agent, signal.SIGKILL)
+
+
+def test_an_agent_that_echoes_its_prompt_does_not_complete_by_accident(project):
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent-cmd", "cat", "--max-iterations", "1")
+    assert r.returncode == 3 and project.result("a")["status"] == "incomplete"
+
+
+def test_sighup_to_a_foreground_spawn_exits_129(project):
+    proc = project.start("spawn", "a", str(project.roadmap()), "--agent-cmd", "exec sleep 1000", "--grace", "2")
+    project.wait_for_agent("a")
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(TIMEOUT) == 129
+    assert project.result("a")["exit_code"] == 129
+
+
+def test_a_mh_root_that_does_not_exist_is_a_usage_error(project):
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent-cmd", "true",
+                    env={"MH_ROOT": str(project.root / "typo")})
+    assert r.returncode == 2 and "MH_ROOT" in r.stderr and not (project.root / "typo").exists()
+
+
+def test_spawn_removes_builds_abandoned_by_a_killed_spawn(project):
+    project.spawn("a", COMPLETE)
+    abandoned = project.tree / ".tmp" / "x.20200101T000000Z-00000000"
+    (abandoned / "inbox").mkdir(parents=True)
+    os.utime(abandoned, (0, 0))
+    project.spawn("b", COMPLETE)
+    assert not abandoned.exists()

@@ -66,3 +66,17 @@ def test_a_stop_request_for_an_earlier_instance_does_not_stop_a_new_one(project)
     (project.tree / "a" / "control" / "stop").write_text('{"instance": "someone-else"}')
     (project.tree / "a" / "go").touch()
     assert project.run("wait", "a").returncode == 0
+
+
+def test_stop_on_a_dead_harness_ends_the_agent_its_killed_supervisor_left(project):
+    import os
+
+    project.spawn("a", "exec sleep 1000", "--grace", "1")
+    agent = project.wait_for_agent("a")
+    supervisor = project.state("a")["pid"]
+    os.kill(supervisor, signal.SIGKILL)
+    os.waitpid(supervisor, 0)
+    assert process_exists(agent)
+    assert project.run("stop", "a").returncode == 0
+    os.waitpid(agent, 0)  # adopted by the test's subreaper; returns once it has been ended
+    assert not process_exists(agent)

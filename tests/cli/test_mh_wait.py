@@ -90,3 +90,9 @@ def test_wait_needs_an_id(project):
 def test_a_bad_id_is_a_usage_error(project):
     r = project.run("wait", "../x")
     assert r.returncode == 2 and "invalid harness id" in r.stderr
+
+
+def test_a_zero_timeout_still_reports_harnesses_that_have_ended(project):
+    project.spawn("a", COMPLETE)
+    assert project.run("wait", "a").returncode == 0
+    assert project.run("wait", "--timeout", "0", "a").returncode == 0

@@ -15,3 +15,11 @@ def test_blocked_reason_is_the_rest_of_the_line_or_the_next_line():
 def test_plain_text_has_no_markers():
     m = scan("all good, promise COMPLETE soon")
     assert not m.complete and m.blocked_reason is None and m.progress == ()
+
+
+def test_markers_mentioned_mid_sentence_do_not_count():
+    text = "print `<promise>COMPLETE</promise>` when done, or `<promise>BLOCKED</promise>` with a reason;\n" \
+           "print a line `<progress>what you did</progress>`"
+    m = scan(text)
+    assert not m.complete and m.blocked_reason is None and m.progress == ()
+    assert scan("  <promise>COMPLETE</promise>\n").complete
