@@ -1,6 +1,6 @@
 """A harness's inbox: a maildir of messages for its next iteration.
 
-Delivery writes the whole message into `inbox/tmp/` and renames it into `inbox/new/`:
+Delivery writes the whole message into `inbox/tmp/` (fsynced) and renames it into `inbox/new/`:
 a message in new/ is always complete, and rename never needs a lock. The supervisor
 takes messages by renaming them from new/ into cur/ after the prompt that quotes them is
 written, so every message reaches exactly one prompt. Names start with the sending time
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from metaharness.tree import now_iso
+from metaharness.tree import atomic_write, now_iso
 
 MAX_MESSAGE_BYTES: Final = 64 * 1024
 
@@ -39,20 +39,8 @@ def deliver(harness_fd: int, instance: str, sender: str, body: str) -> str:
     sent_ns = time.time_ns()
     name = f"{sent_ns}.{os.getpid()}_{secrets.token_hex(3)}.{os.uname().nodename}"
     record = {"from": sender, "sent": now_iso(sent_ns / 1e9), "instance": instance, "body": body}
-    tmp, new = f"inbox/tmp/{name}", f"inbox/new/{name}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=harness_fd)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, new, src_dir_fd=harness_fd, dst_dir_fd=harness_fd)  # the moment of delivery
-    except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=harness_fd)
-        except OSError:
-            pass
-        raise
+    # Written in tmp/, renamed into new/: the rename is the moment of delivery.
+    atomic_write(f"inbox/new/{name}", json.dumps(record), durable=True, dir_fd=harness_fd, staging="inbox/tmp")
     return name
 
 

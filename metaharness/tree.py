@@ -94,15 +94,17 @@ def check_format(tree: Path) -> None:
         )
 
 
-def atomic_write(path: Path | str, data: str | bytes, *, durable: bool = False, dir_fd: int | None = None) -> None:
+def atomic_write(path: Path | str, data: str | bytes, *, durable: bool = False, dir_fd: int | None = None,
+                 staging: str | None = None) -> None:
     """Publish `data` at `path` by temp file + rename; `durable` also fsyncs file and directory.
 
     With `dir_fd`, `path` is relative to that open directory, which pins the write to one
-    harness instance even if its name is reused meanwhile.
+    harness instance even if its name is reused meanwhile. The temp file is made beside
+    `path`, or in `staging` (a maildir's tmp/), which must be on the same filesystem.
     """
     path = os.fspath(path)
     head, name = os.path.split(path)
-    tmp = os.path.join(head, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = os.path.join(head if staging is None else staging, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     payload = data.encode() if isinstance(data, str) else data
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
     try:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import pytest
 
 from metaharness.liveness import block_until_released, same_process
+from metaharness.process import reap_strays
 from metaharness.watch import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -139,7 +140,7 @@ class Project:
             except ChildProcessError:
                 pass
         self._kill_orphaned_agents()
-        _reap_adopted()
+        reap_strays()
 
     def _kill_orphaned_agents(self) -> None:
         """Agents of supervisors a test killed with -9 (identified by their environment)."""
@@ -152,16 +153,6 @@ class Project:
                 continue
             if mine:
                 os.killpg(pid, signal.SIGKILL)
-
-
-def _reap_adopted() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def wait_for(predicate: Callable[[], bool], directory: Path, timeout: float = TIMEOUT) -> bool:
@@ -189,4 +180,4 @@ def project(tmp_path: Path):
 @pytest.fixture(autouse=True, scope="session")
 def _no_zombies_at_the_end():
     yield
-    _reap_adopted()
+    reap_strays()
