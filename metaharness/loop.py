@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Callable, Final
 
 from metaharness import inbox, liveness, markers, process
-from metaharness.agents import adapter_for
+from metaharness.agents import USAGE_FIELDS, Report, adapter_for
+from metaharness.agents import render as render_event
 from metaharness.events import EventLog
 from metaharness.prompt import default_template, format_messages, render
 from metaharness.roadmap import Progress, read_roadmap
@@ -33,6 +34,7 @@ from metaharness.tree import now_iso, read_json, write_json
 from metaharness.watch import DirectoryWatch
 
 MAX_BACKOFF_SECONDS: Final = 600.0
+MAX_RATE_LIMIT_WAIT_SECONDS: Final = 6 * 3600.0  # usage limits reset within hours
 HEARTBEAT_ON_OUTPUT_SECONDS: Final = 1.0  # at most one extra beat per second of output
 _HANDLED_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -44,6 +46,8 @@ class IterationOutcome:
     cut_short: bool  # the supervisor ended the agent (stop, signal, deadline)
     found: markers.Markers
     progress: Progress | None
+    rate_limited: bool = False  # retried after a wait; counts as neither iteration nor failure
+    retry_at: float | None = None
 
 
 class Supervisor:
@@ -74,7 +78,7 @@ class Supervisor:
         process.become_subreaper()
         self._publish_state(
             status=Status.RUNNING, pid=os.getpid(), pid_start=liveness.process_start_time(os.getpid()),
-            host=liveness.this_host(), started=now_iso(),
+            host=liveness.this_host(), started=now_iso(), usage=dict.fromkeys(USAGE_FIELDS, 0),
         )
         self._events.emit("started", instance=self.spec["instance"], pid=os.getpid(), agent=self.spec["agent"])
         heart = threading.Thread(target=self._beat_periodically, daemon=True)
@@ -91,7 +95,7 @@ class Supervisor:
 
     def _loop(self) -> tuple[Status, str]:
         deadline = self._started + self.spec["timeout"] if self.spec.get("timeout") else None
-        failures = 0
+        failures = rate_limited = 0
         last_outcome = "This is the first iteration."
         iteration = 0
         try:
@@ -103,7 +107,7 @@ class Supervisor:
             ended = self._requested_end(deadline)
             if ended:
                 return ended
-            if iteration >= self.spec["max_iterations"]:
+            if iteration - rate_limited >= self.spec["max_iterations"]:
                 return Status.INCOMPLETE, f"reached the iteration limit ({self.spec['max_iterations']}) without completing"
             iteration += 1
             outcome = self._iterate(iteration, deadline, last_outcome)
@@ -114,18 +118,42 @@ class Supervisor:
                     return Status.COMPLETED, "the agent printed the completion marker"
                 if outcome.progress and outcome.progress.all_done:
                     return Status.COMPLETED, "every roadmap task is checked"
-            ended = self._requested_end(deadline)
+            ended = self._requested_end(deadline) or self._budget_spent()
             if ended:
                 return ended
             last_outcome = outcome.summary
+            if outcome.rate_limited:
+                rate_limited += 1
+                self._wait_out_rate_limit(rate_limited, outcome.retry_at, deadline)
+                continue
             if not outcome.failed:
-                failures = 0
+                failures = rate_limited = 0
                 continue
             failures += 1
             if failures >= self.spec["max_failures"]:
                 return Status.FAILED, f"{failures} failed iterations in a row; last: {outcome.summary}"
-            if iteration < self.spec["max_iterations"]:
-                self._back_off(failures, deadline)
+            if iteration - rate_limited < self.spec["max_iterations"]:
+                delay = min(self.spec["backoff"] * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
+                self._pause(delay, f"waiting {delay:g}s before retrying", deadline)
+
+    def _budget_spent(self) -> tuple[Status, str] | None:
+        """INCOMPLETE once the usage summed over iterations reaches a budget."""
+        usage = self.state["usage"]
+        budget_usd, budget_tokens = self.spec.get("budget_usd"), self.spec.get("budget_tokens")
+        if budget_usd is not None and usage["cost_usd"] >= budget_usd:
+            return Status.INCOMPLETE, f"spent ${usage['cost_usd']:.4f} of the ${budget_usd:g} budget"
+        tokens = usage["input_tokens"] + usage["output_tokens"]
+        if budget_tokens is not None and tokens >= budget_tokens:
+            return Status.INCOMPLETE, f"used {tokens} tokens of the {budget_tokens} token budget"
+        return None
+
+    def _wait_out_rate_limit(self, times: int, retry_at: float | None, deadline: float | None) -> None:
+        """Wait until the limit resets (if the agent said when), else back off exponentially."""
+        delay = retry_at - time.time() if retry_at else self.spec["rate_limit_backoff"] * 2 ** (times - 1)
+        delay = min(max(delay, 0.0), MAX_RATE_LIMIT_WAIT_SECONDS)
+        until = time.strftime("%H:%M", time.localtime(time.time() + delay))
+        self._events.emit("rate_limited", wait_s=round(delay, 1), until=until)
+        self._pause(delay, f"rate limit until {until}", deadline)
 
     def _requested_end(self, deadline: float | None) -> tuple[Status, str] | None:
         """A signal, a stop request or the wall-clock deadline, if one has arrived."""
@@ -149,18 +177,18 @@ class Supervisor:
             return None  # addressed to an earlier harness of this id
         return f"stopped by {request.get('from', 'mh-stop')}" + (f": {request['reason']}" if request.get("reason") else "")
 
-    def _back_off(self, failures: int, deadline: float | None) -> None:
-        delay = min(self.spec["backoff"] * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
+    def _pause(self, delay: float, why: str, deadline: float | None) -> None:
+        """Sleep `delay` seconds in state `waiting`, cut short by a stop, a signal or the deadline."""
         if delay <= 0:
             return
-        self._publish_state(status=Status.WAITING, next_attempt=now_iso(time.time() + delay))
-        self._say(f"waiting {delay:g}s before retrying")
+        self._publish_state(status=Status.WAITING, next_attempt=now_iso(time.time() + delay), waiting_for=why)
+        self._say(why)
         until = time.monotonic() + delay
         while self._requested_end(deadline) is None and (remaining := until - time.monotonic()) > 0:
             self._wake.clear()
             if self._requested_end(deadline) is None:
                 self._wake.wait(remaining if deadline is None else min(remaining, max(0.0, deadline - time.monotonic())))
-        self._publish_state(status=Status.RUNNING, next_attempt=None)
+        self._publish_state(status=Status.RUNNING, next_attempt=None, waiting_for=None)
 
     # -- one iteration -----------------------------------------------------------------
 
@@ -179,7 +207,7 @@ class Supervisor:
             return IterationOutcome(True, summary, False, markers.scan(""), None)
 
         messages = self._take_messages(n, it_dir, roadmap_text, before, last_outcome)
-        invocation = self._adapter.invocation(self.spec, (it_dir / "prompt").read_text())
+        invocation = self._adapter.invocation(self._agent_options(), (it_dir / "prompt").read_text(), str(it_dir / "prompt"))
         env = {
             **os.environ,
             "MH_ID": self.spec["id"], "MH_INSTANCE": self.spec["instance"], "MH_ROOT": str(self.dir.parent.parent),
@@ -191,18 +219,38 @@ class Supervisor:
         self._say(f"iteration {n} started" + (f": {before.current_task}" if before.current_task else ""))
 
         parser = self._adapter.parser()
-        with open(it_dir / "output", "wb") as output:
+        progress_notes: list[str] = []
+        with open(it_dir / "output", "wb") as output, open(it_dir / "transcript", "wb") as transcript:
+
+            def show(text: str) -> None:
+                line = (text if text.endswith("\n") else text + "\n").encode()
+                transcript.write(line)
+                transcript.flush()
+                os.write(self._log_fd, line)
+
+            def note_progress(text: str) -> None:
+                for note in markers.scan(text).progress:
+                    progress_notes.append(note)
+                    self._events.emit("progress", iteration=n, text=note)
+                    self._publish_state(last_progress=note)
 
             def on_line(raw: bytes) -> None:
                 output.write(raw)
                 output.flush()
-                os.write(self._log_fd, raw if raw.endswith(b"\n") else raw + b"\n")
                 text = raw.decode("utf-8", "replace")
-                for event in parser.feed(text):
-                    self._events.emit(**event)
-                for note in markers.scan(text).progress:
-                    self._events.emit("progress", iteration=n, text=note)
-                    self._publish_state(last_progress=note)
+                events = parser.feed(text)
+                for event in events:
+                    self._events.emit(**event, iteration=n)
+                if not self._adapter.structured:
+                    show(text)
+                    note_progress(text)
+                for event in events:
+                    if (line := render_event(event)) is not None:
+                        show(line)
+                    if event["event"] == "text":
+                        note_progress(event["text"])
+                    if event["event"] == "tool_call":
+                        self._publish_state(last_tool=parser.report.last_tool)
                 self._beat(throttled=True)
 
             agent = process.AgentProcess(
@@ -213,24 +261,38 @@ class Supervisor:
             cut_short = self._supervise(agent, started, deadline)
             exit_info = agent.finish(self.spec["grace"])
 
-        found = markers.scan(parser.final_text())
+        report = parser.report
+        found = markers.scan(report.final_text)
         try:
             after: Progress | None = read_roadmap(self._roadmap)[1]
         except (OSError, UnicodeDecodeError):
             after = None
+        moved = after is not None and after.done != before.done
         if cut_short:
             failed, summary = True, f"ended by the supervisor ({cut_short}) after {time.monotonic() - started:.1f}s"
+        elif report.is_error:
+            failed, summary = True, f"the agent reported an error: {report.error}"
         elif not exit_info.ok:
             failed, summary = True, f"the agent failed ({exit_info.describe()})"
+        elif self._adapter.structured and not report.saw_result:
+            failed, summary = True, "the agent exited without its final result record"
+        elif (self._adapter.structured and not report.tool_calls and not progress_notes and not moved
+              and not found.complete and found.blocked_reason is None):
+            failed, summary = True, "no progress: the agent made no tool call, reported no progress and checked no task"
+            self._events.emit("no_progress", iteration=n)
         else:
             failed, summary = False, "the agent exited 0"
-        if after is not None and after.done != before.done:
-            summary += f"; roadmap {before.done}/{before.total} -> {after.done}/{after.total}"
+        rate_limited = report.rate_limited and failed and not cut_short
+        if moved:
+            summary += f"; roadmap {before.done}/{before.total} -> {after.done}/{after.total}"  # type: ignore[union-attr]
+        self._add_usage(report)
         write_json(it_dir / "meta.json", {
             "iteration": n, "exit_code": exit_info.code, "signal": exit_info.signal, "cut_short": cut_short or None,
-            "failed": failed, "summary": summary, "duration_s": round(time.monotonic() - started, 3),
-            "messages": [m.name for m in messages], "complete_marker": found.complete,
-            "blocked_reason": found.blocked_reason, "progress": _progress_dict(after) if after else None,
+            "failed": failed, "rate_limited": rate_limited, "summary": summary,
+            "duration_s": round(time.monotonic() - started, 3), "messages": [m.name for m in messages],
+            "complete_marker": found.complete, "blocked_reason": found.blocked_reason,
+            "progress": _progress_dict(after) if after else None, "session_id": report.session_id,
+            "usage": report.usage(),
         })
         self._events.emit("iteration_ended", iteration=n, failed=failed, exit_code=exit_info.code,
                           signal=exit_info.signal, summary=summary)
@@ -238,7 +300,23 @@ class Supervisor:
                             **({"progress": _progress_dict(after), "task": after.current_task} if after else {}))
         self._say(f"iteration {n} ended: {summary}")
         process.reap_strays()
-        return IterationOutcome(failed, summary, bool(cut_short), found, after)
+        return IterationOutcome(failed, summary, bool(cut_short), found, after, rate_limited, report.retry_at)
+
+    def _agent_options(self) -> dict[str, Any]:
+        """The spec, plus what the agent must know of earlier iterations."""
+        options = dict(self.spec)
+        if self.spec.get("budget_usd") is not None:
+            options["budget_left_usd"] = max(0.0, self.spec["budget_usd"] - self.state["usage"]["cost_usd"])
+        if self.spec.get("resume_session"):
+            options["resume_session_id"] = self.state.get("session_id")
+        return options
+
+    def _add_usage(self, report: Report) -> None:
+        totals = dict(self.state["usage"])
+        for key, value in report.usage().items():
+            totals[key] = round(totals[key] + value, 6)
+        self._publish_state(usage=totals, session_id=report.session_id or self.state.get("session_id"),
+                            model=report.model or self.state.get("model"))
 
     def _take_messages(self, n: int, it_dir: Path, roadmap_text: str, progress: Progress, last_outcome: str) -> list[inbox.Message]:
         """Write the iteration's prompt, then move the messages it quotes to cur/."""
@@ -336,7 +414,7 @@ class Supervisor:
         result = {
             "id": self.spec["id"], "instance": self.spec["instance"], "status": status.value, "exit_code": code,
             "reason": reason, "iterations": self.state.get("iteration", 0), "progress": self.state.get("progress"),
-            "started": self.state.get("started"), "ended": ended,
+            "started": self.state.get("started"), "ended": ended, "usage": self.state.get("usage"),
             "duration_s": round(time.monotonic() - self._started, 3),
         }
         write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended

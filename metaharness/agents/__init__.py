@@ -1,20 +1,34 @@
 """Agent adapters: the seam between the supervisor and one kind of agent program.
 
-An adapter turns a prompt into an Invocation (argv, extra environment, stdin) and turns
-the agent's stdout, line by line, into events plus the final text in which the
-supervisor looks for markers. The supervisor knows nothing else about agents.
+An adapter turns a prompt and the harness spec into an Invocation (argv, extra
+environment, stdin) and gives a parser that turns the agent's stdout, line by line, into
+events for events.jsonl, human-readable lines for the log, and a Report: the final answer
+(where markers are looked for), whether the run failed and why, rate limiting, and usage.
+
+Adapters: `cmd` (any command, plain text), `claude`, `codex`, `gemini` (JSON streams) and
+`aider` (plain text). A structured adapter knows the agent's tool calls, so an iteration
+that exits 0 without a tool call or any progress can be told apart from real work.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
 from metaharness.status import Exit, MhError
 
 # name -> module under metaharness.agents; imported only when a harness uses it.
-ADAPTERS: Final = {"cmd": "cmd"}
+ADAPTERS: Final = {"cmd": "cmd", "claude": "claude", "codex": "codex", "gemini": "gemini", "aider": "aider"}
+PREVIEW_CHARS: Final = 200
+
+_RATE_LIMIT: Final = re.compile(
+    r"\b429\b|\b529\b|rate[ _-]?limit|too many requests|overloaded|usage limit|quota|resource[_ ]exhausted", re.I)
+_RESET_EPOCH: Final = re.compile(r"\|(\d{10})\b")  # Claude: "Claude AI usage limit reached|1767225600"
+_RETRY_AFTER: Final = re.compile(r"(?:retry|try again) (?:after|in) (\d+(?:\.\d+)?) ?(?:s\b|sec|seconds)", re.I)
 
 
 @dataclass(frozen=True)
@@ -24,18 +38,44 @@ class Invocation:
     env: dict[str, str] = field(default_factory=dict)
 
 
-class OutputParser(Protocol):
-    def feed(self, line: str) -> list[dict[str, Any]]:
-        """Take one line of stdout; return events to log."""
+@dataclass
+class Report:
+    """What one iteration of an agent amounted to, filled in as its output is parsed."""
 
-    def final_text(self) -> str:
-        """The agent's final answer, where markers are looked for."""
+    final_text: str = ""
+    is_error: bool = False
+    error: str | None = None  # why the run failed, in the agent's words
+    rate_limited: bool = False
+    retry_at: float | None = None  # epoch seconds, when the agent said when the limit resets
+    saw_result: bool = False  # the agent's own end-of-run record arrived
+    session_id: str | None = None
+    model: str | None = None
+    turns: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    tool_calls: int = 0
+    last_tool: str | None = None
+
+    def usage(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k in USAGE_FIELDS}
+
+
+USAGE_FIELDS: Final = ("turns", "input_tokens", "output_tokens", "cost_usd", "tool_calls")
+
+
+class OutputParser(Protocol):
+    report: Report
+
+    def feed(self, line: str) -> list[dict[str, Any]]:
+        """Take one line of stdout; return events to log (each has an `event` key)."""
 
 
 class Adapter(Protocol):
     name: str
+    structured: bool  # its output names tool calls and ends with a result record
 
-    def invocation(self, options: dict[str, Any], prompt: str) -> Invocation:
+    def invocation(self, options: dict[str, Any], prompt: str, prompt_file: str) -> Invocation:
         """Build the command for one iteration (options are the harness spec)."""
 
     def parser(self) -> OutputParser:
@@ -48,3 +88,80 @@ def adapter_for(name: str) -> Adapter:
     if module is None:
         raise MhError(f"unknown agent {name!r} (known: {', '.join(sorted(ADAPTERS))})", Exit.USAGE)
     return importlib.import_module(f"metaharness.agents.{module}").ADAPTER
+
+
+def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
+    """A one-line, bounded rendering of a tool input or output."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def note_rate_limit(report: Report, text: str) -> bool:
+    """Mark the report rate limited if `text` says so, with the reset time if it gives one."""
+    if not _RATE_LIMIT.search(text):
+        return False
+    report.rate_limited = True
+    if m := _RESET_EPOCH.search(text):
+        report.retry_at = float(m.group(1))
+    elif m := _RETRY_AFTER.search(text):
+        report.retry_at = time.time() + float(m.group(1))
+    return True
+
+
+class JsonLinesParser:
+    """Shared skeleton of the JSON-stream parsers: one object per line, never a crash.
+
+    A line that is not a JSON object is recorded as `unparsed`; an object the subclass
+    cannot make sense of as `malformed`; a type it does not know as `unknown`.
+    """
+
+    def __init__(self) -> None:
+        self.report = Report()
+
+    def feed(self, line: str) -> list[dict[str, Any]]:
+        line = line.strip()
+        if not line:
+            return []
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return [{"event": "unparsed", "line": preview(line)}]
+        if not isinstance(record, dict):
+            return [{"event": "unparsed", "line": preview(line)}]
+        try:
+            return self.handle(record)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            return [{"event": "malformed", "type": str(record.get("type")), "error": f"{type(e).__name__}: {e}"}]
+
+    def handle(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def tool_call(self, name: str, tool_input: Any) -> dict[str, Any]:
+        self.report.tool_calls += 1
+        self.report.last_tool = f"{name}: {preview(tool_input, 60)}"
+        return {"event": "tool_call", "name": name, "input": preview(tool_input)}
+
+    def fail(self, reason: str) -> None:
+        self.report.is_error = True
+        self.report.error = reason
+        note_rate_limit(self.report, reason)
+
+
+def render(event: dict[str, Any]) -> str | None:
+    """The human-readable log line for an agent event (None: not worth a line)."""
+    kind = event["event"]
+    if kind == "text":
+        return event["text"]
+    if kind == "tool_call":
+        return f"-> {event['name']}: {event['input']}"
+    if kind == "tool_result":
+        return f"<- {'error: ' if event.get('is_error') else ''}{event.get('output', '')}"
+    if kind == "session":
+        return f"== session {event.get('session_id')} model {event.get('model')}"
+    if kind == "result":
+        cost = f", ${event['cost_usd']:.4f}" if event.get("cost_usd") else ""
+        return f"== result: {event.get('subtype') or ('error' if event.get('is_error') else 'ok')}, {event.get('turns', 0)} turns{cost}"
+    if kind in ("error", "retry", "unparsed", "malformed"):
+        return f"!! {kind}: {event.get('message') or event.get('error') or event.get('line', '')}"
+    return None

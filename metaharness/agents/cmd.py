@@ -8,27 +8,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from metaharness.agents import Invocation
+from metaharness.agents import Invocation, Report
 
 
 class TextParser:
-    """Keeps the whole stdout; plain text carries no structured events."""
+    """Keeps the whole stdout as the final text; plain text carries no structured events."""
 
     def __init__(self) -> None:
+        self.report = Report()
         self._lines: list[str] = []
 
     def feed(self, line: str) -> list[dict[str, Any]]:
         self._lines.append(line)
+        self.report.final_text = "".join(self._lines)
         return []
-
-    def final_text(self) -> str:
-        return "".join(self._lines)
 
 
 class CommandAdapter:
     name = "cmd"
+    structured = False
 
-    def invocation(self, options: dict[str, Any], prompt: str) -> Invocation:
+    def invocation(self, options: dict[str, Any], prompt: str, prompt_file: str) -> Invocation:
         return Invocation(argv=["/bin/sh", "-c", options["agent_cmd"]], stdin=prompt.encode())
 
     def parser(self) -> TextParser:

@@ -27,8 +27,24 @@ def build_parser() -> common.Parser:
     p = common.parser("spawn", DESCRIPTION, EPILOG)
     p.add_argument("id", help="harness id: letters, digits, '.', '_', '-'")
     p.add_argument("roadmap", help="Markdown roadmap with - [ ] tasks")
-    p.add_argument("--agent", default="cmd", help="agent adapter (default: cmd)")
+    p.add_argument("--agent", choices=("claude", "codex", "gemini", "aider", "cmd"),
+                   help="the agent CLI to run (default: cmd, given --agent-cmd)")
     p.add_argument("--agent-cmd", metavar="CMD", help="shell command run each iteration (the cmd agent)")
+    p.add_argument("--model", help="model name passed to the agent CLI")
+    p.add_argument("--max-turns", type=common.positive_int, metavar="N", help="turn limit per iteration (claude)")
+    p.add_argument("--allowed-tools", metavar="TOOLS", help="tools the agent may use without asking (claude)")
+    p.add_argument("--permission-mode", metavar="MODE",
+                   help="claude --permission-mode (default bypassPermissions), codex --sandbox "
+                        "(default: no sandbox, no approvals), gemini --approval-mode (default yolo)")
+    p.add_argument("--agent-arg", action="append", default=[], metavar="ARG",
+                   help="extra argument for the agent CLI (repeatable)")
+    p.add_argument("--resume-session", action="store_true",
+                   help="continue the previous iteration's session (claude --resume)")
+    p.add_argument("--budget-usd", type=float, metavar="USD", help="end incomplete once the agent has cost this much")
+    p.add_argument("--budget-tokens", type=common.positive_int, metavar="N",
+                   help="end incomplete once the agent has used this many tokens")
+    p.add_argument("--rate-limit-backoff", type=common.positive_duration, default=60.0, metavar="DUR",
+                   help="first wait after a rate limit with no reset time, doubling (default 60s)")
     p.add_argument("-d", "--detach", action="store_true", help="supervise in the background; print the id")
     p.add_argument("--max-iterations", type=common.positive_int, default=50, metavar="N", help="default 50")
     p.add_argument("--max-failures", type=common.positive_int, default=5, metavar="N",
@@ -58,9 +74,16 @@ def _spawn(argv: Sequence[str] | None) -> int:
     from metaharness.tree import find_tree, new_instance_id, now_iso, validate_id
 
     validate_id(args.id)
-    adapter_for(args.agent)
-    if args.agent == "cmd" and not args.agent_cmd:
+    agent = args.agent or ("cmd" if args.agent_cmd else None)
+    if agent is None:
+        raise MhError("say which agent runs: --agent claude|codex|gemini|aider, or --agent-cmd 'COMMAND'", Exit.USAGE)
+    adapter_for(agent)
+    if agent == "cmd" and not args.agent_cmd:
         raise MhError("the cmd agent needs --agent-cmd 'COMMAND'", Exit.USAGE)
+    if agent != "cmd" and args.agent_cmd:
+        raise MhError(f"--agent-cmd is for the cmd agent, not {agent}", Exit.USAGE)
+    if args.budget_usd is not None and not args.budget_usd > 0:
+        raise MhError("--budget-usd must be more than 0", Exit.USAGE)
     roadmap = Path(args.roadmap).absolute()
     try:
         _, progress = read_roadmap(roadmap)
@@ -82,7 +105,10 @@ def _spawn(argv: Sequence[str] | None) -> int:
     instance = new_instance_id()
     spec: dict[str, Any] = {
         "format": 1, "id": args.id, "instance": instance, "created": now_iso(), "roadmap": str(roadmap),
-        "agent": args.agent, "agent_cmd": args.agent_cmd, "workdir": str(workdir),
+        "agent": agent, "agent_cmd": args.agent_cmd, "workdir": str(workdir), "model": args.model,
+        "max_turns": args.max_turns, "allowed_tools": args.allowed_tools, "permission_mode": args.permission_mode,
+        "agent_args": args.agent_arg, "resume_session": args.resume_session, "budget_usd": args.budget_usd,
+        "budget_tokens": args.budget_tokens, "rate_limit_backoff": args.rate_limit_backoff,
         "max_iterations": args.max_iterations, "max_failures": args.max_failures, "timeout": args.timeout,
         "iteration_timeout": args.iteration_timeout, "backoff": args.backoff, "grace": args.grace,
         "heartbeat_interval": args.heartbeat, "prompt_template": template,

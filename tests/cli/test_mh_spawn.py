@@ -21,7 +21,7 @@ def test_a_demo_agent_works_through_its_roadmap_box_by_box(project):
     assert result["status"] == "completed" and result["iterations"] == 3 and result["progress"] == {"done": 3, "total": 3}
     kinds = [e["event"] for e in project.events("a")]
     assert kinds.count("iteration_started") == 3 and kinds.count("progress") == 3 and kinds[-1] == "ended"
-    assert sorted(os.listdir(project.tree / "a" / "iterations" / "0001")) == ["meta.json", "output", "prompt", "stderr"]
+    assert sorted(os.listdir(project.tree / "a" / "iterations" / "0001")) == ["meta.json", "output", "prompt", "stderr", "transcript"]
 
 
 def test_the_agent_sees_its_identity_and_the_prompt_on_stdin_and_in_a_file(project):
@@ -140,7 +140,9 @@ def test_an_unreadable_roadmap_is_a_usage_error(project):
 @pytest.mark.parametrize("args, message", [
     (["--max-iterations", "0"], "not a positive integer"),
     (["--timeout", "soon"], "not a duration"),
-    (["--agent", "gpt"], "unknown agent"),
+    (["--agent", "gpt"], "invalid choice"),
+    (["--agent", "claude"], "--agent-cmd is for the cmd agent"),
+    (["--budget-usd", "0"], "--budget-usd must be more than 0"),
 ])
 def test_bad_options_are_usage_errors(project, args, message):
     r = project.run("spawn", "a", str(project.roadmap()), "--agent-cmd", "true", *args)
