@@ -134,7 +134,7 @@ class Supervisor:
                 return Status.FAILED, f"{failures} failed iterations in a row; last: {outcome.summary}"
             if iteration - rate_limited < self.spec["max_iterations"]:
                 delay = min(self.spec["backoff"] * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
-                self._pause(delay, f"waiting {delay:g}s before retrying", deadline)
+                self._pause(delay, f"retry in {delay:g}s", deadline)
 
     def _budget_spent(self) -> tuple[Status, str] | None:
         """INCOMPLETE once the usage summed over iterations reaches a budget."""
@@ -182,7 +182,7 @@ class Supervisor:
         if delay <= 0:
             return
         self._publish_state(status=Status.WAITING, next_attempt=now_iso(time.time() + delay), waiting_for=why)
-        self._say(why)
+        self._say(f"waiting: {why}")
         until = time.monotonic() + delay
         while self._requested_end(deadline) is None and (remaining := until - time.monotonic()) > 0:
             self._wake.clear()

@@ -61,9 +61,16 @@ class ClaudeParser(JsonLinesParser):
         report.saw_result = True
         report.turns = int(record.get("num_turns") or 0)
         report.cost_usd = float(record.get("total_cost_usd") or 0.0)
-        report.input_tokens = sum(int(usage.get(k) or 0) for k in
-                                  ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
-        report.output_tokens = int(usage.get("output_tokens") or 0)
+        # modelUsage covers every model the run used (subagents too); usage is the fallback.
+        per_model = [m for m in (record.get("modelUsage") or {}).values() if isinstance(m, dict)]
+        if per_model:
+            report.input_tokens = sum(int(m.get(k) or 0) for m in per_model
+                                      for k in ("inputTokens", "cacheReadInputTokens", "cacheCreationInputTokens"))
+            report.output_tokens = sum(int(m.get("outputTokens") or 0) for m in per_model)
+        else:
+            report.input_tokens = sum(int(usage.get(k) or 0) for k in
+                                      ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+            report.output_tokens = int(usage.get("output_tokens") or 0)
         result_text = record.get("result")
         report.final_text = result_text if isinstance(result_text, str) else ""
         subtype = record.get("subtype")

@@ -19,8 +19,10 @@ EPILOG = """\
 exit status: 0 shown, 2 usage, 7 no such harness, 10 bad tree, 11 system error,
 70 internal error. See mh-status(1)."""
 
-COLUMNS = ("ID", "STATUS", "ITER", "PROGRESS", "TASK", "AGE", "BEAT", "PID")
-TASK_WIDTH = 40
+COLUMNS = ("ID", "STATUS", "ITER", "PROGRESS", "TASK", "AGE", "BEAT", "PID", "TURNS", "TOKENS", "COST", "LAST TOOL")
+TASK_WIDTH = 32
+TOOL_WIDTH = 32
+USAGE_KEYS = ("turns", "input_tokens", "output_tokens", "cost_usd", "tool_calls")
 
 
 def build_parser() -> common.Parser:
@@ -43,12 +45,31 @@ def _status(argv: Sequence[str] | None) -> int:
     directories = [harness.harness_dir(tree, i) for i in args.ids] if args.ids else (
         [] if tree is None else [tree / i for i in harness.list_ids(tree)])
     records = [describe(harness.inspect(d)) for d in directories]
+    totals = sum_usage(records)
     if args.json:
         for record in records:
             print(json.dumps(record))
+        print(json.dumps({"totals": totals}))
     elif records:
         print(render_table(records))
+        if any(totals[k] for k in USAGE_KEYS):
+            print(f"total: {totals['harnesses']} harnesses, {totals['turns']} turns, "
+                  f"{_tokens(totals['input_tokens'] + totals['output_tokens'])} tokens, ${totals['cost_usd']:.4f}")
     return Exit.OK
+
+
+def sum_usage(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Usage summed across harnesses, for the footer and the --json totals line."""
+    totals: dict[str, Any] = {"harnesses": len(records), **dict.fromkeys(USAGE_KEYS, 0)}
+    for record in records:
+        for key in USAGE_KEYS:
+            totals[key] += (record["usage"] or {}).get(key, 0)
+    totals["cost_usd"] = round(totals["cost_usd"], 6)
+    return totals
+
+
+def _tokens(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
 
 
 def describe(view: Any) -> dict[str, Any]:
@@ -76,6 +97,10 @@ def describe(view: Any) -> dict[str, Any]:
         "agent_pid": state.get("agent_pid") if live else None,
         "last_progress": state.get("last_progress"), "last_outcome": state.get("last_outcome"),
         "next_attempt": state.get("next_attempt") if live else None,
+        "waiting_for": state.get("waiting_for") if live else None,
+        "agent": view.spec.get("agent"), "model": state.get("model") or view.spec.get("model"),
+        "session_id": state.get("session_id"), "usage": result.get("usage") or state.get("usage"),
+        "last_tool": state.get("last_tool"),
         "reason": result.get("reason") or state.get("reason") or view.problem,
         "exit_code": result.get("exit_code"),
     }
@@ -88,15 +113,21 @@ def render_table(records: list[dict[str, Any]]) -> str:
 
     rows = []
     for r in records:
-        progress = r["progress"] or {}
-        task = r["task"] or ""
+        progress, usage = r["progress"] or {}, r["usage"] or {}
+        status = f"{r['status']} ({r['waiting_for']})" if r["waiting_for"] else r["status"]
         rows.append((
-            r["id"], r["status"], r["iteration"],
+            r["id"], status, r["iteration"],
             f"{progress.get('done', 0)}/{progress.get('total', 0)}" if progress else "-",
-            task if len(task) <= TASK_WIDTH else task[: TASK_WIDTH - 3] + "...",
-            format_age(r["age_s"]), format_age(r["heartbeat_age_s"]), r["pid"] or "-",
+            _clip(r["task"] or "", TASK_WIDTH), format_age(r["age_s"]), format_age(r["heartbeat_age_s"]), r["pid"] or "-",
+            usage.get("turns") or "-",
+            _tokens(usage.get("input_tokens", 0) + usage.get("output_tokens", 0)) if usage.get("input_tokens") else "-",
+            f"${usage['cost_usd']:.4f}" if usage.get("cost_usd") else "-", _clip(r["last_tool"] or "-", TOOL_WIDTH),
         ))
     return tabulate(rows, headers=COLUMNS, tablefmt="plain", disable_numparse=True)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ def _mh(project, *args):
 
 
 def test_mh_runs_the_verb_program(project):
-    r = _mh(project, "status", "--json")
+    r = _mh(project, "status")
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
     r = _mh(project, "spawn", "a", str(project.roadmap()), "--agent-cmd", "echo '<promise>COMPLETE</promise>'")
     assert r.returncode == 0 and project.result("a")["status"] == "completed"

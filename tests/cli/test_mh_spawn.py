@@ -201,7 +201,7 @@ def test_kill_9_of_a_supervisor_reads_as_dead_and_loses_no_files(project):
     supervisor = project.state("a")["pid"]
     os.kill(supervisor, signal.SIGKILL)
     os.waitpid(supervisor, 0)  # adopted by the test's subreaper
-    status = json.loads(project.run("status", "--json").stdout)
+    status = json.loads(project.run("status", "--json").stdout.splitlines()[0])
     assert status["status"] == "dead"
     r = project.run("wait", "a")
     assert r.returncode == 5

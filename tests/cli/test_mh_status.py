@@ -15,19 +15,22 @@ def test_the_table_shows_every_column_for_each_harness(project):
     r = project.run("status")
     assert r.returncode == 0 and r.stderr == ""
     header, row_a, row_b = r.stdout.splitlines()
-    assert header.split() == ["ID", "STATUS", "ITER", "PROGRESS", "TASK", "AGE", "BEAT", "PID"]
+    assert header.split() == ["ID", "STATUS", "ITER", "PROGRESS", "TASK", "AGE", "BEAT", "PID",
+                              "TURNS", "TOKENS", "COST", "LAST", "TOOL"]
     assert row_a.split()[:4] == ["a", "completed", "1", "0/2"]
     assert row_b.split()[:6] == ["b", "running", "1", "0/2", "task", "1"]
-    assert row_b.split()[-1] == str(project.state("b")["pid"])
+    assert row_b.split()[8] == str(project.state("b")["pid"])
 
 
 def test_json_has_one_object_per_harness(project):
     project.spawn("a", COMPLETE)
     project.run("wait", "a")
-    [line] = project.run("status", "--json").stdout.splitlines()
+    line, totals = project.run("status", "--json").stdout.splitlines()
     record = json.loads(line)
     assert record["id"] == "a" and record["status"] == "completed" and record["exit_code"] == 0
     assert record["progress"] == {"done": 0, "total": 2} and record["pid"] is None
+    assert json.loads(totals) == {"totals": {"harnesses": 1, "turns": 0, "input_tokens": 0, "output_tokens": 0,
+                                             "cost_usd": 0, "tool_calls": 0}}
 
 
 def test_an_empty_project_prints_nothing(project):
@@ -54,7 +57,7 @@ def test_a_corrupt_state_file_is_shown_corrupt_and_the_others_still_listed(proje
     (project.tree / "a" / "state.json").write_text('{"status": "runn')
     r = project.run("status", "--json")
     assert r.returncode == 0
-    records = {json.loads(line)["id"]: json.loads(line) for line in r.stdout.splitlines()}
+    records = {json.loads(line)["id"]: json.loads(line) for line in r.stdout.splitlines()[:-1]}
     assert records["a"]["status"] == "corrupt" and records["a"]["reason"]
     assert records["b"]["status"] == "completed"
 

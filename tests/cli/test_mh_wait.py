@@ -16,7 +16,7 @@ def test_three_harnesses_run_in_parallel_and_all_complete(project):
         road = project.roadmap(f"{harness_id}.md", tasks=2)
         r = project.run("spawn", harness_id, str(road), "--agent-cmd", agent, "--detach", env={"DEMO_PAUSE": "0.3"})
         assert r.returncode == 0
-    running = [json.loads(line)["status"] for line in project.run("status", "--json").stdout.splitlines()]
+    running = [json.loads(line)["status"] for line in project.run("status", "--json").stdout.splitlines()[:-1]]
     assert len(running) == 3
     r = project.run("wait", "a", "b", "c")
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
