@@ -25,6 +25,7 @@ from metaharness.watch import wait_until
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / "bin"
 DEMO_AGENT = REPO / "examples" / "demo-agent.py"
+FIXTURES = REPO / "tests" / "fixtures"
 TIMEOUT = 60  # generous upper bound for anything a test waits on
 
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
@@ -67,6 +68,17 @@ class Project:
         )
         self._started.append(proc)
         return proc
+
+    def fake_cli(self, name: str, *transcripts: str | Path) -> Path:
+        """Put a stand-in for the real CLI `name` first on PATH, replaying recorded
+        transcripts (fixture names or paths), one per iteration; return its call log dir."""
+        bin_dir, log = self.root / "fake-bin", self.root / "fake-log"
+        bin_dir.mkdir(exist_ok=True)
+        log.mkdir(exist_ok=True)
+        (bin_dir / name).symlink_to(REPO / "tests" / "fake_cli.py")
+        paths = [str(t if isinstance(t, Path) else FIXTURES / "transcripts" / t) for t in transcripts]
+        self.env.update(PATH=f"{bin_dir}:{self.env['PATH']}", FAKE_TRANSCRIPTS=",".join(paths), FAKE_LOG=str(log))
+        return log
 
     def roadmap(self, name: str = "roadmap.md", tasks: int = 2, done: int = 0) -> Path:
         path = self.root / name

@@ -97,6 +97,16 @@ def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_SALIENT_KEYS: Final = ("command", "file_path", "path", "pattern", "url", "query", "description")
+
+
+def _salient(tool_input: Any) -> Any:
+    """The part of a tool's input a person would want to see: the command, the file, ..."""
+    if isinstance(tool_input, dict):
+        return next((tool_input[k] for k in _SALIENT_KEYS if isinstance(tool_input.get(k), str)), tool_input)
+    return tool_input
+
+
 def note_rate_limit(report: Report, text: str) -> bool:
     """Mark the report rate limited if `text` says so, with the reset time if it gives one."""
     if not _RATE_LIMIT.search(text):
@@ -139,7 +149,7 @@ class JsonLinesParser:
 
     def tool_call(self, name: str, tool_input: Any) -> dict[str, Any]:
         self.report.tool_calls += 1
-        self.report.last_tool = f"{name}: {preview(tool_input, 60)}"
+        self.report.last_tool = f"{name}: {preview(_salient(tool_input), 60)}"
         return {"event": "tool_call", "name": name, "input": preview(tool_input)}
 
     def fail(self, reason: str) -> None:

@@ -1,0 +1,151 @@
+"""mh-spawn --agent claude|codex|gemini|aider, end to end, with a stand-in executable named
+like the real CLI that replays transcripts recorded from it (tests/fixtures/)."""
+
+import json
+
+import pytest
+
+from conftest import FIXTURES, TIMEOUT
+
+
+def _calls(log):
+    return [json.loads(p.read_text()) for p in sorted(log.iterdir(), key=lambda p: int(p.stem))]
+
+
+@pytest.mark.parametrize("agent, transcript", [
+    ("claude", "claude-success.jsonl"), ("codex", "codex-success.jsonl"), ("gemini", "gemini-success.jsonl"),
+    ("codex", "codex-apply_patch.jsonl"),
+])
+def test_a_successful_run_completes_and_its_events_and_usage_are_recorded(project, agent, transcript):
+    log = project.fake_cli(agent, transcript)
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", agent, "--model", "some-model")
+    assert (r.returncode, r.stderr) == (0, "")
+    [call] = _calls(log)
+    prompt = (project.tree / "a" / "iterations" / "0001" / "prompt").read_text()
+    assert call["stdin"] == prompt  # the prompt travels on stdin, never in argv
+    assert prompt not in call["argv"] and "some-model" in call["argv"]
+    kinds = {e["event"] for e in project.events("a")}
+    assert {"session", "tool_call", "tool_result", "text", "result"} <= kinds
+    result = project.result("a")
+    assert result["status"] == "completed" and result["usage"]["tool_calls"] >= 1 and result["usage"]["input_tokens"] > 0
+    transcript_text = (project.tree / "a" / "iterations" / "0001" / "transcript").read_text()
+    assert "-> " in transcript_text and "== result" in transcript_text  # human-readable, not JSON
+
+
+def test_claude_gets_its_headless_flags_and_the_bootstrap_file(project):
+    log = project.fake_cli("claude", "claude-success.jsonl")
+    project.run("spawn", "a", str(project.roadmap()), "--agent", "claude", "--max-turns", "7",
+                "--allowed-tools", "Bash Edit", "--budget-usd", "2")
+    argv = _calls(log)[0]["argv"]
+    assert argv[1:6] == ["-p", "--output-format", "stream-json", "--verbose", "--append-system-prompt-file"]
+    assert "<promise>COMPLETE</promise>" in open(argv[6]).read()
+    assert argv[argv.index("--max-turns") + 1] == "7" and argv[argv.index("--allowedTools") + 1] == "Bash Edit"
+    assert argv[argv.index("--max-budget-usd") + 1] == "2.0000"
+
+
+def test_codex_reads_the_prompt_from_stdin(project):
+    log = project.fake_cli("codex", "codex-success.jsonl")
+    project.run("spawn", "a", str(project.roadmap()), "--agent", "codex")
+    argv = _calls(log)[0]["argv"]
+    assert argv[1:4] == ["exec", "--json", "--skip-git-repo-check"] and argv[-1] == "-"
+
+
+def test_claude_can_resume_the_previous_session(project):
+    log = project.fake_cli("claude", "claude-tool_error.jsonl", "claude-success.jsonl")
+    assert project.run("spawn", "a", str(project.roadmap()), "--agent", "claude", "--resume-session").returncode == 0
+    first, second = _calls(log)
+    assert "--resume" not in first["argv"]
+    assert second["argv"][second["argv"].index("--resume") + 1] == "f74decc8-c6fb-41d8-bcf0-58b15e17c807"
+
+
+@pytest.mark.parametrize("agent, transcript, reason", [
+    ("claude", "claude-max_turns.jsonl", "reached the turn limit (4 turns)"),
+    ("claude", "claude-api_error_400.jsonl", "API Error: 400"),
+    ("codex", "codex-stream_failed.jsonl", "stream disconnected"),
+    ("gemini", "gemini-api_error_400.jsonl", "invalid argument"),
+    ("gemini", "gemini-loop_detected.jsonl", "loop of identical tool calls"),
+])
+def test_error_results_are_failed_iterations_with_their_reason(project, agent, transcript, reason):
+    project.fake_cli(agent, transcript)
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", agent, "--max-failures", "2", "--backoff", "0")
+    assert r.returncode == 1
+    result = project.result("a")
+    assert result["status"] == "failed" and reason in result["reason"] and result["iterations"] == 2
+
+
+def test_the_marker_inside_a_tool_input_does_not_complete(project, tmp_path):
+    lines = (FIXTURES / "transcripts" / "claude-tool_error.jsonl").read_text().splitlines()
+    call = json.loads(lines[1])
+    call["message"]["content"][0]["input"]["command"] = "echo '<promise>COMPLETE</promise>'"
+    lines[1] = json.dumps(call)
+    sneaky = tmp_path / "claude-marker_in_tool_input.jsonl"
+    sneaky.write_text("\n".join(lines) + "\n")
+    project.fake_cli("claude", sneaky)
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "claude", "--max-iterations", "1")
+    assert r.returncode == 3 and project.result("a")["status"] == "incomplete"
+
+
+def test_an_iteration_that_does_nothing_is_not_a_success(project, tmp_path):
+    lines = (FIXTURES / "transcripts" / "claude-success.jsonl").read_text().splitlines()
+    result = json.loads(lines[-1])
+    result["result"] = "I don't see a request. What would you like me to do?"
+    idle = tmp_path / "claude-idle.jsonl"
+    idle.write_text("\n".join([lines[0], json.dumps(result)]) + "\n")
+    project.fake_cli("claude", idle)
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "claude", "--max-failures", "2", "--backoff", "0")
+    assert r.returncode == 1 and "no progress" in project.result("a")["reason"]
+    assert sum(e["event"] == "no_progress" for e in project.events("a")) == 2
+
+
+def test_spending_the_usd_budget_ends_the_harness_incomplete(project):
+    project.fake_cli("claude", "claude-tool_error.jsonl")  # costs $0.0137 a run, never completes
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "claude", "--budget-usd", "0.02")
+    assert r.returncode == 3
+    result = project.result("a")
+    assert result["iterations"] == 2 and result["reason"] == "spent $0.0275 of the $0.02 budget"
+    status = json.loads(project.run("status", "--json").stdout.splitlines()[0])
+    assert status["usage"]["cost_usd"] == pytest.approx(0.02745, abs=1e-4)
+
+
+def test_spending_the_token_budget_ends_the_harness_incomplete(project):
+    project.fake_cli("codex", "codex-tool_error.jsonl")  # 2550 tokens a run
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "codex", "--budget-tokens", "5000")
+    assert r.returncode == 3 and "5100 tokens of the 5000 token budget" in project.result("a")["reason"]
+
+
+def test_a_rate_limit_waits_instead_of_counting_a_failure(project):
+    project.fake_cli("codex", "codex-api_error_429.jsonl", "codex-api_error_429.jsonl", "codex-success.jsonl")
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "codex", "--max-failures", "1",
+                    "--max-iterations", "1", "--rate-limit-backoff", "0.05")
+    assert r.returncode == 0
+    waits = [e for e in project.events("a") if e["event"] == "rate_limited"]
+    assert [w["wait_s"] for w in waits] == [0.1, 0.1]  # 0.05 then 0.1, doubling, rounded to 0.1s
+    assert project.result("a")["iterations"] == 3
+
+
+def test_status_shows_a_rate_limit_wait_and_usage(project):
+    project.fake_cli("codex", "codex-api_error_429.jsonl")
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "codex", "--detach", "--rate-limit-backoff", "1h")
+    assert r.returncode == 0
+    project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    row = project.run("status").stdout.splitlines()[1]
+    assert "waiting (rate limit until " in row
+    assert project.run("stop", "a").returncode == 0
+
+
+def test_status_shows_turns_tokens_cost_and_the_last_tool_with_a_footer(project):
+    project.fake_cli("claude", "claude-success.jsonl")
+    project.run("spawn", "a", str(project.roadmap()), "--agent", "claude")
+    lines = project.run("status").stdout.splitlines()
+    assert "2.6k" in lines[1] and "$0.0140" in lines[1] and "Bash: echo hello" in lines[1]
+    assert lines[-1] == "total: 1 harnesses, 2 turns, 2.6k tokens, $0.0140"
+
+
+def test_aider_gets_the_prompt_as_a_message_file(project, tmp_path):
+    reply = tmp_path / "aider-reply.txt"
+    reply.write_text("Applied edit to app.py\n<promise>COMPLETE</promise>\n")
+    log = project.fake_cli("aider", reply)
+    assert project.run("spawn", "a", str(project.roadmap()), "--agent", "aider").returncode == 0
+    argv = _calls(log)[0]["argv"]
+    message_file = argv[argv.index("--message-file") + 1]
+    assert message_file.endswith("iterations/0001/prompt") and "--yes-always" in argv
