@@ -60,7 +60,7 @@ class ClaudeParser(JsonLinesParser):
         usage = record.get("usage") or {}
         report.saw_result = True
         report.turns = int(record.get("num_turns") or 0)
-        report.cost_usd = float(record.get("total_cost_usd") or 0.0)
+        report.cost_usd = round(float(record.get("total_cost_usd") or 0.0), 6)
         # modelUsage covers every model the run used (subagents too); usage is the fallback.
         per_model = [m for m in (record.get("modelUsage") or {}).values() if isinstance(m, dict)]
         if per_model:

@@ -17,6 +17,8 @@ VERBS = {
     "send": "deliver a message into a harness's next prompt",
     "stop": "stop harnesses gracefully",
     "status": "show every harness (table or --json)",
+    "events": "show or follow a harness's event log",
+    "logs": "show or follow what a harness's agent said",
 }
 
 USAGE = "usage: mh VERB [ARGS...]\n\nverbs:\n" + "".join(f"  {v:<8} {d}\n" for v, d in VERBS.items()) + \
