@@ -77,6 +77,7 @@ def inspect(directory: Path) -> View:
         state = _read_optional(directory / "state.json", missing=None)
         if state is None:
             return View(directory.name, directory, Status.CORRUPT, spec or {}, {}, None, "state.json is missing")
+        _check_types(state)
         status = Status(state["status"])
         if status.is_live and not liveness.supervisor_alive(directory, state.get("host"), state.get("heartbeat_interval")):
             # Published before the lock is released: a result now means it just finished.
@@ -87,6 +88,17 @@ def inspect(directory: Path) -> View:
         return View(directory.name, directory, status, spec or {}, state, None)
     except (ValueError, KeyError, TypeError, OSError) as e:
         return View(directory.name, directory, Status.CORRUPT, spec or {}, {}, None, str(e) or type(e).__name__)
+
+
+_STATE_TYPES: Final = {"iteration": int, "progress": dict, "task": str, "started": str, "pid": int,
+                       "host": str, "usage": dict, "last_tool": str, "waiting_for": str}
+
+
+def _check_types(state: dict[str, Any]) -> None:
+    """A state.json that parses but holds the wrong kinds of values is corrupt too."""
+    for key, kind in _STATE_TYPES.items():
+        if state.get(key) is not None and not isinstance(state[key], kind):
+            raise TypeError(f"state.json: {key} should be {kind.__name__}, not {type(state[key]).__name__}")
 
 
 def _read_optional(path: Path, missing: Any = {}) -> Any:
@@ -174,14 +186,26 @@ def _archive_finished(tree: Path, harness_id: str) -> None:
         raise MhError(f"harness {harness_id} is running on {state['host']}", Exit.ID_TAKEN)
     if liveness.same_process(int(state.get("pid") or 0), state.get("pid_start")) and not (old / "result.json").exists():
         raise MhError(f"harness {harness_id} is already running (pid {state['pid']})", Exit.ID_TAKEN)
-    lock_fd = _take_old_lock(old / "lock")
+    try:
+        lock_fd = _take_old_lock(old / "lock")
+    except FileNotFoundError:
+        lock_fd = None  # archived by a concurrent spawner a moment ago
     if lock_fd is None:
         raise MhError(f"harness {harness_id} is already running", Exit.ID_TAKEN)
     try:
         # Holding the lock proves nobody else is archiving it; the inode check proves the
         # name still denotes the directory we locked, not a harness published meanwhile.
-        if os.fstat(lock_fd).st_ino != os.stat(old / "lock").st_ino:
+        try:
+            same = os.fstat(lock_fd).st_ino == os.stat(old / "lock").st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
             raise MhError(f"harness {harness_id} was just spawned by someone else", Exit.ID_TAKEN)
+        if state.get("agent_pid") and not (old / "result.json").exists():
+            # Its supervisor was killed: the agent it left must not work on beside the new one.
+            from metaharness.process import end_orphaned_agent
+
+            end_orphaned_agent(int(state["agent_pid"]), str(state.get("instance")), 5.0)
         instance = state.get("instance") or f"unknown-{time.time_ns()}"
         os.rename(old, tree / ".archive" / f"{harness_id}.{instance}")
     finally:

@@ -29,14 +29,14 @@ from metaharness.agents import render as render_event
 from metaharness.events import EventLog
 from metaharness.prompt import default_template, format_messages, render
 from metaharness.roadmap import Progress, read_roadmap
-from metaharness.status import Status, exit_for
+from metaharness.signals import SignalCatcher
+from metaharness.status import Exit, Status, exit_for
 from metaharness.tree import now_iso, read_json, write_json
 from metaharness.watch import DirectoryWatch
 
 MAX_BACKOFF_SECONDS: Final = 600.0
 MAX_RATE_LIMIT_WAIT_SECONDS: Final = 6 * 3600.0  # usage limits reset within hours
 HEARTBEAT_ON_OUTPUT_SECONDS: Final = 1.0  # at most one extra beat per second of output
-_HANDLED_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Supervisor:
         self._events = EventLog(directory / "events.jsonl")
         self._log_fd = os.open(directory / "log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         self._wake = threading.Event()
-        self._signal: int | None = None
+        self._signals: SignalCatcher | None = None
         self._done = threading.Event()
         self._state_lock = threading.Lock()  # the output pump publishes progress too
         self._last_beat = 0.0
@@ -74,7 +74,7 @@ class Supervisor:
 
     def run(self) -> int:
         """Supervise until the harness ends; return the exit status for its outcome."""
-        self._catch_signals()
+        self._signals = SignalCatcher(self._wake)
         process.become_subreaper()
         self._publish_state(
             status=Status.RUNNING, pid=os.getpid(), pid_start=liveness.process_start_time(os.getpid()),
@@ -84,14 +84,15 @@ class Supervisor:
         heart = threading.Thread(target=self._beat_periodically, daemon=True)
         heart.start()
         watch = DirectoryWatch(self.dir / "control", self._wake.set)
+        code = None
         try:
             status, reason = self._loop()
         except Exception as e:  # a bug or a broken disk must still end in a result
             os.write(self._log_fd, traceback.format_exc().encode())
-            status, reason = Status.FAILED, f"supervisor error: {type(e).__name__}: {e}"
+            status, reason, code = Status.FAILED, f"supervisor error: {type(e).__name__}: {e}", Exit.SOFTWARE
         finally:
             watch.close()
-        return self._finish(status, reason)
+        return self._finish(status, reason, code)
 
     def _loop(self) -> tuple[Status, str]:
         deadline = self._started + self.spec["timeout"] if self.spec.get("timeout") else None
@@ -157,8 +158,8 @@ class Supervisor:
 
     def _requested_end(self, deadline: float | None) -> tuple[Status, str] | None:
         """A signal, a stop request or the wall-clock deadline, if one has arrived."""
-        if self._signal is not None:
-            return Status.INTERRUPTED, f"received {signal.Signals(self._signal).name}"
+        if self._signals and self._signals.received is not None:
+            return Status.INTERRUPTED, f"received {signal.Signals(self._signals.received).name}"
         stop = self._stop_request()
         if stop is not None:
             return Status.STOPPED, stop
@@ -220,6 +221,7 @@ class Supervisor:
 
         parser = self._adapter.parser()
         progress_notes: list[str] = []
+        pump_closed, pump_failed = threading.Event(), []
         with open(it_dir / "output", "wb") as output, open(it_dir / "transcript", "wb") as transcript:
 
             def show(text: str) -> None:
@@ -235,6 +237,17 @@ class Supervisor:
                     self._publish_state(last_progress=note)
 
             def on_line(raw: bytes) -> None:
+                if pump_closed.is_set():
+                    return  # from a process that escaped the group, after the iteration ended
+                try:
+                    record_line(raw)
+                except (OSError, ValueError) as e:
+                    # The pump must keep draining, or the agent blocks on a full pipe.
+                    if not pump_failed:
+                        pump_failed.append(e)
+                        self._say(f"cannot record the agent's output: {e}")
+
+            def record_line(raw: bytes) -> None:
                 output.write(raw)
                 output.flush()
                 text = raw.decode("utf-8", "replace")
@@ -257,9 +270,15 @@ class Supervisor:
                 invocation, cwd=Path(self.spec["workdir"]), env=env,
                 stderr_path=it_dir / "stderr", on_line=on_line, on_exit=self._wake.set,
             )
-            self._publish_state(agent_pid=agent.pid)
-            cut_short = self._supervise(agent, started, deadline)
-            exit_info = agent.finish(self.spec["grace"])
+            try:
+                self._publish_state(agent_pid=agent.pid)
+                cut_short = self._supervise(agent, started, deadline)
+            except BaseException:
+                agent.terminate(self.spec["grace"])  # never leave an agent behind a failing supervisor
+                raise
+            finally:
+                exit_info = agent.finish(self.spec["grace"])
+                pump_closed.set()
 
         report = parser.report
         found = markers.scan(report.final_text)
@@ -331,7 +350,7 @@ class Supervisor:
             "MESSAGES": format_messages(mine), "LAST_OUTCOME": last_outcome,
         })
         (it_dir / "prompt").write_text(prompt)
-        inbox.take(box, waiting)  # after the prompt exists: a crash before this re-delivers
+        inbox.take(box, waiting)  # only once the prompt quoting them exists
         for m in waiting:
             if m in mine:
                 self._events.emit("message_taken", iteration=n, message=m.name, sender=m.sender, sent=m.sent)
@@ -384,32 +403,14 @@ class Supervisor:
         stamp = now_iso()[11:19]
         os.write(self._log_fd, f"--- {stamp} {line}\n".encode())
         if self._narrate_to:
-            self._narrate_to(f"{self.spec['id']}: {line}")
+            try:
+                self._narrate_to(f"{self.spec['id']}: {line}")
+            except OSError:
+                self._narrate_to = None  # the terminal went away (SIGHUP follows): keep supervising
 
-    def _catch_signals(self) -> None:
-        """Route signals through a pipe to a thread that wakes the main loop.
-
-        A Python signal handler runs on the main thread between any two bytecodes, possibly
-        while it holds the lock inside the Event it would set: a deadlock. The kernel-level
-        wakeup fd needs no lock; the handler itself does nothing.
-        """
-        read_end, write_end = os.pipe()
-        os.set_blocking(write_end, False)
-        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-        for sig in _HANDLED_SIGNALS:
-            signal.signal(sig, lambda signum, frame: None)
-
-        def relay() -> None:
-            while True:
-                for signum in os.read(read_end, 64):
-                    if signum in _HANDLED_SIGNALS and self._signal is None:
-                        self._signal = signum
-                    self._wake.set()
-
-        threading.Thread(target=relay, daemon=True).start()
-
-    def _finish(self, status: Status, reason: str) -> int:
-        code = exit_for(status, self._signal)
+    def _finish(self, status: Status, reason: str, code: int | None = None) -> int:
+        if code is None:
+            code = exit_for(status, self._signals.received if self._signals else None)
         ended = now_iso()
         result = {
             "id": self.spec["id"], "instance": self.spec["instance"], "status": status.value, "exit_code": code,

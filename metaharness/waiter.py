@@ -89,8 +89,8 @@ def await_all(tree: Path, ids: list[str], *, any_: bool, timeout: float | None, 
         except queue.Empty:
             break
         outcomes[outcome.id] = outcome
-        if any_:
-            break
+        if any_ and (outcome.status is not None or len(outcomes) == len(set(ids))):
+            break  # a harness that never appeared is no answer to --any while others may end
     return outcomes, [i for i in dict.fromkeys(ids) if i not in outcomes]
 
 

@@ -15,12 +15,16 @@ class TextParser:
     """Keeps the whole stdout as the final text; plain text carries no structured events."""
 
     def __init__(self) -> None:
-        self.report = Report()
+        self._report = Report()
         self._lines: list[str] = []
+
+    @property
+    def report(self) -> Report:
+        self._report.final_text = "".join(self._lines)  # joined once, when asked: output can be huge
+        return self._report
 
     def feed(self, line: str) -> list[dict[str, Any]]:
         self._lines.append(line)
-        self.report.final_text = "".join(self._lines)
         return []
 
 

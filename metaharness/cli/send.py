@@ -42,11 +42,18 @@ def _send(argv: Sequence[str] | None) -> int:
     ids = [] if args.all else [words.pop(0)]
     if not words:
         p.error("no message given (use - to read it from stdin)")
-    body = sys.stdin.read() if words == ["-"] else " ".join(words)
+    if words == ["-"]:
+        raw = sys.stdin.buffer.read(inbox.MAX_MESSAGE_BYTES + 1)  # no need to read more to refuse it
+    else:
+        raw = " ".join(words).encode("utf-8", "surrogateescape")  # argv bytes as given
+    if len(raw) > inbox.MAX_MESSAGE_BYTES:
+        raise MhError(f"the message is longer than the limit of {inbox.MAX_MESSAGE_BYTES} bytes", Exit.USAGE)
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MhError("the message is not valid UTF-8", Exit.USAGE) from None
     if not body.strip():
         raise MhError("the message is empty", Exit.USAGE)
-    if len(body.encode()) > inbox.MAX_MESSAGE_BYTES:
-        raise MhError(f"the message is {len(body.encode())} bytes; the limit is {inbox.MAX_MESSAGE_BYTES}", Exit.USAGE)
     sender = args.sender or inbox.default_sender()
 
     tree = find_tree()

@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _spawn(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    from metaharness import harness, liveness, process
+    from metaharness import harness, liveness, process, signals
     from metaharness.agents import adapter_for
     from metaharness.roadmap import read_roadmap
     from metaharness.tree import find_tree, new_instance_id, now_iso, validate_id
@@ -119,6 +119,7 @@ def _spawn(argv: Sequence[str] | None) -> int:
         "started": spec["created"], "iteration": 0, "progress": {"done": progress.done, "total": progress.total},
         "task": progress.current_task, "heartbeat_interval": args.heartbeat,
     }
+    signals.hold()  # from here a signal must end in an `interrupted` result, not a dead harness
     directory, lock_fd = harness.create(tree, spec, state)
 
     from metaharness.loop import Supervisor

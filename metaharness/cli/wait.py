@@ -62,11 +62,12 @@ def _wait(argv: Sequence[str] | None) -> int:
     for outcome in outcomes.values():
         if outcome.status is None:
             print(f"mh-wait: error: {outcome.reason}", file=sys.stderr)
-    if pending and not (args.any and outcomes):
+    if pending and not (args.any and any(o.status is not None for o in outcomes.values())):
         print(f"mh-wait: error: timed out waiting for {', '.join(pending)}", file=sys.stderr)
         return Exit.TIMEOUT
     if args.any:
-        return next(iter(outcomes.values())).exit_code
+        ended = [o for o in outcomes.values() if o.status is not None]
+        return (ended or list(outcomes.values()))[0].exit_code
     return aggregate_exit(ids, outcomes)
 
 

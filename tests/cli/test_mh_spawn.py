@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import DEMO_AGENT, TIMEOUT, process_exists
+from conftest import DEMO_AGENT, TIMEOUT, process_exists, wait_for
 
 COMPLETE = "echo '<promise>COMPLETE</promise>'"
 
@@ -236,3 +236,30 @@ def test_spawn_removes_builds_abandoned_by_a_killed_spawn(project):
     os.utime(abandoned, (0, 0))
     project.spawn("b", COMPLETE)
     assert not abandoned.exists()
+
+
+def test_a_signal_while_the_harness_is_being_created_still_records_interrupted(project):
+    proc = project.start("spawn", "a", str(project.roadmap()), "--agent-cmd", "exec sleep 1000")
+    assert wait_for(lambda: (project.tree / "a").is_dir(), project.root) or (project.tree / "a").is_dir()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(TIMEOUT) == 143
+    assert project.result("a")["status"] == "interrupted"
+
+
+def test_an_agent_with_a_lot_of_output_is_drained(project):
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent-cmd",
+                    "seq 200000; echo '<promise>COMPLETE</promise>'")
+    assert r.returncode == 0
+    assert (project.tree / "a" / "iterations" / "0001" / "output").read_text().count("\n") == 200001
+
+
+def test_respawning_a_dead_harness_ends_the_agent_its_killed_supervisor_left(project):
+    project.spawn("a", "exec sleep 1000")
+    agent = project.wait_for_agent("a")
+    supervisor = project.state("a")["pid"]
+    os.kill(supervisor, signal.SIGKILL)
+    os.waitpid(supervisor, 0)
+    project.spawn("a", COMPLETE)
+    os.waitpid(agent, 0)  # adopted by the test's subreaper; returns once it was ended
+    assert not process_exists(agent)
+    assert project.run("wait", "a").returncode == 0

@@ -72,3 +72,14 @@ def test_a_tree_of_a_newer_format_is_refused(project):
 def test_unknown_ids_are_an_error(project):
     r = project.run("status", "nope")
     assert r.returncode == 7
+
+
+def test_a_state_file_with_wrong_kinds_of_values_is_shown_corrupt(project):
+    project.spawn("a", "exec sleep 1000")
+    project.wait_for_agent("a")
+    state = project.state("a")
+    state.update(progress=3, task=5)
+    (project.tree / "a" / "state.json").write_text(json.dumps(state))
+    r = project.run("status", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout.splitlines()[0])["status"] == "corrupt"
+    assert project.run("status").returncode == 0

@@ -96,3 +96,9 @@ def test_a_zero_timeout_still_reports_harnesses_that_have_ended(project):
     project.spawn("a", COMPLETE)
     assert project.run("wait", "a").returncode == 0
     assert project.run("wait", "--timeout", "0", "a").returncode == 0
+
+
+def test_any_is_not_answered_by_a_harness_that_never_appears(project):
+    project.spawn("slow", "exec sleep 1000")
+    r = project.run("wait", "--any", "--grace", "0.1", "--timeout", "1", "typo", "slow")
+    assert r.returncode == 124 and "no such harness: typo" in r.stderr

@@ -1,0 +1,47 @@
+"""How a supervisor receives SIGINT, SIGTERM and SIGHUP without ever losing one.
+
+mh-spawn blocks these signals before the harness exists, so one arriving while it is
+being created stays pending instead of killing a half-started supervisor; the catcher
+unblocks them once it can turn them into an `interrupted` result.
+
+A Python signal handler runs on the main thread between any two bytecodes, possibly while
+that thread holds the lock inside the Event the handler would set: a deadlock. So the
+handlers do nothing; the kernel writes each signal's number to a wakeup pipe, and a thread
+reading that pipe records the signal and sets the supervisor's wake event.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Final
+
+HANDLED: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def hold() -> None:
+    """Keep the handled signals pending until a SignalCatcher takes them."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+
+
+class SignalCatcher:
+    """Records the first handled signal and sets `wake` on every one (main thread only)."""
+
+    def __init__(self, wake: threading.Event) -> None:
+        self.received: int | None = None
+        self._wake = wake
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        for sig in HANDLED:
+            signal.signal(sig, lambda signum, frame: None)
+        threading.Thread(target=self._relay, args=(read_end,), daemon=True).start()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)  # pending ones arrive now, caught
+
+    def _relay(self, read_end: int) -> None:
+        while True:
+            for signum in os.read(read_end, 64):
+                if signum in HANDLED and self.received is None:
+                    self.received = signum
+                self._wake.set()
