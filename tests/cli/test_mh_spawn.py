@@ -263,3 +263,21 @@ def test_respawning_a_dead_harness_ends_the_agent_its_killed_supervisor_left(pro
     os.waitpid(agent, 0)  # adopted by the test's subreaper; returns once it was ended
     assert not process_exists(agent)
     assert project.run("wait", "a").returncode == 0
+
+
+def test_a_prompt_template_of_ones_own_gets_every_variable(project):
+    template = project.root / "tpl.md"
+    template.write_text("id={{HARNESS_ID}} it={{ITERATION}}/{{MAX_ITERATIONS}} done={{PROGRESS}} "
+                        "path={{ROADMAP_PATH}}\n{{ROADMAP}}\nmsgs={{MESSAGES}}\nlast={{LAST_OUTCOME}} {{NOT_A_VARIABLE}}\n")
+    road = project.roadmap(tasks=1)
+    script = f'[ "$MH_ITERATION" = 2 ] && {COMPLETE}; true'
+    r = project.run("spawn", "a", str(road), "--agent-cmd", script, "--prompt-template", str(template))
+    assert r.returncode == 0
+    second = (project.tree / "a" / "iterations" / "0002" / "prompt").read_text()
+    assert second == (f"id=a it=2/50 done=0/1 path={road}\n# Roadmap\n\n- [ ] task 1\nmsgs=(none)\n"
+                      "last=the agent exited 0 {{NOT_A_VARIABLE}}\n")
+
+
+def test_an_unreadable_prompt_template_is_a_usage_error(project):
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent-cmd", "true", "--prompt-template", "nope.md")
+    assert r.returncode == 2 and "cannot read prompt template" in r.stderr
