@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ class Message:
 def deliver(harness_fd: int, instance: str, sender: str, body: str) -> str:
     """Deliver `body` into the inbox of the harness directory open as `harness_fd`."""
     sent_ns = time.time_ns()
-    name = f"{sent_ns}.{os.getpid()}_{secrets.token_hex(3)}.{os.uname().nodename}"
+    name = f"{sent_ns}.{os.getpid()}_{os.urandom(3).hex()}.{os.uname().nodename}"
     record = {"from": sender, "sent": now_iso(sent_ns / 1e9), "instance": instance, "body": body}
     # Written in tmp/, renamed into new/: the rename is the moment of delivery.
     atomic_write(f"inbox/new/{name}", json.dumps(record), durable=True, dir_fd=harness_fd, staging="inbox/tmp")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import time
 from pathlib import Path
 from typing import Any, Final
@@ -104,7 +103,7 @@ def atomic_write(path: Path | str, data: str | bytes, *, durable: bool = False, 
     """
     path = os.fspath(path)
     head, name = os.path.split(path)
-    tmp = os.path.join(head if staging is None else staging, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = os.path.join(head if staging is None else staging, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     payload = data.encode() if isinstance(data, str) else data
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
     try:
@@ -164,4 +163,4 @@ def parse_iso(text: str) -> float:
 
 def new_instance_id() -> str:
     """A sortable, unique name for one spawn of a harness id."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + os.urandom(4).hex()
