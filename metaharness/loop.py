@@ -96,7 +96,8 @@ class Supervisor:
 
     def _loop(self) -> tuple[Status, str]:
         deadline = self._started + self.spec["timeout"] if self.spec.get("timeout") else None
-        failures = rate_limited = 0
+        failures = limited_streak = 0
+        rate_limited = 0  # iterations lost to rate limits: they do not count toward the limit
         last_outcome = "This is the first iteration."
         iteration = 0
         try:
@@ -125,10 +126,12 @@ class Supervisor:
             last_outcome = outcome.summary
             if outcome.rate_limited:
                 rate_limited += 1
-                self._wait_out_rate_limit(rate_limited, outcome.retry_at, deadline)
+                limited_streak += 1
+                self._wait_out_rate_limit(limited_streak, outcome.retry_at, deadline)
                 continue
+            limited_streak = 0
             if not outcome.failed:
-                failures = rate_limited = 0
+                failures = 0
                 continue
             failures += 1
             if failures >= self.spec["max_failures"]:
