@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Callable, Final
 
 from metaharness import inbox, liveness, markers, process
+from metaharness.escalation import Escalation, LoopDetector
+from metaharness.hooks import HOOK_TIMEOUT_SECONDS, Hooks
 from metaharness.agents import USAGE_FIELDS, Report, adapter_for
 from metaharness.agents import render as render_event
 from metaharness.events import EventLog
@@ -48,6 +50,9 @@ class IterationOutcome:
     progress: Progress | None
     rate_limited: bool = False  # retried after a wait; counts as neither iteration nor failure
     retry_at: float | None = None
+    stall_action: str | None = None  # what the stall policy did to this iteration
+    cut_reason: str | None = None
+    advanced: bool = False  # roadmap boxes checked or progress reported
 
 
 class Supervisor:
@@ -69,6 +74,12 @@ class Supervisor:
         self._last_beat = 0.0
         self._roadmap = Path(self.spec["roadmap"])
         self._started = time.monotonic()
+        self._last_output = self._started
+        self._stalls = Escalation(self.spec.get("on_stall") or ["nudge", "restart", "stop"])
+        self._loops = Escalation(self.spec.get("on_loop") or ["nudge", "stop"])
+        self._loop_detector = LoopDetector(self.spec.get("loop_after") or 5)
+        self._hooks = Hooks(directory.parent, lambda hook, why: self._events.emit("hook_failed", hook=hook, reason=why),
+                            self.spec.get("hook_timeout") or HOOK_TIMEOUT_SECONDS)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -81,6 +92,7 @@ class Supervisor:
             host=liveness.this_host(), started=now_iso(), usage=dict.fromkeys(USAGE_FIELDS, 0),
         )
         self._events.emit("started", instance=self.spec["instance"], pid=os.getpid(), agent=self.spec["agent"])
+        self._hook("start", "")
         heart = threading.Thread(target=self._beat_periodically, daemon=True)
         heart.start()
         watch = DirectoryWatch(self.dir / "control", self._wake.set)
@@ -124,6 +136,25 @@ class Supervisor:
             if ended:
                 return ended
             last_outcome = outcome.summary
+            if outcome.stall_action == "stop":
+                return Status.FAILED, outcome.cut_reason or "stalled"
+            if outcome.stall_action is None:
+                self._stalls.calm()
+            looping = self._loop_detector.observe(outcome.advanced, outcome.summary if outcome.failed else None)
+            if looping:
+                action = self._loops.next_action()
+                self._publish_state(looping=looping)
+                self._events.emit("looping", iteration=iteration, reason=looping, action=action)
+                self._hook("loop", looping)
+                self._say(f"looping ({looping}): {action}")
+                if action == "stop":
+                    return Status.FAILED, f"looping: {looping}"
+                if action == "nudge":
+                    self._nudge(f"You seem to be going in circles: {looping}. Step back, re-read the roadmap, "
+                                "and try a different approach, or declare yourself blocked with the reason.")
+            elif outcome.advanced:
+                self._loops.calm()
+                self._publish_state(looping=None)
             if outcome.rate_limited:
                 rate_limited += 1
                 limited_streak += 1
@@ -251,6 +282,7 @@ class Supervisor:
                         self._say(f"cannot record the agent's output: {e}")
 
             def record_line(raw: bytes) -> None:
+                self._last_output = time.monotonic()
                 output.write(raw)
                 output.flush()
                 text = raw.decode("utf-8", "replace")
@@ -268,6 +300,8 @@ class Supervisor:
                     if event["event"] == "tool_call":
                         self._publish_state(last_tool=parser.report.last_tool)
                 self._beat(throttled=True)
+                if self.state.get("stalled_since"):
+                    self._publish_state(stalled_since=None)
 
             agent = process.AgentProcess(
                 invocation, cwd=Path(self.spec["workdir"]), env=env,
@@ -275,7 +309,7 @@ class Supervisor:
             )
             try:
                 self._publish_state(agent_pid=agent.pid)
-                cut_short = self._supervise(agent, started, deadline)
+                cut_short, stall_action = self._supervise(agent, started, deadline, parser, it_dir / "stderr", n)
             except BaseException:
                 agent.terminate(self.spec["grace"])  # never leave an agent behind a failing supervisor
                 raise
@@ -322,7 +356,9 @@ class Supervisor:
                             **({"progress": _progress_dict(after), "task": after.current_task} if after else {}))
         self._say(f"iteration {n} ended: {summary}")
         process.reap_strays()
-        return IterationOutcome(failed, summary, bool(cut_short), found, after, rate_limited, report.retry_at)
+        return IterationOutcome(failed, summary, bool(cut_short), found, after, rate_limited=rate_limited,
+                                retry_at=report.retry_at, stall_action=stall_action,
+                                advanced=moved or bool(progress_notes), cut_reason=cut_short)
 
     def _agent_options(self) -> dict[str, Any]:
         """The spec, plus what the agent must know of earlier iterations."""
@@ -361,23 +397,72 @@ class Supervisor:
                 self._events.emit("message_ignored", message=m.name, reason=f"addressed to instance {m.instance}")
         return mine
 
-    def _supervise(self, agent: process.AgentProcess, started: float, deadline: float | None) -> str | None:
-        """Wait for the agent to exit; end it early for a stop, a signal or a deadline."""
+    def _supervise(self, agent: process.AgentProcess, started: float, deadline: float | None,
+                   parser: Any, stderr: Path, n: int) -> tuple[str | None, str | None]:
+        """Wait for the agent to exit; end it early for a stop, a signal, a deadline or a stall.
+
+        Returns why it was cut short (None if it ended by itself, or lingered after its
+        final result and was ended: a finished iteration) and the stall action taken.
+        """
         it_limit = self.spec.get("iteration_timeout")
         limits = [d for d in (deadline, started + it_limit if it_limit else None) if d is not None]
         limit = min(limits) if limits else None
+        self._last_output = time.monotonic()
         while True:
             self._wake.clear()
             if agent.exited:
-                return None
+                return None, None
+            now = time.monotonic()
             ended = self._requested_end(None)
-            if ended is None and limit is not None and time.monotonic() >= limit:
+            if ended is None and limit is not None and now >= limit:
                 ended = (Status.TIMEOUT, "wall-clock limit" if limit == deadline else f"iteration timeout of {it_limit:g}s")
             if ended:
                 self._say(f"ending the agent: {ended[1]}")
                 agent.terminate(self.spec["grace"])
-                return ended[1]
-            self._wake.wait(None if limit is None else max(0.0, limit - time.monotonic()))
+                return ended[1], None
+            quiet_since = max(self._last_output, now - _seconds_since_modified(stderr))
+            if parser.report.saw_result:
+                # Finished: silence now is the agent taking its time to exit, not a stall.
+                alarm = quiet_since + self.spec.get("result_grace", 5.0)
+                if now >= alarm:
+                    self._say("the agent lingers after its final result: ending it")
+                    agent.terminate(self.spec["grace"])
+                    return None, None
+            else:
+                alarm = quiet_since + self.spec.get("stall_after", 300.0)
+                if now >= alarm:
+                    action = self._stall(n, now - quiet_since)
+                    if action != "none":
+                        agent.terminate(self.spec["grace"])
+                        return f"stalled: no output for {now - quiet_since:.1f}s ({action})", action
+                    self._last_output = now  # reported; report again after another silent stretch
+                    continue
+            waits = [alarm] + ([limit] if limit is not None else [])
+            self._wake.wait(max(0.0, min(waits) - time.monotonic()))
+
+    def _stall(self, n: int, silent: float) -> str:
+        action = self._stalls.next_action()
+        self._publish_state(stalled_since=now_iso(time.time() - silent))
+        self._events.emit("stalled", iteration=n, silent_s=round(silent, 1), action=action)
+        self._hook("stall", f"no output for {silent:.0f}s")
+        self._say(f"stalled: no output for {silent:.1f}s; action: {action}")
+        if action == "nudge":
+            self._nudge(f"Your previous iteration went silent for {silent:.0f}s and was ended. Work in small "
+                        "steps and keep printing what you do.")
+        return action
+
+    def _nudge(self, text: str) -> None:
+        """Put a message from the supervisor into the next prompt."""
+        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            inbox.deliver(fd, self.spec["instance"], "metaharness supervisor", text)
+        finally:
+            os.close(fd)
+
+    def _hook(self, event: str, reason: str) -> None:
+        self._hooks.run(event, {"MH_ID": self.spec["id"], "MH_INSTANCE": self.spec["instance"],
+                                "MH_HARNESS_DIR": str(self.dir), "MH_ROOT": str(self.dir.parent.parent),
+                                "MH_REASON": reason})
 
     # -- state, heartbeat, narration ---------------------------------------------------
 
@@ -422,14 +507,30 @@ class Supervisor:
             "duration_s": round(time.monotonic() - self._started, 3),
         }
         write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended
-        self._publish_state(status=status, reason=reason, agent_pid=None, next_attempt=None)
+        self._publish_state(status=status, reason=reason, agent_pid=None, next_attempt=None, stalled_since=None)
         self._events.emit("ended", status=status.value, exit_code=code, reason=reason)
         self._say(f"{status.value}: {reason}")
         self._done.set()
+        os.close(self._lock_fd)  # waiters wake now, and find the result
+        self._hook(_HOOK_FOR_STATUS[status], reason)
+        self._hook("end", reason)
+        self._hooks.wait()  # each bounded by the hook timeout; nobody waits on us any more
         self._events.close()
         os.close(self._log_fd)
-        os.close(self._lock_fd)  # waiters wake now, and find the result
         return code
+
+
+def _seconds_since_modified(path: Path) -> float:
+    try:
+        return max(0.0, time.time() - path.stat().st_mtime)
+    except OSError:
+        return float("inf")
+
+
+_HOOK_FOR_STATUS: Final = {
+    Status.COMPLETED: "complete", Status.FAILED: "fail", Status.BLOCKED: "blocked", Status.INCOMPLETE: "incomplete",
+    Status.STOPPED: "stop", Status.TIMEOUT: "timeout", Status.INTERRUPTED: "interrupted",
+}
 
 
 def _progress_dict(p: Progress) -> dict[str, int]:

@@ -204,3 +204,16 @@ def end_orphaned_agent(pid: int, instance: str, grace: float) -> bool:
     finally:
         os.close(pidfd)
     return True
+
+
+def run_bounded(argv: list[str], env: dict[str, str], timeout: float) -> int | None:
+    """Run a helper program (a hook) in its own group; its exit status, or None if it had
+    to be killed after `timeout` seconds. Blocks: call it from a thread."""
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return None

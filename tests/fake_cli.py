@@ -2,7 +2,7 @@
 """Stand-in for a real agent CLI (installed as `claude`, `codex`, `gemini` in a test's PATH):
 replays a transcript recorded from the real CLI and exits with the recorded exit status.
 
-FAKE_TRANSCRIPTS: comma-separated transcript paths, one per iteration ($MH_ITERATION picks;
+FAKE_LINGER: seconds to stay after the last line. FAKE_TRANSCRIPTS: comma-separated transcript paths, one per iteration ($MH_ITERATION picks;
 the last repeats). Each call's argv and stdin are saved under $FAKE_LOG/<iteration>.json.
 """
 
@@ -26,6 +26,7 @@ def main() -> int:
             sys.stdout.write(line)
             sys.stdout.flush()
             time.sleep(0.001)
+    time.sleep(float(os.environ.get("FAKE_LINGER", "0")))  # a CLI slow to exit after its result
     meta_path = path.rsplit(".", 1)[0] + ".meta.json"
     exit_code = json.load(open(meta_path))["exit_code"] if os.path.exists(meta_path) else 0
     return 0 if exit_code == 143 else exit_code  # a recorded kill is replayed as a plain end

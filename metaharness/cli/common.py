@@ -50,6 +50,16 @@ def positive_duration(text: str) -> float:
     return seconds
 
 
+def policy(text: str) -> list[str]:
+    """argparse type for an escalation policy: nudge,restart,stop."""
+    from metaharness.escalation import parse_policy
+
+    try:
+        return parse_policy(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

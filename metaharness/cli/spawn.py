@@ -56,6 +56,19 @@ def build_parser() -> common.Parser:
     p.add_argument("--grace", type=common.duration, default=10.0, metavar="DUR",
                    help="time between TERM and KILL when ending an agent (default 10s)")
     p.add_argument("--heartbeat", type=common.positive_duration, default=5.0, metavar="DUR", help="heartbeat interval (default 5s)")
+    p.add_argument("--stall-after", type=common.positive_duration, default=300.0, metavar="DUR",
+                   help="an agent silent this long has stalled (default 5m)")
+    p.add_argument("--on-stall", type=common.policy, default="nudge,restart,stop", metavar="POLICY",
+                   help="actions on successive stalls, the last repeating: nudge, restart, stop, none "
+                        "(default nudge,restart,stop)")
+    p.add_argument("--loop-after", type=common.positive_int, default=5, metavar="N",
+                   help="N iterations without progress, or with the same failure, is a loop (default 5)")
+    p.add_argument("--on-loop", type=common.policy, default="nudge,stop", metavar="POLICY",
+                   help="actions on successive loops (default nudge,stop)")
+    p.add_argument("--result-grace", type=common.duration, default=5.0, metavar="DUR",
+                   help="how long an agent may linger after its final result before it is ended (default 5s)")
+    p.add_argument("--hook-timeout", type=common.positive_duration, default=30.0, metavar="DUR",
+                   help="a hook still running after this is killed and reported (default 30s)")
     p.add_argument("--workdir", metavar="DIR", help="where the agent runs (default: the current directory)")
     p.add_argument("--prompt-template", metavar="FILE", help="prompt template with {{VARIABLES}}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -109,6 +122,8 @@ def _spawn(argv: Sequence[str] | None) -> int:
         "max_turns": args.max_turns, "allowed_tools": args.allowed_tools, "permission_mode": args.permission_mode,
         "agent_args": args.agent_arg, "resume_session": args.resume_session, "budget_usd": args.budget_usd,
         "budget_tokens": args.budget_tokens, "rate_limit_backoff": args.rate_limit_backoff,
+        "stall_after": args.stall_after, "on_stall": args.on_stall, "loop_after": args.loop_after,
+        "on_loop": args.on_loop, "result_grace": args.result_grace, "hook_timeout": args.hook_timeout,
         "max_iterations": args.max_iterations, "max_failures": args.max_failures, "timeout": args.timeout,
         "iteration_timeout": args.iteration_timeout, "backoff": args.backoff, "grace": args.grace,
         "heartbeat_interval": args.heartbeat, "prompt_template": template,
@@ -119,10 +134,10 @@ def _spawn(argv: Sequence[str] | None) -> int:
         "started": spec["created"], "iteration": 0, "progress": {"done": progress.done, "total": progress.total},
         "task": progress.current_task, "heartbeat_interval": args.heartbeat,
     }
+    from metaharness.loop import Supervisor  # before the harness exists: an import error leaves nothing behind
+
     signals.hold()  # from here a signal must end in an `interrupted` result, not a dead harness
     directory, lock_fd = harness.create(tree, spec, state)
-
-    from metaharness.loop import Supervisor
 
     if args.detach:
         sys.stdout.flush()
