@@ -408,6 +408,7 @@ class Supervisor:
         limits = [d for d in (deadline, started + it_limit if it_limit else None) if d is not None]
         limit = min(limits) if limits else None
         self._last_output = time.monotonic()
+        reported_silence = None
         while True:
             self._wake.clear()
             if agent.exited:
@@ -428,6 +429,8 @@ class Supervisor:
                     self._say("the agent lingers after its final result: ending it")
                     agent.terminate(self.spec["grace"])
                     return None, None
+            elif reported_silence is not None and quiet_since - reported_silence < 0.01:
+                alarm = float("inf")  # this silence has been reported: wait for output, or the end
             else:
                 alarm = quiet_since + self.spec.get("stall_after", 300.0)
                 if now >= alarm:
@@ -435,10 +438,10 @@ class Supervisor:
                     if action != "none":
                         agent.terminate(self.spec["grace"])
                         return f"stalled: no output for {now - quiet_since:.1f}s ({action})", action
-                    self._last_output = now  # reported; report again after another silent stretch
+                    reported_silence = quiet_since
                     continue
-            waits = [alarm] + ([limit] if limit is not None else [])
-            self._wake.wait(max(0.0, min(waits) - time.monotonic()))
+            until = min([alarm] + ([limit] if limit is not None else []))
+            self._wake.wait(None if until == float("inf") else max(0.0, until - time.monotonic()))
 
     def _stall(self, n: int, silent: float) -> str:
         action = self._stalls.next_action()

@@ -19,6 +19,7 @@ VERBS = {
     "status": "show every harness (table or --json)",
     "events": "show or follow a harness's event log",
     "logs": "show or follow what a harness's agent said",
+    "watch": "print every stall, loop, failure and death as it happens",
 }
 
 USAGE = "usage: mh VERB [ARGS...]\n\nverbs:\n" + "".join(f"  {v:<8} {d}\n" for v, d in VERBS.items()) + \

@@ -8,7 +8,7 @@ import time
 from typing import Any, Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit
+from metaharness.status import Exit, MhError
 
 DESCRIPTION = """\
 Show every harness in the tree (or the named ones): status, iteration, roadmap progress,
@@ -16,11 +16,14 @@ current task, age, heartbeat age and supervisor pid. A running harness whose sup
 has gone is shown as dead; an unreadable one as corrupt."""
 
 EPILOG = """\
-exit status: 0 shown, 2 usage, 7 no such harness, 10 bad tree, 11 system error,
+exit status: 0 shown (or --watch ended by Ctrl+C), 2 usage, 7 no such harness, 10 bad tree, 11 system error,
 70 internal error. See mh-status(1)."""
 
-COLUMNS = ("ID", "STATUS", "ITER", "PROGRESS", "TASK", "AGE", "BEAT", "PID", "TURNS", "TOKENS", "COST", "LAST TOOL")
+COLUMNS = ("ID", "STATUS", "ITER", "PROGRESS", "TASK", "AGE", "BEAT", "PID", "TURNS", "TOKENS", "COST", "LAST TOOL",
+           "ALERTS")
 TASK_WIDTH = 32
+REDRAW_SECONDS = 1.0  # the ages in the table move even when no file does
+COALESCE_SECONDS = 0.1
 TOOL_WIDTH = 32
 USAGE_KEYS = ("turns", "input_tokens", "output_tokens", "cost_usd", "tool_calls")
 
@@ -29,6 +32,7 @@ def build_parser() -> common.Parser:
     p = common.parser("status", DESCRIPTION, EPILOG)
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--json", action="store_true", help="one JSON object per harness, one per line")
+    p.add_argument("-w", "--watch", action="store_true", help="a live table, redrawn as harnesses change")
     return p
 
 
@@ -42,11 +46,23 @@ def _status(argv: Sequence[str] | None) -> int:
     from metaharness.tree import find_tree
 
     tree = find_tree()
-    directories = [harness.harness_dir(tree, i) for i in args.ids] if args.ids else (
+    if args.watch:
+        if args.json:
+            raise MhError("--watch draws a table; --json is for scripts", Exit.USAGE)
+        return _watch(tree, args.ids)
+    print_once(tree, args.ids, args.json)
+    return Exit.OK
+
+
+def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
+    from metaharness import harness
+
+    directories = [harness.harness_dir(tree, i) for i in ids] if ids else (
         [] if tree is None else [tree / i for i in harness.list_ids(tree)])
     records = [describe(harness.inspect(d)) for d in directories]
     totals = sum_usage(records)
-    if args.json:
+    args_json = as_json
+    if args_json:
         for record in records:
             print(json.dumps(record))
         print(json.dumps({"totals": totals}))
@@ -55,7 +71,30 @@ def _status(argv: Sequence[str] | None) -> int:
         if any(totals[k] for k in USAGE_KEYS):
             print(f"total: {totals['harnesses']} harnesses, {totals['turns']} turns, "
                   f"{_tokens(totals['input_tokens'] + totals['output_tokens'])} tokens, ${totals['cost_usd']:.4f}")
-    return Exit.OK
+
+
+def _watch(tree: Any, ids: list[str]) -> int:
+    """Redraw on every change under the tree (coalesced), and each second for the ages."""
+    import threading
+
+    from metaharness.tree import locate_tree
+    from metaharness.watch import DirectoryWatch, wait_for_path
+
+    tree = tree or locate_tree()
+    changed = threading.Event()
+    try:
+        wait_for_path(tree, None)
+        with DirectoryWatch(tree, changed.set, recursive=True):
+            while True:
+                changed.clear()
+                sys.stdout.write("\x1b[H\x1b[2J" if sys.stdout.isatty() else "\n")
+                print(time.strftime("%H:%M:%S"), "mh-status --watch (Ctrl+C to quit)")
+                print_once(tree, ids, False)
+                sys.stdout.flush()
+                changed.wait(REDRAW_SECONDS)
+                time.sleep(COALESCE_SECONDS)  # a burst of writes is one redraw, not fifty
+    except KeyboardInterrupt:
+        return Exit.OK
 
 
 def sum_usage(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -100,10 +139,35 @@ def describe(view: Any) -> dict[str, Any]:
         "waiting_for": state.get("waiting_for") if live else None,
         "agent": view.spec.get("agent"), "model": state.get("model") or view.spec.get("model"),
         "session_id": state.get("session_id"), "usage": result.get("usage") or state.get("usage"),
-        "last_tool": state.get("last_tool"),
+        "last_tool": state.get("last_tool"), "alerts": alerts(view, now, beat_age),
         "reason": result.get("reason") or state.get("reason") or view.problem,
         "exit_code": result.get("exit_code"),
     }
+
+
+def alerts(view: Any, now: float, beat_age: float | None) -> list[str]:
+    """Conditions worth a look: STALLED 6m12s, LOOPING, WAITING, DEAD, STALE (missed beats)."""
+    from metaharness.duration import format_age
+    from metaharness.liveness import MISSED_BEATS_FOR_DEAD
+    from metaharness.tree import parse_iso
+
+    state, found = view.state, []
+    if view.status.value == "dead":
+        found.append("DEAD")
+    if view.status.is_live:
+        if state.get("stalled_since"):
+            try:
+                found.append(f"STALLED {format_age(now - parse_iso(state['stalled_since']))}")
+            except ValueError:
+                found.append("STALLED")
+        if state.get("looping"):
+            found.append("LOOPING")
+        if view.status.value == "waiting":
+            found.append("WAITING")
+        interval = state.get("heartbeat_interval") or 5.0
+        if beat_age is not None and beat_age > MISSED_BEATS_FOR_DEAD * interval:
+            found.append(f"STALE {format_age(beat_age)}")
+    return found
 
 
 def render_table(records: list[dict[str, Any]]) -> str:
@@ -122,6 +186,7 @@ def render_table(records: list[dict[str, Any]]) -> str:
             usage.get("turns") or "-",
             _tokens(usage.get("input_tokens", 0) + usage.get("output_tokens", 0)) if usage.get("input_tokens") else "-",
             f"${usage['cost_usd']:.4f}" if usage.get("cost_usd") else "-", _clip(r["last_tool"] or "-", TOOL_WIDTH),
+            " ".join(r["alerts"]) or "-",
         ))
     return tabulate(rows, headers=COLUMNS, tablefmt="plain", disable_numparse=True)
 

@@ -16,7 +16,7 @@ def test_the_table_shows_every_column_for_each_harness(project):
     assert r.returncode == 0 and r.stderr == ""
     header, row_a, row_b = r.stdout.splitlines()
     assert header.split() == ["ID", "STATUS", "ITER", "PROGRESS", "TASK", "AGE", "BEAT", "PID",
-                              "TURNS", "TOKENS", "COST", "LAST", "TOOL"]
+                              "TURNS", "TOKENS", "COST", "LAST", "TOOL", "ALERTS"]
     assert row_a.split()[:4] == ["a", "completed", "1", "0/2"]
     assert row_b.split()[:6] == ["b", "running", "1", "0/2", "task", "1"]
     assert row_b.split()[8] == str(project.state("b")["pid"])
@@ -44,7 +44,8 @@ def test_a_killed_supervisor_is_shown_dead_at_once(project):
     supervisor = project.state("a")["pid"]
     os.kill(supervisor, signal.SIGKILL)
     os.waitpid(supervisor, 0)
-    assert project.run("status").stdout.splitlines()[1].split()[1] == "dead"
+    row = project.run("status").stdout.splitlines()[1].split()
+    assert row[1] == "dead" and row[-1] == "DEAD"
     os.killpg(agent, signal.SIGKILL)
 
 
@@ -83,3 +84,44 @@ def test_a_state_file_with_wrong_kinds_of_values_is_shown_corrupt(project):
     r = project.run("status", "--json")
     assert r.returncode == 0 and json.loads(r.stdout.splitlines()[0])["status"] == "corrupt"
     assert project.run("status").returncode == 0
+
+
+def test_a_silent_agent_shows_as_stalled_with_the_silence_so_far(project):
+    project.spawn("a", "echo hi; exec sleep 1000", "--stall-after", "0.2", "--on-stall", "none")
+    state = project.wait_for_state("a", lambda s: bool(s.get("stalled_since")))
+    record = json.loads(project.run("status", "--json").stdout.splitlines()[0])
+    assert record["alerts"][0].startswith("STALLED ") and state["status"] == "running"
+
+
+def test_watch_redraws_as_harnesses_change_and_quits_on_ctrl_c(project):
+    import signal
+
+    project.tree.mkdir()
+    viewer = project.start("status", "--watch")
+    project.spawn("a", COMPLETE)
+    assert project.run("wait", "a").returncode == 0
+    seen = ""
+    while "completed" not in seen:  # each redraw is a few lines; read until the end shows
+        seen += viewer.stdout.readline()
+    viewer.send_signal(signal.SIGINT)
+    assert viewer.wait(30) == 0
+    assert "mh-status --watch" in seen and "ID" in seen
+
+
+def test_watch_and_json_do_not_mix(project):
+    assert project.run("status", "--watch", "--json").returncode == 2
+
+
+def test_a_recycled_pid_cannot_make_a_dead_harness_look_alive(project):
+    project.spawn("a", "exec sleep 1000")
+    agent = project.wait_for_agent("a")
+    supervisor = project.state("a")["pid"]
+    os.kill(supervisor, signal.SIGKILL)
+    os.waitpid(supervisor, 0)
+    state = project.state("a")
+    state["pid"] = os.getpid()  # a live process now holds the recorded pid number...
+    (project.tree / "a" / "state.json").write_text(json.dumps(state))  # ...with another start time
+    assert json.loads(project.run("status", "--json").stdout.splitlines()[0])["status"] == "dead"
+    assert project.run("wait", "a").returncode == 5
+    os.killpg(agent, signal.SIGKILL)
+    project.spawn("a", COMPLETE)  # the id is free: a stranger's pid does not hold it

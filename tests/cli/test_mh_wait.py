@@ -102,3 +102,13 @@ def test_any_is_not_answered_by_a_harness_that_never_appears(project):
     project.spawn("slow", "exec sleep 1000")
     r = project.run("wait", "--any", "--grace", "0.1", "--timeout", "1", "typo", "slow")
     assert r.returncode == 124 and "no such harness: typo" in r.stderr
+
+
+def test_waiting_works_with_the_polling_observer(project):
+    project.env["MH_POLL"] = "1"  # as on NFS, where inotify sees nothing
+    waiter = project.start("wait", "late")
+    follower_ready = project.roadmap("late.md")
+    project.spawn("late", 'echo "<progress>p</progress>"; echo "<promise>COMPLETE</promise>"', roadmap=str(follower_ready))
+    assert waiter.wait(TIMEOUT) == 0
+    r = project.run("events", "late", "-f", "--type", "progress")
+    assert r.returncode == 0 and "progress" in r.stdout
