@@ -123,6 +123,12 @@ class Project:
         state = self.wait_for_state(harness_id, lambda s: s.get("agent_pid") and s.get("iteration") == iteration)
         return int(state["agent_pid"])
 
+    def kill_supervisor(self, harness_id: str) -> None:
+        """kill -9 the harness's supervisor and reap it (the test's subreaper adopted it)."""
+        supervisor = self.state(harness_id)["pid"]
+        os.kill(supervisor, signal.SIGKILL)
+        os.waitpid(supervisor, 0)
+
     def supervisor_pids(self) -> list[int]:
         pids = []
         for state_file in self.tree.glob("*/state.json"):

@@ -42,7 +42,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _status(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    from metaharness import harness
     from metaharness.tree import find_tree
 
     tree = find_tree()
@@ -61,8 +60,7 @@ def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
         [] if tree is None else [tree / i for i in harness.list_ids(tree)])
     records = [describe(harness.inspect(d)) for d in directories]
     totals = sum_usage(records)
-    args_json = as_json
-    if args_json:
+    if as_json:
         for record in records:
             print(json.dumps(record))
         print(json.dumps({"totals": totals}))

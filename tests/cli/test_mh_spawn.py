@@ -198,9 +198,7 @@ def test_a_signal_to_a_foreground_spawn_ends_the_agent_group_and_records_interru
 def test_kill_9_of_a_supervisor_reads_as_dead_and_loses_no_files(project):
     project.spawn("a", "exec sleep 1000")
     agent = project.wait_for_agent("a")
-    supervisor = project.state("a")["pid"]
-    os.kill(supervisor, signal.SIGKILL)
-    os.waitpid(supervisor, 0)  # adopted by the test's subreaper
+    project.kill_supervisor("a")
     status = json.loads(project.run("status", "--json").stdout.splitlines()[0])
     assert status["status"] == "dead"
     r = project.run("wait", "a")
@@ -256,9 +254,7 @@ def test_an_agent_with_a_lot_of_output_is_drained(project):
 def test_respawning_a_dead_harness_ends_the_agent_its_killed_supervisor_left(project):
     project.spawn("a", "exec sleep 1000")
     agent = project.wait_for_agent("a")
-    supervisor = project.state("a")["pid"]
-    os.kill(supervisor, signal.SIGKILL)
-    os.waitpid(supervisor, 0)
+    project.kill_supervisor("a")
     project.spawn("a", COMPLETE)
     os.waitpid(agent, 0)  # adopted by the test's subreaper; returns once it was ended
     assert not process_exists(agent)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import FIXTURES, TIMEOUT
+from conftest import FIXTURES
 
 
 def _calls(log):

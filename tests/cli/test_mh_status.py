@@ -41,9 +41,7 @@ def test_an_empty_project_prints_nothing(project):
 def test_a_killed_supervisor_is_shown_dead_at_once(project):
     project.spawn("a", "exec sleep 1000")
     agent = project.wait_for_agent("a")
-    supervisor = project.state("a")["pid"]
-    os.kill(supervisor, signal.SIGKILL)
-    os.waitpid(supervisor, 0)
+    project.kill_supervisor("a")
     row = project.run("status").stdout.splitlines()[1].split()
     assert row[1] == "dead" and row[-1] == "DEAD"
     os.killpg(agent, signal.SIGKILL)
@@ -115,9 +113,7 @@ def test_watch_and_json_do_not_mix(project):
 def test_a_recycled_pid_cannot_make_a_dead_harness_look_alive(project):
     project.spawn("a", "exec sleep 1000")
     agent = project.wait_for_agent("a")
-    supervisor = project.state("a")["pid"]
-    os.kill(supervisor, signal.SIGKILL)
-    os.waitpid(supervisor, 0)
+    project.kill_supervisor("a")
     state = project.state("a")
     state["pid"] = os.getpid()  # a live process now holds the recorded pid number...
     (project.tree / "a" / "state.json").write_text(json.dumps(state))  # ...with another start time

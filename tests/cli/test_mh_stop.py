@@ -73,9 +73,7 @@ def test_stop_on_a_dead_harness_ends_the_agent_its_killed_supervisor_left(projec
 
     project.spawn("a", "exec sleep 1000", "--grace", "1")
     agent = project.wait_for_agent("a")
-    supervisor = project.state("a")["pid"]
-    os.kill(supervisor, signal.SIGKILL)
-    os.waitpid(supervisor, 0)
+    project.kill_supervisor("a")
     assert process_exists(agent)
     assert project.run("stop", "a").returncode == 0
     os.waitpid(agent, 0)  # adopted by the test's subreaper; returns once it has been ended

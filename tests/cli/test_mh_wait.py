@@ -69,9 +69,7 @@ def test_wait_on_a_dead_supervisor_returns_the_dead_code_instead_of_hanging(proj
     project.spawn("a", "exec sleep 1000")
     agent = project.wait_for_agent("a")
     waiter = project.start("wait", "a")
-    supervisor = project.state("a")["pid"]
-    os.kill(supervisor, signal.SIGKILL)
-    os.waitpid(supervisor, 0)
+    project.kill_supervisor("a")
     assert waiter.wait(TIMEOUT) == 5
     os.killpg(agent, signal.SIGKILL)
 

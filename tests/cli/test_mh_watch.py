@@ -24,9 +24,7 @@ def test_a_killed_supervisor_is_reported_dead_once_with_its_last_output(project)
     agent = project.wait_for_agent("a")
     output = project.tree / "a" / "iterations" / "0001" / "output"
     assert wait_for(lambda: output.stat().st_size > 0, output.parent)
-    supervisor = project.state("a")["pid"]
-    os.kill(supervisor, signal.SIGKILL)
-    os.waitpid(supervisor, 0)
+    project.kill_supervisor("a")
     [dead] = [a for a in _alerts(watcher, lambda a: a["event"] == "dead") if a["event"] == "dead"]
     assert dead["id"] == "a" and dead["iteration"] == 1 and dead["last_output"] == "compiling module x"
     os.killpg(agent, signal.SIGKILL)
@@ -59,9 +57,7 @@ def test_the_on_dead_hook_runs_for_a_death(project):
     watcher = project.start("watch")
     project.spawn("a", "exec sleep 1000")
     agent = project.wait_for_agent("a")
-    supervisor = project.state("a")["pid"]
-    os.kill(supervisor, signal.SIGKILL)
-    os.waitpid(supervisor, 0)
+    project.kill_supervisor("a")
     assert wait_for(lambda: (project.root / "dead.txt").exists(), project.root)
     assert (project.root / "dead.txt").read_text().startswith("a the supervisor")
     os.killpg(agent, signal.SIGKILL)

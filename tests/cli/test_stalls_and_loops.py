@@ -5,7 +5,6 @@ import json
 import os
 import signal
 
-from conftest import TIMEOUT
 
 from metaharness.tree import parse_iso
 
