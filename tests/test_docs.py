@@ -83,3 +83,13 @@ def test_the_quickstart_runs_three_harnesses_to_completion(tmp_path):
         ["api", "completed"], ["docs", "completed"], ["ui", "completed"]]
     prompts = (tmp_path / "work" / ".harness" / "ui" / "iterations").glob("*/prompt")
     assert sum("the API serves GET /items" in p.read_text() for p in prompts) == 1
+
+
+def test_the_waiting_tests_also_pass_with_the_polling_observer(tmp_path):
+    """MH_POLL=1 (for NFS, where inotify is blind) must pass the same waiting tests."""
+    waiting = ["tests/cli/test_mh_wait.py", "tests/cli/test_mh_events.py", "tests/cli/test_mh_logs.py",
+               "tests/cli/test_mh_watch.py", "tests/cli/test_stalls_and_loops.py"]
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *waiting], cwd=REPO,
+                       env={**base_env(tmp_path), "MH_POLL": "1"}, capture_output=True, text=True, timeout=TIMEOUT * 5)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert " passed" in r.stdout.splitlines()[-1] and "failed" not in r.stdout.splitlines()[-1]
