@@ -15,6 +15,7 @@ The result is published (durably) before the lock is released. See mh-harness(7)
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import threading
 import time
@@ -98,13 +99,49 @@ class Supervisor:
         watch = DirectoryWatch(self.dir / "control", self._wake.set)
         code = None
         try:
-            status, reason = self._loop()
+            status, reason = self._await_dependencies() or self._loop()
         except Exception as e:  # a bug or a broken disk must still end in a result
             os.write(self._log_fd, traceback.format_exc().encode())
             status, reason, code = Status.FAILED, f"supervisor error: {type(e).__name__}: {e}", Exit.SOFTWARE
         finally:
             watch.close()
         return self._finish(status, reason, code)
+
+    def _await_dependencies(self) -> tuple[Status, str] | None:
+        """Stay `pending` until every --after harness has completed; fail if one did not."""
+        after = self.spec.get("after") or []
+        if not after:
+            return None
+        from metaharness.waiter import await_end
+
+        self._publish_state(status=Status.PENDING, waiting_for=f"after {', '.join(after)}")
+        self._events.emit("pending", after=after)
+        self._say(f"pending until {', '.join(after)} completed")
+        ended: queue.Queue[Any] = queue.Queue()
+
+        def wait_for(dependency: str) -> None:
+            ended.put(await_end(self.dir.parent, dependency, appear_within=None))
+            self._wake.set()
+
+        for dependency in after:
+            threading.Thread(target=wait_for, args=(dependency,), daemon=True).start()
+        deadline = self._started + self.spec["timeout"] if self.spec.get("timeout") else None
+        done = 0
+        while done < len(after):
+            self._wake.clear()
+            while not ended.empty():
+                outcome = ended.get()
+                done += 1
+                if outcome.status is not Status.COMPLETED:
+                    return Status.FAILED, f"dependency {outcome.id} did not complete ({outcome.status.value}: {outcome.reason})"
+            requested = self._requested_end(deadline)
+            if requested:
+                return requested
+            if done < len(after):
+                self._wake.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._events.emit("dependencies_met", after=after)
+        self._publish_state(status=Status.RUNNING, waiting_for=None)
+        return None
 
     def _loop(self) -> tuple[Status, str]:
         deadline = self._started + self.spec["timeout"] if self.spec.get("timeout") else None

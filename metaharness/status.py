@@ -1,7 +1,7 @@
 """Harness statuses and the closed set of exit statuses every verb shares.
 
-A harness is `starting`, `running` or `waiting` (between failed attempts) while its
-supervisor lives; it ends in exactly one terminal status, written once to result.json.
+A harness is `pending` (for its --after dependencies), `starting`, `running` or
+`waiting` (between attempts) while its supervisor lives; it ends in exactly one terminal status, written once to result.json.
 `dead` and `corrupt` are never written: readers derive them (a live status whose
 supervisor is gone; a state file that cannot be parsed). See mh-harness(7).
 """
@@ -16,6 +16,7 @@ from typing import Final
 class Status(str, Enum):
     """The words written in state.json and result.json."""
 
+    PENDING = "pending"  # waiting for the harnesses it runs --after
     STARTING = "starting"
     RUNNING = "running"
     WAITING = "waiting"
@@ -34,7 +35,7 @@ class Status(str, Enum):
         return self in LIVE_STATUSES
 
 
-LIVE_STATUSES: Final = frozenset({Status.STARTING, Status.RUNNING, Status.WAITING})
+LIVE_STATUSES: Final = frozenset({Status.PENDING, Status.STARTING, Status.RUNNING, Status.WAITING})
 
 
 class Exit(IntEnum):

@@ -45,6 +45,8 @@ def build_parser() -> common.Parser:
                    help="end incomplete once the agent has used this many tokens")
     p.add_argument("--rate-limit-backoff", type=common.positive_duration, default=60.0, metavar="DUR",
                    help="first wait after a rate limit with no reset time, doubling (default 60s)")
+    p.add_argument("--after", action="append", default=[], metavar="ID[,ID]",
+                   help="stay pending until these harnesses have completed; fail if one does not (repeatable)")
     p.add_argument("-d", "--detach", action="store_true", help="supervise in the background; print the id")
     p.add_argument("--max-iterations", type=common.positive_int, default=50, metavar="N", help="default 50")
     p.add_argument("--max-failures", type=common.positive_int, default=5, metavar="N",
@@ -113,12 +115,16 @@ def _spawn(argv: Sequence[str] | None) -> int:
         except (OSError, UnicodeDecodeError) as e:
             raise MhError(f"cannot read prompt template {args.prompt_template}: {getattr(e, 'strerror', None) or e}", Exit.USAGE) from None
 
+    after = list(dict.fromkeys(i for group in args.after for i in group.split(",") if i))
+    for dependency in after:
+        validate_id(dependency)
     tree = find_tree(create=True)
     assert tree is not None
+    check_no_cycle(tree, args.id, after)
     instance = new_instance_id()
     spec: dict[str, Any] = {
         "format": 1, "id": args.id, "instance": instance, "created": now_iso(), "roadmap": str(roadmap),
-        "agent": agent, "agent_cmd": args.agent_cmd, "workdir": str(workdir), "model": args.model,
+        "after": after, "agent": agent, "agent_cmd": args.agent_cmd, "workdir": str(workdir), "model": args.model,
         "max_turns": args.max_turns, "allowed_tools": args.allowed_tools, "permission_mode": args.permission_mode,
         "agent_args": args.agent_arg, "resume_session": args.resume_session, "budget_usd": args.budget_usd,
         "budget_tokens": args.budget_tokens, "rate_limit_backoff": args.rate_limit_backoff,
@@ -157,6 +163,34 @@ def _spawn(argv: Sequence[str] | None) -> int:
         return Exit.OK
     narrate = None if args.quiet or not sys.stderr.isatty() else _narrate
     return Supervisor(directory, lock_fd, narrate).run()
+
+
+def check_no_cycle(tree: Path, harness_id: str, after: list[str]) -> None:
+    """Refuse --after dependencies that lead back to `harness_id` through harnesses still
+    waiting on theirs, naming the cycle (an ended harness waits for nothing)."""
+    from metaharness.liveness import lock_is_held
+    from metaharness.tree import read_json
+
+    def path_back(node: str, trail: list[str]) -> list[str] | None:
+        if node == harness_id:
+            return trail
+        if not lock_is_held(tree / node / "lock"):
+            return None
+        try:
+            deps = read_json(tree / node / "spec.json").get("after") or []
+        except (OSError, ValueError):
+            return None
+        for dep in deps:
+            if dep == harness_id or dep not in trail:
+                found = path_back(dep, trail + [dep])
+                if found:
+                    return found
+        return None
+
+    for dependency in after:
+        cycle = path_back(dependency, [harness_id, dependency])
+        if cycle:
+            raise MhError(f"dependency cycle: {' -> '.join(cycle)}", Exit.USAGE)
 
 
 def _narrate(line: str) -> None:
