@@ -1,7 +1,8 @@
 """The prompt of one iteration: a template with {{VARIABLES}} filled in.
 
 Variables: HARNESS_ID, ITERATION, MAX_ITERATIONS, ROADMAP_PATH, ROADMAP, PROGRESS,
-MESSAGES, LAST_OUTCOME. Unknown {{NAMES}} are left as they are, so a template can quote
+MESSAGES, LAST_OUTCOME, CONTEXT (the shared context) and ARTIFACTS (those published by
+the harnesses this one runs --after). Unknown {{NAMES}} are left as they are, so a template can quote
 the syntax.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from pathlib import Path
 from typing import Final, Mapping
 
 from metaharness.inbox import Message
@@ -23,6 +25,24 @@ def default_template() -> str:
 def render(template: str, values: Mapping[str, object]) -> str:
     """Fill `{{NAME}}` placeholders from `values` in one pass (values are not re-expanded)."""
     return _VARIABLE.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
+
+
+def format_context(tree: Path) -> str:
+    from metaharness.context import items
+
+    pairs = items(tree)
+    return "\n".join(f"- {key}: {value.decode('utf-8', 'replace')}" for key, value in pairs) or "(none)"
+
+
+def format_artifacts(tree: Path, publishers: list[str]) -> str:
+    from metaharness.artifacts import find, listing
+
+    lines = []
+    for publisher in publishers:
+        for meta in listing(tree, publisher):
+            lines.append(f"- {publisher}/{meta.name} (version {meta.version}, {meta.size} bytes): "
+                         f"{find(tree, publisher, meta.name)[1]}")
+    return "\n".join(lines) or "(none)"
 
 
 def format_messages(messages: list[Message]) -> str:

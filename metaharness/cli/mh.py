@@ -20,6 +20,8 @@ VERBS = {
     "events": "show or follow a harness's event log",
     "logs": "show or follow what a harness's agent said",
     "watch": "print every stall, loop, failure and death as it happens",
+    "context": "set, get and list the key/value context all harnesses share",
+    "artifact": "publish and fetch versioned files between harnesses",
 }
 
 USAGE = "usage: mh VERB [ARGS...]\n\nverbs:\n" + "".join(f"  {v:<8} {d}\n" for v, d in VERBS.items()) + \
