@@ -15,7 +15,7 @@ you) can read, one file per key under .harness/shared/context/. Dependents see t
 context in their prompts."""
 
 EPILOG = """\
-exit status: 0 done, 2 usage (bad key, value not UTF-8 or too long), 7 no such key,
+exit status: 0 done, 2 usage (a bad key, a bad or too long value), 7 no such key,
 10 bad tree, 11 system error, 70 internal error. See mh-context(1)."""
 
 
