@@ -112,7 +112,7 @@ class Supervisor:
         after = self.spec.get("after") or []
         if not after:
             return None
-        from metaharness.waiter import await_end
+        from metaharness.waiter import Outcome, await_end
 
         self._publish_state(status=Status.PENDING, waiting_for=f"after {', '.join(after)}")
         self._events.emit("pending", after=after)
@@ -120,7 +120,10 @@ class Supervisor:
         ended: queue.Queue[Any] = queue.Queue()
 
         def wait_for(dependency: str) -> None:
-            ended.put(await_end(self.dir.parent, dependency, appear_within=None))
+            try:
+                ended.put(await_end(self.dir.parent, dependency, appear_within=None))
+            except OSError as e:  # never leave the dependent pending for ever
+                ended.put(Outcome(dependency, Status.CORRUPT, Exit.SYSTEM, f"cannot wait for it: {e}"))
             self._wake.set()
 
         for dependency in after:
@@ -133,7 +136,8 @@ class Supervisor:
                 outcome = ended.get()
                 done += 1
                 if outcome.status is not Status.COMPLETED:
-                    return Status.FAILED, f"dependency {outcome.id} did not complete ({outcome.status.value}: {outcome.reason})"
+                    status = outcome.status.value if outcome.status else "missing"
+                    return Status.FAILED, f"dependency {outcome.id} did not complete ({status}: {outcome.reason})"
             requested = self._requested_end(deadline)
             if requested:
                 return requested
@@ -177,6 +181,12 @@ class Supervisor:
                 return Status.FAILED, outcome.cut_reason or "stalled"
             if outcome.stall_action is None:
                 self._stalls.calm()
+            if outcome.rate_limited:  # waiting out a limit is neither a failure nor a loop
+                rate_limited += 1
+                limited_streak += 1
+                self._wait_out_rate_limit(iteration, limited_streak, outcome.retry_at, deadline)
+                continue
+            limited_streak = 0
             looping = self._loop_detector.observe(outcome.advanced, outcome.summary if outcome.failed else None)
             if looping:
                 action = self._loops.next_action()
@@ -192,12 +202,6 @@ class Supervisor:
             elif outcome.advanced:
                 self._loops.calm()
                 self._publish_state(looping=None)
-            if outcome.rate_limited:
-                rate_limited += 1
-                limited_streak += 1
-                self._wait_out_rate_limit(limited_streak, outcome.retry_at, deadline)
-                continue
-            limited_streak = 0
             if not outcome.failed:
                 failures = 0
                 continue
@@ -219,12 +223,12 @@ class Supervisor:
             return Status.INCOMPLETE, f"used {tokens} tokens of the {budget_tokens} token budget"
         return None
 
-    def _wait_out_rate_limit(self, times: int, retry_at: float | None, deadline: float | None) -> None:
+    def _wait_out_rate_limit(self, n: int, times: int, retry_at: float | None, deadline: float | None) -> None:
         """Wait until the limit resets (if the agent said when), else back off exponentially."""
         delay = retry_at - time.time() if retry_at else self.spec["rate_limit_backoff"] * 2 ** (times - 1)
         delay = min(max(delay, 0.0), MAX_RATE_LIMIT_WAIT_SECONDS)
         until = time.strftime("%H:%M", time.localtime(time.time() + delay))
-        self._events.emit("rate_limited", wait_s=round(delay, 1), until=until)
+        self._events.emit("rate_limited", iteration=n, wait_s=round(delay, 1), until=until)
         self._pause(delay, f"rate limit until {until}", deadline)
 
     def _requested_end(self, deadline: float | None) -> tuple[Status, str] | None:

@@ -35,7 +35,7 @@ class Outcome:
                 "exit_code": self.exit_code, "reason": self.reason}
 
 
-def await_end(tree: Path, harness_id: str, appear_within: float) -> Outcome:
+def await_end(tree: Path, harness_id: str, appear_within: float | None) -> Outcome:
     """Block until harness `harness_id` has ended and say how."""
     directory = tree / harness_id
     if not directory.is_dir():

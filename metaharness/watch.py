@@ -65,14 +65,14 @@ class DirectoryWatch:
         self.close()
 
 
-def wait_until(predicate: Callable[[], bool], directory: Path, timeout: float | None) -> bool:
+def wait_until(predicate: Callable[[], bool], directory: Path, timeout: float | None, recursive: bool = False) -> bool:
     """Block until `predicate()` holds, re-checking on every change in `directory`.
 
     Returns the predicate's last value; `timeout` None waits for ever.
     """
     changed = threading.Event()
     deadline = None if timeout is None else time.monotonic() + timeout
-    with DirectoryWatch(directory, changed.set):
+    with DirectoryWatch(directory, changed.set, recursive=recursive):
         while True:
             changed.clear()
             if predicate():

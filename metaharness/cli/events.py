@@ -88,7 +88,7 @@ def format_event(event: dict[str, Any]) -> str:
 
 
 def _value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
     return json.dumps(text) if (" " in text or not text) else text
 
 

@@ -44,10 +44,11 @@ def _logs(argv: Sequence[str] | None) -> int:
     path = directory / "log"
     if args.iteration:
         path = directory / "iterations" / f"{args.iteration:04d}" / "transcript"
-        if not path.exists() and args.follow and lock_is_held(directory / "lock"):
-            from metaharness.watch import wait_for_path
+        if not path.exists() and args.follow:
+            from metaharness.watch import wait_until
 
-            wait_for_path(path, None)  # an iteration still to come
+            # An iteration still to come: wait for it, or for the harness to end without it.
+            wait_until(lambda: path.exists() or not lock_is_held(directory / "lock"), directory, None, recursive=True)
         if not path.exists():
             raise MhError(f"harness {args.id} has no iteration {args.iteration}", Exit.NO_SUCH_HARNESS)
     for line in follow_lines(path, directory, args.follow):

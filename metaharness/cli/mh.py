@@ -22,6 +22,7 @@ VERBS = {
     "watch": "print every stall, loop, failure and death as it happens",
     "context": "set, get and list the key/value context all harnesses share",
     "artifact": "publish and fetch versioned files between harnesses",
+    "run": "run a plan of harnesses: dependencies and a strategy",
 }
 
 USAGE = "usage: mh VERB [ARGS...]\n\nverbs:\n" + "".join(f"  {v:<8} {d}\n" for v, d in VERBS.items()) + \

@@ -12,7 +12,8 @@ from metaharness.status import Exit, MhError
 
 DESCRIPTION = """\
 Show every harness in the tree (or the named ones): status, iteration, roadmap progress,
-current task, age, heartbeat age and supervisor pid. A running harness whose supervisor
+current task, age, heartbeat age, supervisor pid, the agent's turns, tokens and cost, its
+last tool call, and alerts (STALLED, LOOPING, WAITING, DEAD, STALE). A running harness whose supervisor
 has gone is shown as dead; an unreadable one as corrupt."""
 
 EPILOG = """\
@@ -67,7 +68,8 @@ def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
     elif records:
         print(render_table(records))
         if any(totals[k] for k in USAGE_KEYS):
-            print(f"total: {totals['harnesses']} harnesses, {totals['turns']} turns, "
+            count = totals["harnesses"]
+            print(f"total: {count} harness{'es' if count != 1 else ''}, {totals['turns']} turns, "
                   f"{_tokens(totals['input_tokens'] + totals['output_tokens'])} tokens, ${totals['cost_usd']:.4f}")
 
 

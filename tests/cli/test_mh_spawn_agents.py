@@ -138,7 +138,7 @@ def test_status_shows_turns_tokens_cost_and_the_last_tool_with_a_footer(project)
     project.run("spawn", "a", str(project.roadmap()), "--agent", "claude")
     lines = project.run("status").stdout.splitlines()
     assert "2.6k" in lines[1] and "$0.0140" in lines[1] and "Bash: echo hello" in lines[1]
-    assert lines[-1] == "total: 1 harnesses, 2 turns, 2.6k tokens, $0.0140"
+    assert lines[-1] == "total: 1 harness, 2 turns, 2.6k tokens, $0.0140"
 
 
 def test_aider_gets_the_prompt_as_a_message_file(project, tmp_path):

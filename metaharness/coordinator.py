@@ -1,0 +1,202 @@
+"""The coordinator behind mh-run: a plan's harnesses, spawned, watched and aggregated.
+
+It composes the verbs: each harness is an `mh-spawn --detach` (with `--after` for its
+dependencies, so a dependent waits, and fails with a failed dependency, in its own
+supervisor), ends are awaited on the supervisors' locks, and ending harnesses early is
+`control/stop`, as mh-stop does. The run's record, `.harness/runs/<run-id>/run.json`,
+names each harness's instance, so `--resume` keeps what completed, adopts what still
+runs, and spawns the rest again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from metaharness import harness
+from metaharness.plan import HarnessPlan, Plan
+from metaharness.status import Exit, MhError, Status
+from metaharness.tree import now_iso, read_json, write_json
+from metaharness.waiter import Outcome, await_all, await_end
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+class Run:
+    def __init__(self, tree: Path, plan: Plan, run_id: str, say: Callable[[str], None]) -> None:
+        self.tree, self.plan, self.run_id, self.say = tree, plan, run_id, say
+        self.dir = tree / "runs" / run_id
+        self.record: dict[str, Any] = {"run_id": run_id, "plan": str(plan.path), "strategy": plan.strategy,
+                                       "started": now_iso(), "status": "running", "harnesses": {}}
+
+    # -- bookkeeping -------------------------------------------------------------------
+
+    def _save(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.dir / "run.json", self.record, durable=True)
+
+    def _entry(self, harness_id: str) -> dict[str, Any]:
+        return self.record["harnesses"].setdefault(harness_id, {})
+
+    def _note(self, harness_id: str, **fields: Any) -> None:
+        self._entry(harness_id).update(fields)
+        self._save()
+
+    # -- starting ----------------------------------------------------------------------
+
+    def _dependencies(self, h: HarnessPlan) -> list[str]:
+        if self.plan.strategy == "pipeline":
+            index = [x.id for x in self.plan.harnesses].index(h.id)
+            return [self.plan.harnesses[index - 1].id] if index else []
+        return list(h.depends)
+
+    def _start(self, h: HarnessPlan, resume: dict[str, Any]) -> str:
+        """Spawn, keep or adopt `h`; return what was done."""
+        view = harness.inspect(self.tree / h.id) if (self.tree / h.id).is_dir() else None
+        known = resume.get(h.id, {}).get("instance")
+        if view is not None and known and view.instance == known:
+            if view.status is Status.COMPLETED:
+                self._note(h.id, instance=known, status="completed", exit_code=0)
+                return "kept"
+            if view.status.is_live:
+                self._note(h.id, instance=known, status="running")
+                return "adopted"
+        args = h.spawn_args() + [a for dep in self._dependencies(h) for a in ("--after", dep)]
+        proc = subprocess.run([sys.executable, "-m", "metaharness.cli.spawn", *args, "--detach", "--quiet"],
+                              cwd=self.plan.path.parent, capture_output=True, text=True,
+                              env={**os.environ, "MH_ROOT": str(self.tree.parent)})
+        if proc.returncode != 0:
+            raise MhError(f"cannot spawn {h.id}: {proc.stderr.strip().removeprefix('mh-spawn: error: ')}", proc.returncode)
+        self._note(h.id, instance=harness.inspect(self.tree / h.id).instance, status="running")
+        return "spawned"
+
+    # -- the run -----------------------------------------------------------------------
+
+    def execute(self, resume: bool) -> int:
+        previous: dict[str, Any] = {}
+        if resume:
+            try:
+                previous = read_json(self.dir / "run.json").get("harnesses", {})
+            except FileNotFoundError:
+                raise MhError(f"no run {self.run_id} to resume (no {self.dir / 'run.json'})", Exit.USAGE) from None
+        self._save()
+        pending = list(self.plan.harnesses)
+        live: list[str] = []
+        outcomes: dict[str, Outcome] = {}
+        try:
+            while pending or live:
+                while pending and (self.plan.max_parallel is None or len(live) < self.plan.max_parallel):
+                    h = pending.pop(0)
+                    done = self._start(h, previous)
+                    self.say(f"{h.id}: {done}")
+                    if done == "kept":
+                        outcomes[h.id] = Outcome(h.id, Status.COMPLETED, Exit.OK, "completed in an earlier run")
+                    else:
+                        live.append(h.id)
+                if not live:
+                    continue
+                ended, _ = await_all(self.tree, live, any_=True, timeout=None, appear_within=5.0)
+                for outcome in ended.values():
+                    live.remove(outcome.id)
+                    outcomes[outcome.id] = outcome
+                    self._note(outcome.id, status=outcome.status.value if outcome.status else "missing",
+                               exit_code=outcome.exit_code, reason=outcome.reason)
+                    self.say(f"{outcome.id}: {outcome.status.value if outcome.status else 'missing'} ({outcome.reason})")
+                    if self._decided(outcome, outcomes, live):
+                        self._cancel(live + [h.id for h in pending], "the run is decided")
+                        for h in pending:
+                            self._note(h.id, status="cancelled")
+                        pending, live = [], []
+        except KeyboardInterrupt:
+            self._cancel(live, "mh-run was interrupted")
+            self.record.update(status="interrupted", ended=now_iso())
+            self._save()
+            return Exit.SIGINT
+        return self._conclude(outcomes)
+
+    def _decided(self, outcome: Outcome, outcomes: dict[str, Outcome], live: list[str]) -> bool:
+        """Whether the strategy needs nothing more from the harnesses still running."""
+        strategy = self.plan.strategy
+        if strategy == "race":
+            return outcome.status is Status.COMPLETED
+        if strategy == "voting":
+            return sum(o.status is Status.COMPLETED for o in outcomes.values()) >= (self.plan.min_votes or 1)
+        if strategy == "parallel":
+            return self.plan.fail_fast and outcome.status is not Status.COMPLETED
+        return False  # pipeline: a failed stage fails the stages after it by itself
+
+    def _cancel(self, ids: list[str], reason: str) -> None:
+        """Stop harnesses gracefully and wait until they have ended; record them cancelled."""
+        running = [i for i in ids if (self.tree / i).is_dir() and harness.inspect(self.tree / i).status.is_live]
+        for harness_id in running:
+            fd = os.open(self.tree / harness_id, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                write_json("control/stop", {"instance": harness.inspect(self.tree / harness_id).instance,
+                                            "from": f"mh-run {self.run_id}", "time": now_iso(), "reason": reason}, dir_fd=fd)
+            finally:
+                os.close(fd)
+        for harness_id in running:
+            await_end(self.tree, harness_id, appear_within=0)
+            usage = (harness.inspect(self.tree / harness_id).result or {}).get("usage") or {}
+            self._note(harness_id, status="cancelled", reason=reason, usage_at_cancel=usage)
+            self.say(f"{harness_id}: cancelled")
+
+    def _conclude(self, outcomes: dict[str, Outcome]) -> int:
+        order = [h.id for h in self.plan.harnesses]
+        winner, code = None, Exit.OK
+        if self.plan.strategy in ("race", "voting"):
+            completed = [i for i in order if outcomes.get(i) and outcomes[i].status is Status.COMPLETED]
+            if self.plan.strategy == "race":
+                winner = next((o.id for o in outcomes.values() if o.status is Status.COMPLETED), None)  # first to end so
+            else:
+                winner = self._vote(completed)
+            code = Exit.OK if winner else Exit.FAILED
+        else:
+            for harness_id in order:
+                outcome = outcomes.get(harness_id)
+                if outcome is not None and outcome.exit_code != Exit.OK:
+                    code = outcome.exit_code
+                    break
+        self.record.update(status="completed" if code == Exit.OK else "failed", exit_code=int(code), winner=winner,
+                           ended=now_iso())
+        self._save()
+        return code
+
+    def _vote(self, completed: list[str]) -> str | None:
+        """Score each completed candidate; the best wins, ties to the cheaper, faster, then first."""
+        scored = []
+        for harness_id in completed:
+            score = self._score(self.plan.get(harness_id))
+            result = harness.inspect(self.tree / harness_id).result or {}
+            cost = (result.get("usage") or {}).get("cost_usd", 0.0)
+            self._note(harness_id, score=score)
+            scored.append((-score, cost, result.get("duration_s", 0.0), completed.index(harness_id), harness_id))
+        return min(scored)[-1] if scored else None
+
+    def _score(self, h: HarnessPlan) -> float:
+        """`score_cmd` in the candidate's workdir: a number it prints, else 1 for exit 0 and 0 otherwise."""
+        if not self.plan.score_cmd:
+            return 1.0
+        workdir = Path(h.options.get("workdir") or self.plan.path.parent)
+        if not workdir.is_absolute():
+            workdir = self.plan.path.parent / workdir
+        proc = subprocess.run(["/bin/sh", "-c", self.plan.score_cmd], cwd=workdir, capture_output=True, text=True,
+                              env={**os.environ, "MH_ID": h.id}, timeout=600)
+        numbers = _NUMBER.findall(proc.stdout)
+        if numbers:
+            return float(numbers[-1])
+        return 1.0 if proc.returncode == 0 else 0.0
+
+
+def default_run_id(plan_path: Path) -> str:
+    """The same plan file always gets the same run id, so --resume finds it."""
+    import hashlib
+
+    digest = hashlib.sha256(str(plan_path.resolve()).encode()).hexdigest()[:8]
+    stem = re.sub(r"[^A-Za-z0-9._-]", "-", plan_path.stem)
+    return f"{stem}-{digest}"
+

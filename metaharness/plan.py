@@ -1,0 +1,254 @@
+"""Plan files for mh-run: YAML naming harnesses, their roadmaps, agents and dependencies,
+and a strategy. The only module that imports pyyaml.
+
+Keys mirror mh-spawn's options with underscores (`--agent-cmd` -> `agent_cmd`), per
+harness or under `defaults`. Every error names the file, the line and the field.
+Dependencies come from `depends` and from a roadmap's front matter (`depends: [a, b]`);
+a cycle is refused with the cycle spelled out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from metaharness.status import Exit, MhError
+
+STRATEGIES: Final = ("parallel", "pipeline", "race", "voting")
+TOP_KEYS: Final = frozenset({"strategy", "fail_fast", "max_parallel", "min_votes", "score_cmd", "defaults",
+                             "harnesses", "on_dependency_failure"})
+# mh-spawn options a plan may set, and the kind of value each takes.
+HARNESS_KEYS: Final = {
+    "agent": str, "agent_cmd": str, "model": str, "max_turns": int, "allowed_tools": str, "permission_mode": str,
+    "agent_arg": list, "resume_session": bool, "budget_usd": (int, float), "budget_tokens": int,
+    "max_iterations": int, "max_failures": int, "timeout": (str, int, float), "iteration_timeout": (str, int, float),
+    "backoff": (str, int, float), "grace": (str, int, float), "heartbeat": (str, int, float),
+    "stall_after": (str, int, float), "on_stall": str, "loop_after": int, "on_loop": str,
+    "result_grace": (str, int, float), "hook_timeout": (str, int, float), "rate_limit_backoff": (str, int, float),
+    "workdir": str, "prompt_template": str,
+}
+OWN_KEYS: Final = frozenset({"id", "roadmap", "depends"})
+
+
+@dataclass(frozen=True)
+class HarnessPlan:
+    id: str
+    roadmap: Path
+    depends: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def spawn_args(self) -> list[str]:
+        """The mh-spawn arguments for this harness (its dependencies aside)."""
+        args = [self.id, str(self.roadmap)]
+        for key, value in self.options.items():
+            flag = "--" + key.replace("_", "-")
+            if value is True:
+                args.append(flag)
+            elif value is False or value is None:
+                continue
+            elif isinstance(value, list):
+                for item in value:
+                    args += [flag, str(item)]
+            else:
+                args += [flag, str(value)]
+        return args
+
+
+@dataclass(frozen=True)
+class Plan:
+    path: Path
+    strategy: str
+    harnesses: tuple[HarnessPlan, ...]
+    fail_fast: bool = False
+    max_parallel: int | None = None
+    min_votes: int | None = None
+    score_cmd: str | None = None
+    on_dependency_failure: str = "fail"
+
+    def get(self, harness_id: str) -> HarnessPlan:
+        return next(h for h in self.harnesses if h.id == harness_id)
+
+
+def load(path: Path) -> Plan:
+    """Read and validate a plan file."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise MhError(f"cannot read plan {path}: {getattr(e, 'strerror', None) or e}", Exit.USAGE) from None
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise MhError(f"{path}{line}: not valid YAML: {getattr(e, 'problem', e)}", Exit.USAGE) from None
+    return _Validator(path, node).plan()
+
+
+class _Validator:
+    def __init__(self, path: Path, node: Any) -> None:
+        self.path = path
+        self.root = node
+
+    def fail(self, node: Any, where: str, message: str) -> MhError:
+        line = f":{node.start_mark.line + 1}" if node is not None else ""
+        return MhError(f"{self.path}{line}: {where}: {message}", Exit.USAGE)
+
+    def mapping(self, node: Any, where: str) -> dict[str, tuple[Any, Any]]:
+        """A YAML mapping as {key: (value node, python value)}."""
+        import yaml
+
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, where, "should be a mapping")
+        found: dict[str, tuple[Any, Any]] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in found:
+                raise self.fail(key_node, f"{where}.{key}", "given twice")
+            found[key] = (value_node, yaml.safe_load(yaml.serialize(value_node)))
+        return found
+
+    def plan(self) -> Plan:
+        from metaharness.tree import validate_id
+
+        if self.root is None:
+            raise MhError(f"{self.path}: the plan is empty", Exit.USAGE)
+        top = self.mapping(self.root, "plan")
+        for key, (node, _) in top.items():
+            if key not in TOP_KEYS:
+                raise self.fail(node, key, f"unknown key (known: {', '.join(sorted(TOP_KEYS))})")
+        strategy = self.value(top, "strategy", str, "parallel")
+        if strategy not in STRATEGIES:
+            raise self.fail(top["strategy"][0], "strategy", f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
+        defaults = self.options(top["defaults"][0], "defaults") if "defaults" in top else {}
+        if "harnesses" not in top:
+            raise MhError(f"{self.path}: harnesses: missing", Exit.USAGE)
+        import yaml
+
+        list_node = top["harnesses"][0]
+        if not isinstance(list_node, yaml.SequenceNode) or not list_node.value:
+            raise self.fail(list_node, "harnesses", "should be a non-empty list")
+        harnesses: list[HarnessPlan] = []
+        for index, node in enumerate(list_node.value):
+            where = f"harnesses[{index}]"
+            fields = self.mapping(node, where)
+            if "id" not in fields:
+                raise self.fail(node, f"{where}.id", "missing")
+            harness_id = str(fields["id"][1])
+            where = f"harnesses[{index}] ({harness_id})"
+            try:
+                validate_id(harness_id)
+            except MhError as e:
+                raise self.fail(fields["id"][0], f"{where}.id", str(e)) from None
+            if any(h.id == harness_id for h in harnesses):
+                raise self.fail(fields["id"][0], f"{where}.id", "duplicate id")
+            if "roadmap" not in fields:
+                raise self.fail(node, f"{where}.roadmap", "missing")
+            roadmap = (self.path.parent / str(fields["roadmap"][1])).resolve()
+            if not roadmap.is_file():
+                raise self.fail(fields["roadmap"][0], f"{where}.roadmap", f"{roadmap} does not exist")
+            depends = fields.get("depends", (None, []))[1] or []
+            if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
+                raise self.fail(fields["depends"][0], f"{where}.depends", "should be a list of ids")
+            own = {k: v for k, v in fields.items() if k not in OWN_KEYS}
+            options = {**defaults, **self.options_from(own, where)}
+            if "agent" not in options and "agent_cmd" not in options:
+                raise self.fail(node, where, "needs agent or agent_cmd (here or under defaults)")
+            if options.get("agent") not in (None, "claude", "codex", "gemini", "aider", "cmd"):
+                raise self.fail(fields.get("agent", (node,))[0], f"{where}.agent", f"unknown agent {options['agent']!r}")
+            if options.get("agent", "cmd") != "cmd":
+                options.pop("agent_cmd", None)  # defaults may carry one for the cmd agent
+            harnesses.append(HarnessPlan(harness_id, roadmap, tuple(dict.fromkeys(depends + _front_matter_depends(roadmap))), options))
+        ids = {h.id for h in harnesses}
+        for h in harnesses:
+            for dep in h.depends:
+                if dep not in ids:
+                    raise MhError(f"{self.path}: harnesses ({h.id}).depends: no harness {dep!r} in the plan", Exit.USAGE)
+        cycle = find_cycle({h.id: list(h.depends) for h in harnesses})
+        if cycle:
+            raise MhError(f"{self.path}: dependency cycle: {' -> '.join(cycle)}", Exit.USAGE)
+        plan = Plan(self.path, strategy, tuple(harnesses), bool(self.value(top, "fail_fast", bool, False)),
+                    self.value(top, "max_parallel", int, None), self.value(top, "min_votes", int, None),
+                    self.value(top, "score_cmd", str, None), self.value(top, "on_dependency_failure", str, "fail"))
+        self.check_strategy(plan, top)
+        return plan
+
+    def check_strategy(self, plan: Plan, top: dict[str, tuple[Any, Any]]) -> None:
+        if plan.max_parallel is not None and plan.max_parallel < 1:
+            raise self.fail(top["max_parallel"][0], "max_parallel", "should be at least 1")
+        if plan.on_dependency_failure not in ("fail", "skip"):
+            raise self.fail(top["on_dependency_failure"][0], "on_dependency_failure", "should be fail or skip")
+        if plan.strategy == "voting":
+            if plan.min_votes is None or not 1 <= plan.min_votes <= len(plan.harnesses):
+                where = top["min_votes"][0] if "min_votes" in top else self.root
+                raise self.fail(where, "min_votes", f"voting needs min_votes between 1 and {len(plan.harnesses)}")
+        elif "min_votes" in top or "score_cmd" in top:
+            key = "min_votes" if "min_votes" in top else "score_cmd"
+            raise self.fail(top[key][0], key, f"only for strategy voting, not {plan.strategy}")
+        if plan.strategy in ("race", "voting") and any(h.depends for h in plan.harnesses):
+            raise MhError(f"{self.path}: strategy {plan.strategy}: candidates cannot depend on each other", Exit.USAGE)
+
+    def value(self, top: dict[str, tuple[Any, Any]], key: str, kind: type, default: Any) -> Any:
+        if key not in top:
+            return default
+        node, value = top[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(node, key, f"should be {kind.__name__}")
+        return value
+
+    def options(self, node: Any, where: str) -> dict[str, Any]:
+        return self.options_from(self.mapping(node, where), where)
+
+    def options_from(self, fields: dict[str, tuple[Any, Any]], where: str) -> dict[str, Any]:
+        options = {}
+        for key, (node, value) in fields.items():
+            kind = HARNESS_KEYS.get(key)
+            if kind is None:
+                raise self.fail(node, f"{where}.{key}", "unknown key")
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise self.fail(node, f"{where}.{key}", "wrong kind of value")
+            options[key] = value
+        return options
+
+
+def _front_matter_depends(roadmap: Path) -> list[str]:
+    """`depends: [a, b]` from a roadmap's leading --- block."""
+    import yaml
+
+    lines = roadmap.read_text(encoding="utf-8", errors="replace").splitlines()
+    if not lines or lines[0].strip() != "---":
+        return []
+    end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() in ("---", "...")), None)
+    if end is None:
+        return []
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError:
+        return []
+    depends = meta.get("depends") if isinstance(meta, dict) else None
+    return [str(d) for d in depends] if isinstance(depends, list) else []
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle as [a, b, ..., a], or None."""
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if state.get(dep) == 1:
+                return stack[stack.index(dep):] + [dep]
+            if state.get(dep) is None and (found := visit(dep)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if state.get(node) is None and (found := visit(node)):
+            return found
+    return None

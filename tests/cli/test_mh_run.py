@@ -1,0 +1,165 @@
+"""mh-run: plans, validation, strategies, cancellation and resume."""
+
+import json
+import signal
+import textwrap
+
+import pytest
+
+from conftest import TIMEOUT
+
+COMPLETE = "echo '<promise>COMPLETE</promise>'"
+GATED = 'while [ ! -e "$MH_HARNESS_DIR/go" ]; do sleep 0.05; done; ' + COMPLETE
+
+
+def _plan(project, text, name="plan.yaml"):
+    for road in ("a.md", "b.md", "c.md"):
+        project.roadmap(road)
+    path = project.root / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def _run(project, *args):
+    r = project.run("run", *args, "--json")
+    return r, (json.loads(r.stdout) if r.stdout else None)
+
+
+def test_parallel_runs_everything_and_dependents_after_their_dependencies(project):
+    _plan(project, f"""
+        strategy: parallel
+        defaults: {{agent_cmd: "{COMPLETE}"}}
+        harnesses:
+          - {{id: a, roadmap: a.md}}
+          - {{id: b, roadmap: b.md, depends: [a]}}
+          - {{id: c, roadmap: c.md, max_iterations: 3}}
+    """)
+    r, record = _run(project, "plan.yaml")
+    assert r.returncode == 0, r.stderr
+    assert {k: v["status"] for k, v in record["harnesses"].items()} == {"a": "completed", "b": "completed", "c": "completed"}
+    assert project.state("c")["iteration"] == 1 and json.loads((project.tree / "c" / "spec.json").read_text())["max_iterations"] == 3
+    assert json.loads((project.tree / "b" / "spec.json").read_text())["after"] == ["a"]
+    assert (project.tree / "runs" / record["run_id"] / "run.json").exists()
+
+
+def test_a_failure_is_the_runs_exit_and_fail_fast_cancels_the_rest(project):
+    _plan(project, f"""
+        strategy: parallel
+        fail_fast: true
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "exit 1", max_failures: 1}}
+          - {{id: b, roadmap: b.md, agent_cmd: "exec sleep 1000", grace: 1}}
+    """)
+    r, record = _run(project, "plan.yaml")
+    assert r.returncode == 1
+    assert record["harnesses"]["a"]["status"] == "failed" and record["harnesses"]["b"]["status"] == "cancelled"
+    assert project.result("b")["status"] == "stopped"
+
+
+def test_a_pipeline_passes_artifacts_on_and_stops_at_a_failed_stage(project):
+    publish = "echo spec > s.txt && mh-artifact publish s.txt && " + COMPLETE
+    _plan(project, f"""
+        strategy: pipeline
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "{publish}"}}
+          - {{id: b, roadmap: b.md, agent_cmd: "exit 1", max_failures: 1}}
+          - {{id: c, roadmap: c.md, agent_cmd: "{COMPLETE}"}}
+    """)
+    r, record = _run(project, "plan.yaml")
+    assert r.returncode == 1
+    assert "a/s.txt (version 1" in (project.tree / "b" / "iterations" / "0001" / "prompt").read_text()
+    assert record["harnesses"]["c"]["status"] == "failed"
+    assert project.result("c")["reason"].startswith("dependency b did not complete") and project.result("c")["iterations"] == 0
+
+
+def test_a_race_has_one_winner_and_the_others_are_cancelled(project):
+    _plan(project, f"""
+        strategy: race
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "exec sleep 1000", grace: 1}}
+          - {{id: b, roadmap: b.md, agent_cmd: "{COMPLETE}"}}
+          - {{id: c, roadmap: c.md, agent_cmd: "exec sleep 1000", grace: 1}}
+    """)
+    r, record = _run(project, "plan.yaml")
+    assert r.returncode == 0 and record["winner"] == "b"
+    assert record["harnesses"]["a"]["status"] == record["harnesses"]["c"]["status"] == "cancelled"
+
+
+def test_voting_scores_the_candidates_and_picks_the_best(project):
+    for name, score in (("w1", 3), ("w2", 7), ("w3", 5)):
+        (project.root / name).mkdir()
+        (project.root / name / "score").write_text(f"{score}\n")
+    _plan(project, f"""
+        strategy: voting
+        min_votes: 3
+        score_cmd: "cat score"
+        defaults: {{agent_cmd: "{COMPLETE}"}}
+        harnesses:
+          - {{id: a, roadmap: a.md, workdir: w1}}
+          - {{id: b, roadmap: b.md, workdir: w2}}
+          - {{id: c, roadmap: c.md, workdir: w3}}
+    """)
+    r, record = _run(project, "plan.yaml")
+    assert r.returncode == 0 and record["winner"] == "b"
+    assert [record["harnesses"][i]["score"] for i in "abc"] == [3.0, 7.0, 5.0]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("strategy: parallel\nharnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x, agnet: y}\n",
+     "plan.yaml:3: harnesses[0] (a).agnet: unknown key"),
+    ("harnesses:\n  - {id: a, roadmap: nope.md, agent_cmd: x}\n", "plan.yaml:2: harnesses[0] (a).roadmap: "),
+    ("harnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x}\n  - {id: a, roadmap: b.md, agent_cmd: x}\n",
+     "plan.yaml:3: harnesses[1] (a).id: duplicate id"),
+    ("harnesses:\n  - {id: a, roadmap: a.md, agent: gpt}\n", "harnesses[0] (a).agent: unknown agent 'gpt'"),
+    ("harnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x, depends: [b]}\n  - {id: b, roadmap: b.md, agent_cmd: x, depends: [a]}\n",
+     "dependency cycle: a -> b -> a"),
+    ("strategy: voting\nharnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x}\n", "min_votes: voting needs min_votes"),
+    ("strategy: sideways\nharnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x}\n", "plan.yaml:1: strategy: 'sideways' is not one of"),
+    ("harnesses: [\n", "not valid YAML"),
+])
+def test_bad_plans_are_refused_naming_file_line_and_field(project, text, message):
+    _plan(project, text)
+    r = project.run("run", "plan.yaml")
+    assert r.returncode == 2 and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert not (project.tree / "a").exists()
+
+
+def test_dependencies_can_come_from_a_roadmaps_front_matter(project):
+    _plan(project, f"""
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "{COMPLETE}"}}
+          - {{id: b, roadmap: fm.md, agent_cmd: "{COMPLETE}"}}
+    """)
+    (project.root / "fm.md").write_text("---\ndepends: [a]\n---\n- [ ] t\n")
+    r, _ = _run(project, "plan.yaml")
+    assert r.returncode == 0 and json.loads((project.tree / "b" / "spec.json").read_text())["after"] == ["a"]
+
+
+def test_ctrl_c_stops_the_runs_harnesses_and_resume_does_not_redo_completed_ones(project):
+    (project.root / "gated.sh").write_text(GATED + "\n")
+    _plan(project, f"""
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "{COMPLETE}"}}
+          - {{id: b, roadmap: b.md, agent_cmd: "sh gated.sh", grace: 1}}
+    """)
+    runner = project.start("run", "plan.yaml")
+    project.wait_for_agent("b")
+    assert project.run("wait", "a").returncode == 0
+    runner.send_signal(signal.SIGINT)
+    assert runner.wait(TIMEOUT) == 130
+    assert project.result("b")["status"] == "stopped"
+    [run_file] = (project.tree / "runs").glob("*/run.json")
+    assert json.loads(run_file.read_text())["status"] == "interrupted"
+    first_a = project.result("a")["instance"]
+    (project.root / "gated.sh").write_text(COMPLETE + "\n")
+    r, record = _run(project, "plan.yaml", "--resume")
+    assert r.returncode == 0, r.stderr
+    assert project.result("a")["instance"] == first_a  # kept, not redone
+    assert project.result("b")["instance"] != json.loads(run_file.read_text())["harnesses"]["a"]["instance"]
+    assert {k: v["status"] for k, v in record["harnesses"].items()} == {"a": "completed", "b": "completed"}
+
+
+def test_resume_without_an_earlier_run_is_a_usage_error(project):
+    _plan(project, f"harnesses:\n  - {{id: a, roadmap: a.md, agent_cmd: x}}\n")
+    r = project.run("run", "plan.yaml", "--resume")
+    assert r.returncode == 2 and "no run" in r.stderr
