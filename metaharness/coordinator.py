@@ -102,10 +102,11 @@ class Run:
                 ended, _ = await_all(self.tree, live, any_=True, timeout=None, appear_within=5.0)
                 for outcome in ended.values():
                     live.remove(outcome.id)
+                    outcome = self._maybe_skipped(outcome)
                     outcomes[outcome.id] = outcome
-                    self._note(outcome.id, status=outcome.status.value if outcome.status else "missing",
-                               exit_code=outcome.exit_code, reason=outcome.reason)
-                    self.say(f"{outcome.id}: {outcome.status.value if outcome.status else 'missing'} ({outcome.reason})")
+                    word = outcome.status.value if outcome.status else "skipped"
+                    self._note(outcome.id, status=word, exit_code=outcome.exit_code, reason=outcome.reason)
+                    self.say(f"{outcome.id}: {word} ({outcome.reason})")
                     if self._decided(outcome, outcomes, live):
                         self._cancel(live + [h.id for h in pending], "the run is decided")
                         for h in pending:
@@ -118,6 +119,13 @@ class Run:
             return Exit.SIGINT
         return self._conclude(outcomes)
 
+    def _maybe_skipped(self, outcome: Outcome) -> Outcome:
+        """With on_dependency_failure: skip, a harness failed by its dependency is skipped, not failed."""
+        if (self.plan.on_dependency_failure == "skip" and outcome.status is Status.FAILED
+                and outcome.reason.startswith("dependency ")):
+            return Outcome(outcome.id, None, Exit.OK, f"skipped: {outcome.reason}", outcome.instance)
+        return outcome
+
     def _decided(self, outcome: Outcome, outcomes: dict[str, Outcome], live: list[str]) -> bool:
         """Whether the strategy needs nothing more from the harnesses still running."""
         strategy = self.plan.strategy
@@ -126,7 +134,7 @@ class Run:
         if strategy == "voting":
             return sum(o.status is Status.COMPLETED for o in outcomes.values()) >= (self.plan.min_votes or 1)
         if strategy == "parallel":
-            return self.plan.fail_fast and outcome.status is not Status.COMPLETED
+            return self.plan.fail_fast and outcome.status not in (Status.COMPLETED, None)
         return False  # pipeline: a failed stage fails the stages after it by itself
 
     def _cancel(self, ids: list[str], reason: str) -> None:

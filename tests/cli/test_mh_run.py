@@ -163,3 +163,37 @@ def test_resume_without_an_earlier_run_is_a_usage_error(project):
     _plan(project, f"harnesses:\n  - {{id: a, roadmap: a.md, agent_cmd: x}}\n")
     r = project.run("run", "plan.yaml", "--resume")
     assert r.returncode == 2 and "no run" in r.stderr
+
+
+def test_dependents_of_a_failure_can_be_skipped_instead_of_failed(project):
+    _plan(project, f"""
+        on_dependency_failure: skip
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "exit 1", max_failures: 1}}
+          - {{id: b, roadmap: b.md, agent_cmd: "{COMPLETE}", depends: [a]}}
+          - {{id: c, roadmap: c.md, agent_cmd: "{COMPLETE}"}}
+    """)
+    r, record = _run(project, "plan.yaml")
+    assert r.returncode == 1  # a itself failed
+    assert [record["harnesses"][i]["status"] for i in "abc"] == ["failed", "skipped", "completed"]
+
+
+def test_resume_after_kill_9_adopts_a_harness_that_still_runs(project):
+    import os
+
+    (project.root / "gated.sh").write_text(GATED + "\n")
+    _plan(project, """
+        harnesses:
+          - {id: b, roadmap: b.md, agent_cmd: "sh gated.sh"}
+    """)
+    runner = project.start("run", "plan.yaml")
+    project.wait_for_agent("b")
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait(TIMEOUT)
+    instance = project.state("b")["instance"]
+    resumed = project.start("run", "plan.yaml", "--resume", "--json")
+    (project.tree / "b" / "go").touch()
+    out, err = resumed.communicate(timeout=TIMEOUT)
+    assert resumed.returncode == 0, err
+    record = json.loads(out)
+    assert record["harnesses"]["b"]["instance"] == instance and record["harnesses"]["b"]["status"] == "completed"
