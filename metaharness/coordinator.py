@@ -54,18 +54,20 @@ class Run:
             return [self.plan.harnesses[index - 1].id] if index else []
         return list(h.depends)
 
-    def _start(self, h: HarnessPlan, resume: dict[str, Any]) -> str:
+    def _start(self, h: HarnessPlan, resume: dict[str, Any] | None) -> str:
         """Spawn, keep or adopt `h`; return what was done."""
         view = harness.inspect(self.tree / h.id) if (self.tree / h.id).is_dir() else None
-        known = resume.get(h.id, {}).get("instance")
-        if view is not None and known and view.instance == known:
+        known = (resume or {}).get(h.id, {}).get("instance")
+        # Ours if the record names its instance, or if its spec names this run (mh-run may
+        # have been killed after the spawn but before it recorded the instance).
+        if view is not None and resume is not None and (view.instance == known or view.spec.get("run") == self.run_id):
             if view.status is Status.COMPLETED:
-                self._note(h.id, instance=known, status="completed", exit_code=0)
+                self._note(h.id, instance=view.instance, status="completed", exit_code=0)
                 return "kept"
             if view.status.is_live:
-                self._note(h.id, instance=known, status="running")
+                self._note(h.id, instance=view.instance, status="running")
                 return "adopted"
-        args = h.spawn_args() + [a for dep in self._dependencies(h) for a in ("--after", dep)]
+        args = h.spawn_args() + [a for dep in self._dependencies(h) for a in ("--after", dep)] + ["--run", self.run_id]
         proc = subprocess.run([sys.executable, "-m", "metaharness.cli.spawn", *args, "--detach", "--quiet"],
                               cwd=self.plan.path.parent, capture_output=True, text=True,
                               env={**os.environ, "MH_ROOT": str(self.tree.parent)})
@@ -77,7 +79,7 @@ class Run:
     # -- the run -----------------------------------------------------------------------
 
     def execute(self, resume: bool) -> int:
-        previous: dict[str, Any] = {}
+        previous: dict[str, Any] | None = None
         if resume:
             try:
                 previous = read_json(self.dir / "run.json").get("harnesses", {})

@@ -73,6 +73,7 @@ def build_parser() -> common.Parser:
                    help="a hook still running after this is killed and reported (default 30s)")
     p.add_argument("--workdir", metavar="DIR", help="where the agent runs (default: the current directory)")
     p.add_argument("--prompt-template", metavar="FILE", help="prompt template with {{VARIABLES}}")
+    p.add_argument("--run", metavar="RUN-ID", help="the mh-run run this harness belongs to (set by mh-run)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return p
 
@@ -124,7 +125,7 @@ def _spawn(argv: Sequence[str] | None) -> int:
     instance = new_instance_id()
     spec: dict[str, Any] = {
         "format": 1, "id": args.id, "instance": instance, "created": now_iso(), "roadmap": str(roadmap),
-        "after": after, "agent": agent, "agent_cmd": args.agent_cmd, "workdir": str(workdir), "model": args.model,
+        "run": args.run, "after": after, "agent": agent, "agent_cmd": args.agent_cmd, "workdir": str(workdir), "model": args.model,
         "max_turns": args.max_turns, "allowed_tools": args.allowed_tools, "permission_mode": args.permission_mode,
         "agent_args": args.agent_arg, "resume_session": args.resume_session, "budget_usd": args.budget_usd,
         "budget_tokens": args.budget_tokens, "rate_limit_backoff": args.rate_limit_backoff,
