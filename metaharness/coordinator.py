@@ -151,8 +151,13 @@ class Run:
                 os.close(fd)
         for harness_id in running:
             await_end(self.tree, harness_id, appear_within=0)
-            usage = (harness.inspect(self.tree / harness_id).result or {}).get("usage") or {}
-            self._note(harness_id, status="cancelled", reason=reason, usage_at_cancel=usage)
+            view = harness.inspect(self.tree / harness_id)
+            usage = (view.result or {}).get("usage") or {}
+            # What stopping it saved, at most: the rest of its budget and of its iterations.
+            saved = {"iterations": max(0, (view.spec.get("max_iterations") or 0) - (view.result or {}).get("iterations", 0))}
+            if view.spec.get("budget_usd") is not None:
+                saved["usd"] = round(max(0.0, view.spec["budget_usd"] - usage.get("cost_usd", 0.0)), 4)
+            self._note(harness_id, status="cancelled", reason=reason, usage_at_cancel=usage, saved_at_most=saved)
             self.say(f"{harness_id}: cancelled")
 
     def _conclude(self, outcomes: dict[str, Outcome]) -> int:
@@ -177,15 +182,17 @@ class Run:
         return code
 
     def _vote(self, completed: list[str]) -> str | None:
-        """Score each completed candidate; the best wins, ties to the cheaper, faster, then first."""
-        scored = []
+        """Rank the completed candidates by the plan's criteria in order (score: higher wins;
+        cost, duration: lower wins); the first in the plan breaks a full tie."""
+        ranked = []
         for harness_id in completed:
-            score = self._score(self.plan.get(harness_id))
             result = harness.inspect(self.tree / harness_id).result or {}
-            cost = (result.get("usage") or {}).get("cost_usd", 0.0)
-            self._note(harness_id, score=score)
-            scored.append((-score, cost, result.get("duration_s", 0.0), completed.index(harness_id), harness_id))
-        return min(scored)[-1] if scored else None
+            measures = {"score": self._score(self.plan.get(harness_id)),
+                        "cost": (result.get("usage") or {}).get("cost_usd", 0.0), "duration": result.get("duration_s", 0.0)}
+            self._note(harness_id, score=measures["score"], cost_usd=measures["cost"], duration_s=measures["duration"])
+            key = tuple(-measures[c] if c == "score" else measures[c] for c in self.plan.score_by)
+            ranked.append((key, completed.index(harness_id), harness_id))
+        return min(ranked)[-1] if ranked else None
 
     def _score(self, h: HarnessPlan) -> float:
         """`score_cmd` in the candidate's workdir: a number it prints, else 1 for exit 0 and 0 otherwise."""

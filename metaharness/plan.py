@@ -16,8 +16,9 @@ from typing import Any, Final
 from metaharness.status import Exit, MhError
 
 STRATEGIES: Final = ("parallel", "pipeline", "race", "voting")
-TOP_KEYS: Final = frozenset({"strategy", "fail_fast", "max_parallel", "min_votes", "score_cmd", "defaults",
+TOP_KEYS: Final = frozenset({"strategy", "fail_fast", "max_parallel", "min_votes", "score_cmd", "score_by", "defaults",
                              "harnesses", "on_dependency_failure"})
+CRITERIA: Final = ("score", "cost", "duration")  # score: higher wins; cost, duration: lower wins
 # mh-spawn options a plan may set, and the kind of value each takes.
 HARNESS_KEYS: Final = {
     "agent": str, "agent_cmd": str, "model": str, "max_turns": int, "allowed_tools": str, "permission_mode": str,
@@ -65,6 +66,7 @@ class Plan:
     min_votes: int | None = None
     score_cmd: str | None = None
     on_dependency_failure: str = "fail"
+    score_by: tuple[str, ...] = CRITERIA
 
     def get(self, harness_id: str) -> HarnessPlan:
         return next(h for h in self.harnesses if h.id == harness_id)
@@ -171,7 +173,8 @@ class _Validator:
             raise MhError(f"{self.path}: dependency cycle: {' -> '.join(cycle)}", Exit.USAGE)
         plan = Plan(self.path, strategy, tuple(harnesses), bool(self.value(top, "fail_fast", bool, False)),
                     self.value(top, "max_parallel", int, None), self.value(top, "min_votes", int, None),
-                    self.value(top, "score_cmd", str, None), self.value(top, "on_dependency_failure", str, "fail"))
+                    self.value(top, "score_cmd", str, None), self.value(top, "on_dependency_failure", str, "fail"),
+                    tuple(self.value(top, "score_by", list, list(CRITERIA))))
         self.check_strategy(plan, top)
         return plan
 
@@ -184,8 +187,10 @@ class _Validator:
             if plan.min_votes is None or not 1 <= plan.min_votes <= len(plan.harnesses):
                 where = top["min_votes"][0] if "min_votes" in top else self.root
                 raise self.fail(where, "min_votes", f"voting needs min_votes between 1 and {len(plan.harnesses)}")
-        elif "min_votes" in top or "score_cmd" in top:
-            key = "min_votes" if "min_votes" in top else "score_cmd"
+        if any(c not in CRITERIA for c in plan.score_by) or not plan.score_by:
+            raise self.fail(top["score_by"][0], "score_by", f"a list of {', '.join(CRITERIA)}")
+        if plan.strategy != "voting" and ("min_votes" in top or "score_cmd" in top or "score_by" in top):
+            key = next(k for k in ("min_votes", "score_cmd", "score_by") if k in top)
             raise self.fail(top[key][0], key, f"only for strategy voting, not {plan.strategy}")
         if plan.strategy in ("race", "voting") and any(h.depends for h in plan.harnesses):
             raise MhError(f"{self.path}: strategy {plan.strategy}: candidates cannot depend on each other", Exit.USAGE)

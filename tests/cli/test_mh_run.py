@@ -197,3 +197,30 @@ def test_resume_after_kill_9_adopts_a_harness_that_still_runs(project):
     assert resumed.returncode == 0, err
     record = json.loads(out)
     assert record["harnesses"]["b"]["instance"] == instance and record["harnesses"]["b"]["status"] == "completed"
+
+
+def test_voting_can_rank_by_duration_first(project):
+    slow = "sleep 0.5; " + COMPLETE
+    _plan(project, f"""
+        strategy: voting
+        min_votes: 2
+        score_by: [duration, score]
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "{slow}"}}
+          - {{id: b, roadmap: b.md, agent_cmd: "{COMPLETE}"}}
+    """)
+    r, record = _run(project, "plan.yaml")
+    assert r.returncode == 0 and record["winner"] == "b"
+    assert record["harnesses"]["a"]["duration_s"] > record["harnesses"]["b"]["duration_s"]
+
+
+def test_cancelled_racers_report_what_stopping_them_saved(project):
+    _plan(project, f"""
+        strategy: race
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "exec sleep 1000", grace: 1, max_iterations: 7, budget_usd: 2}}
+          - {{id: b, roadmap: b.md, agent_cmd: "{COMPLETE}"}}
+    """)
+    r, record = _run(project, "plan.yaml")
+    assert r.returncode == 0
+    assert record["harnesses"]["a"]["saved_at_most"] == {"iterations": 6, "usd": 2.0}
