@@ -43,12 +43,12 @@ def test_parallel_runs_everything_and_dependents_after_their_dependencies(projec
 
 
 def test_a_failure_is_the_runs_exit_and_fail_fast_cancels_the_rest(project):
-    _plan(project, f"""
+    _plan(project, """
         strategy: parallel
         fail_fast: true
         harnesses:
-          - {{id: a, roadmap: a.md, agent_cmd: "exit 1", max_failures: 1}}
-          - {{id: b, roadmap: b.md, agent_cmd: "exec sleep 1000", grace: 1}}
+          - {id: a, roadmap: a.md, agent_cmd: "exit 1", max_failures: 1}
+          - {id: b, roadmap: b.md, agent_cmd: "exec sleep 1000", grace: 1}
     """)
     r, record = _run(project, "plan.yaml")
     assert r.returncode == 1
@@ -160,7 +160,7 @@ def test_ctrl_c_stops_the_runs_harnesses_and_resume_does_not_redo_completed_ones
 
 
 def test_resume_without_an_earlier_run_is_a_usage_error(project):
-    _plan(project, f"harnesses:\n  - {{id: a, roadmap: a.md, agent_cmd: x}}\n")
+    _plan(project, "harnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x}\n")
     r = project.run("run", "plan.yaml", "--resume")
     assert r.returncode == 2 and "no run" in r.stderr
 
