@@ -6,7 +6,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/mh-quickstart.XXXXXX")}
 mkdir -p "$work"
-cp "$here"/roadmaps/*.md "$work"/
+cp "$here"/roadmaps/*.md "$here"/demo-agent.py "$here"/plan.yaml "$work"/
 cd "$work"
 export MH_ROOT="$work"
 agent="python3 $here/demo-agent.py"
@@ -32,4 +32,11 @@ echo $?
 
 echo; echo '$ mh-status'
 mh-status
-echo; echo "Everything the harnesses did is in $work/.harness/ (try: cat $work/.harness/ui/log)"
+
+echo; echo '# The same three as a plan (ui after api), with fresh roadmaps:'
+cp "$here"/roadmaps/*.md .
+echo '$ mh-run plan.yaml; echo $?'
+mh-run plan.yaml
+echo $?
+mh-status
+echo; echo "Everything the harnesses did is in $work/.harness/ (try: mh-logs ui, or cat $work/.harness/ui/log)"

@@ -73,15 +73,19 @@ def test_the_readme_opens_with_the_commands_ci_runs():
     assert "README.md" in (REPO / ".ci" / "run").read_text()
 
 
-def test_the_quickstart_runs_three_harnesses_to_completion(tmp_path):
+def test_the_quickstart_runs_three_harnesses_and_the_example_plan_to_completion(tmp_path):
     env = {**base_env(tmp_path), "DEMO_PAUSE": "0.2"}
     r = subprocess.run([str(REPO / "examples" / "quickstart.sh"), str(tmp_path / "work")], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=TIMEOUT * 2)
     assert r.returncode == 0, r.stderr
-    final = r.stdout.split("$ mh-status")[-1]
+    spawned, planned = r.stdout.split("$ mh-run plan.yaml; echo $?")
+    final = spawned.split("$ mh-status")[-1]
     assert [line.split()[:2] for line in final.strip().splitlines()[1:4]] == [
         ["api", "completed"], ["docs", "completed"], ["ui", "completed"]]
-    prompts = (tmp_path / "work" / ".harness" / "ui" / "iterations").glob("*/prompt")
+    code, *table = planned.strip().splitlines()
+    assert code == "0" and [line.split()[:2] for line in table[1:4]] == [
+        ["api", "completed"], ["docs", "completed"], ["ui", "completed"]]
+    prompts = (tmp_path / "work" / ".harness" / ".archive").glob("ui.*/iterations/*/prompt")  # replaced by mh-run
     assert sum("the API serves GET /items" in p.read_text() for p in prompts) == 1
 
 
