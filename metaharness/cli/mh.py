@@ -23,6 +23,7 @@ VERBS = {
     "context": "set, get and list the key/value context all harnesses share",
     "artifact": "publish and fetch versioned files between harnesses",
     "run": "run a plan of harnesses: dependencies and a strategy",
+    "queue": "add roadmaps to the work queue, list it, retry or drop items",
 }
 
 USAGE = "usage: mh VERB [ARGS...]\n\nverbs:\n" + "".join(f"  {v:<8} {d}\n" for v, d in VERBS.items()) + \

@@ -1,0 +1,206 @@
+"""The work queue: `.harness/queue/{pending,claimed,done,failed}/`, claimed with link(2).
+
+An item is a JSON file in pending/ whose name sorts by priority, then by the time it was
+added (FIFO within a priority). A worker claims an item by hard-linking a file that names
+it (worker, host, pid, start time, lease) to `claimed/<item>.claim`: link fails with
+EEXIST if the name exists, so of any number of claimers exactly one wins, with no lock,
+and the claim is complete the moment it exists (its content was written before). Unlike
+open(O_EXCL), link is atomic on NFS too, and unlike rename it never replaces. The winner
+then moves the item from pending/ to claimed/. A claim whose owner is provably gone (its
+worker lock free on the same host, its lease expired elsewhere) is reclaimed: the item
+returns to pending/ as one more attempt. See mh-harness(7).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from metaharness import liveness
+from metaharness.status import Exit, MhError
+from metaharness.tree import atomic_write, now_iso, read_json
+
+PRIORITIES: Final = {"high": 10, "normal": 50, "low": 90}
+STATES: Final = ("pending", "claimed", "done", "failed")
+DEFAULT_LEASE_SECONDS: Final = 3600.0
+
+
+@dataclass(frozen=True)
+class Owner:
+    worker: str
+    host: str
+    pid: int
+    pid_start: int | None
+    lease_until: float
+
+    def alive(self, queue_dir: Path) -> bool:
+        """Provably alive: its worker lock held (same host) or its lease running (elsewhere)."""
+        if self.host == liveness.this_host():
+            return liveness.lock_is_held(queue_dir / "workers" / f"{self.worker}.lock")
+        return time.time() < self.lease_until
+
+
+def queue_dir(tree: Path) -> Path:
+    return tree / "queue"
+
+
+def ensure(tree: Path) -> Path:
+    q = queue_dir(tree)
+    for sub in (*STATES, "workers"):
+        (q / sub).mkdir(parents=True, exist_ok=True)
+    return q
+
+
+def parse_priority(text: str) -> int:
+    if text in PRIORITIES:
+        return PRIORITIES[text]
+    if text.isdigit() and int(text) < 100:
+        return int(text)
+    raise MhError(f"not a priority: {text!r} (high, normal, low, or 0-99, lower first)", Exit.USAGE)
+
+
+def add(tree: Path, roadmap: Path, priority: int, max_attempts: int) -> str:
+    """Queue a roadmap; return the item's name."""
+    q = ensure(tree)
+    stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in roadmap.stem)[:40] or "item"
+    name = f"{priority:02d}-{time.time_ns():020d}-{stem}"
+    record = {"item": name, "harness": f"q-{stem}-{name[3:23][-8:]}", "roadmap": str(roadmap.absolute()),
+              "priority": priority, "added": now_iso(), "attempts": 0, "max_attempts": max_attempts,
+              "not_before": 0.0, "last_reason": None}
+    atomic_write(q / "pending" / name, json.dumps(record), durable=True)  # the moment it is queued
+    return name
+
+
+def claim(tree: Path, worker: str, lease: float = DEFAULT_LEASE_SECONDS) -> dict[str, Any] | None:
+    """Claim the first ready pending item for `worker`; None if there is none."""
+    q = ensure(tree)
+    now = time.time()
+    owner = {"worker": worker, "host": liveness.this_host(), "pid": os.getpid(),
+             "pid_start": liveness.process_start_time(os.getpid()), "lease_until": now + lease, "claimed": now_iso()}
+    ticket = q / "workers" / f".{worker}.{os.getpid()}.{os.urandom(4).hex()}.ticket"
+    ticket.write_text(json.dumps(owner))
+    try:
+        for name in sorted(os.listdir(q / "pending")):
+            if name.startswith(".") or (q / "claimed" / f"{name}.claim").exists():
+                continue
+            try:
+                record = read_json(q / "pending" / name)
+            except (FileNotFoundError, ValueError):
+                continue
+            if record.get("not_before", 0) > now:
+                continue
+            try:
+                os.link(ticket, q / "claimed" / f"{name}.claim")  # the claim: exactly one claimer wins
+            except FileExistsError:
+                continue
+            try:
+                os.rename(q / "pending" / name, q / "claimed" / name)
+            except FileNotFoundError:
+                os.unlink(q / "claimed" / f"{name}.claim")  # finished and gone meanwhile
+                continue
+            return record
+        return None
+    finally:
+        ticket.unlink(missing_ok=True)
+
+
+def finish(tree: Path, name: str, ok: bool, reason: str, backoff: float = 60.0) -> str:
+    """Settle a claimed item: done, retried later (pending), or failed; return where it went."""
+    q = queue_dir(tree)
+    record = read_json(q / "claimed" / name)
+    record["attempts"] += 1
+    record["last_reason"] = reason
+    if ok:
+        where = "done"
+    elif record["attempts"] >= record["max_attempts"]:
+        where = "failed"
+    else:
+        where = "pending"
+        record["not_before"] = time.time() + backoff * 2 ** (record["attempts"] - 1)
+    _move(q, name, where, record)
+    return where
+
+
+def release(tree: Path, name: str) -> None:
+    """Give a claimed item back untried (a worker shutting down): not an attempt."""
+    q = queue_dir(tree)
+    _move(q, name, "pending", read_json(q / "claimed" / name))
+
+
+def _move(q: Path, name: str, where: str, record: dict[str, Any]) -> None:
+    atomic_write(q / where / name, json.dumps(record), durable=True)  # the item is there now
+    (q / "claimed" / name).unlink(missing_ok=True)
+    (q / "claimed" / f"{name}.claim").unlink(missing_ok=True)
+
+
+def reclaim_stale(tree: Path) -> list[str]:
+    """Return the items of owners provably gone to pending/, each as one more attempt."""
+    q = ensure(tree)
+    returned = []
+    for claim_file in sorted((q / "claimed").glob("*.claim")):
+        name = claim_file.name.removesuffix(".claim")
+        try:
+            owner = Owner(**{k: v for k, v in read_json(claim_file).items() if k in Owner.__annotations__})
+        except (FileNotFoundError, ValueError, TypeError):
+            continue
+        if owner.alive(q):
+            continue
+        try:
+            record = read_json(q / "claimed" / name)
+            record["attempts"] += 1
+            record["last_reason"] = f"worker {owner.worker} on {owner.host} vanished"
+        except FileNotFoundError:
+            claim_file.unlink(missing_ok=True)  # it died before moving the item: still pending
+            returned.append(name)
+            continue
+        where = "failed" if record["attempts"] >= record["max_attempts"] else "pending"
+        _move(q, name, where, record)
+        returned.append(name)
+    return returned
+
+
+def items(tree: Path) -> list[dict[str, Any]]:
+    """Every item with its state (and owner, when claimed), pending first in claim order."""
+    q = queue_dir(tree)
+    found = []
+    for state in STATES:
+        try:
+            names = sorted(n for n in os.listdir(q / state) if not n.startswith(".") and not n.endswith(".claim"))
+        except FileNotFoundError:
+            continue
+        for name in names:
+            try:
+                record = read_json(q / state / name)
+            except (FileNotFoundError, ValueError):
+                continue
+            record["state"] = state
+            if state == "claimed":
+                try:
+                    record["owner"] = read_json(q / "claimed" / f"{name}.claim")
+                except (FileNotFoundError, ValueError):
+                    record["owner"] = None
+            found.append(record)
+    return found
+
+
+def operator_move(tree: Path, name: str, action: str) -> None:
+    """`retry`: a failed (or done) item back to pending with its attempts reset; `drop`: remove it."""
+    q = queue_dir(tree)
+    for state in ("failed", "done", "pending"):
+        path = q / state / name
+        if path.exists():
+            break
+    else:
+        raise MhError(f"no such item: {name} (a claimed item cannot be changed)", Exit.NO_SUCH_HARNESS)
+    if action == "drop":
+        path.unlink()
+        return
+    record = read_json(path)
+    record.update(attempts=0, not_before=0.0)
+    atomic_write(q / "pending" / name, json.dumps(record), durable=True)
+    if state != "pending":
+        path.unlink()

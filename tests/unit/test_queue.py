@@ -1,0 +1,92 @@
+"""The link(2)-claimed work queue: exactly-once claims under concurrency, retries, reclaim."""
+
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from metaharness import liveness, queue
+from metaharness.status import MhError
+
+
+@pytest.fixture
+def tree(tmp_path):
+    t = tmp_path / ".harness"
+    t.mkdir()
+    (tmp_path / "r.md").write_text("- [ ] t\n")
+    return t
+
+
+def _roadmap(tree):
+    return tree.parent / "r.md"
+
+
+def test_priority_then_fifo(tree):
+    names = [queue.add(tree, _roadmap(tree), p, 3) for p in (50, 90, 10, 50)]
+    order = [queue.claim(tree, "w")["item"] for _ in range(4)]
+    assert order == [names[2], names[0], names[3], names[1]]
+    assert queue.claim(tree, "w") is None
+
+
+def _claimer(tree, worker, barrier, results):
+    lock = liveness.hold_lock(queue.ensure(tree) / "workers" / f"{worker}.lock")
+    barrier.wait()
+    got = []
+    while (item := queue.claim(tree, worker)) is not None:
+        got.append(item["item"])
+        queue.finish(tree, item["item"], True, "ok")
+    results.put(got)
+    os.close(lock)
+
+
+def test_eight_concurrent_claimers_take_each_of_5000_items_exactly_once(tree):
+    for _ in range(5000):
+        queue.add(tree, _roadmap(tree), 50, 3)
+    barrier, results = multiprocessing.Barrier(8), multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=_claimer, args=(tree, f"w{i}", barrier, results)) for i in range(8)]
+    for p in procs:
+        p.start()
+    claimed = [name for _ in procs for name in results.get(timeout=300)]
+    for p in procs:
+        p.join(60)
+    assert len(claimed) == 5000 and len(set(claimed)) == 5000
+    assert len(os.listdir(tree / "queue" / "done")) == 5000
+    assert os.listdir(tree / "queue" / "pending") == [] and os.listdir(tree / "queue" / "claimed") == []
+
+
+def test_failures_retry_with_backoff_then_fail_with_the_reason(tree):
+    name = queue.add(tree, _roadmap(tree), 50, 2)
+    assert queue.finish(tree, queue.claim(tree, "w")["item"], False, "boom", backoff=1000) == "pending"
+    assert queue.claim(tree, "w") is None  # not before its backoff
+    record = queue.items(tree)[0]
+    record["not_before"] = 0
+    (tree / "queue" / "pending" / name).write_text(__import__("json").dumps(record))
+    assert queue.finish(tree, queue.claim(tree, "w")["item"], False, "boom again") == "failed"
+    [item] = queue.items(tree)
+    assert (item["state"], item["attempts"], item["last_reason"]) == ("failed", 2, "boom again")
+    queue.operator_move(tree, name, "retry")
+    assert queue.items(tree)[0]["state"] == "pending" and queue.items(tree)[0]["attempts"] == 0
+    queue.operator_move(tree, name, "drop")
+    assert queue.items(tree) == []
+    with pytest.raises(MhError):
+        queue.operator_move(tree, name, "drop")
+
+
+def test_a_claim_of_a_vanished_worker_is_reclaimed_but_never_a_live_ones(tree):
+    queue.add(tree, _roadmap(tree), 50, 3)
+    queue.add(tree, _roadmap(tree), 50, 3)
+    live_lock = liveness.hold_lock(queue.ensure(tree) / "workers" / "alive.lock")
+    alive = queue.claim(tree, "alive")
+    dead = queue.claim(tree, "gone")  # its lock was never held: as after kill -9
+    assert queue.reclaim_stale(tree) == [dead["item"]]
+    states = {i["item"]: (i["state"], i["attempts"]) for i in queue.items(tree)}
+    assert states == {alive["item"]: ("claimed", 0), dead["item"]: ("pending", 1)}
+    os.close(live_lock)
+
+
+def test_bad_priorities_are_refused():
+    assert queue.parse_priority("high") == 10 and queue.parse_priority("7") == 7
+    for bad in ("urgent", "100", "-1"):
+        with pytest.raises(MhError):
+            queue.parse_priority(bad)
