@@ -82,7 +82,7 @@ def claim(tree: Path, worker: str, lease: float = DEFAULT_LEASE_SECONDS) -> dict
     owner = {"worker": worker, "host": liveness.this_host(), "pid": os.getpid(),
              "pid_start": liveness.process_start_time(os.getpid()), "lease_until": now + lease, "claimed": now_iso()}
     ticket = q / "workers" / f".{worker}.{os.getpid()}.{os.urandom(4).hex()}.ticket"
-    ticket.write_text(json.dumps(owner))
+    written = False
     try:
         for name in sorted(os.listdir(q / "pending")):
             if name.startswith(".") or (q / "claimed" / f"{name}.claim").exists():
@@ -93,6 +93,9 @@ def claim(tree: Path, worker: str, lease: float = DEFAULT_LEASE_SECONDS) -> dict
                 continue
             if record.get("not_before", 0) > now:
                 continue
+            if not written:  # only when there is something to claim: idle polls write nothing
+                ticket.write_text(json.dumps(owner))
+                written = True
             try:
                 os.link(ticket, q / "claimed" / f"{name}.claim")  # the claim: exactly one claimer wins
             except FileExistsError:

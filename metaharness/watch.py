@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Final
 
@@ -22,8 +23,10 @@ from watchdog.observers.polling import PollingObserver
 
 POLL_INTERVAL_SECONDS: Final = 0.5
 
-# watchdog logs benign shutdown races; a verb's stderr is for its own one-line errors.
+# watchdog logs benign shutdown races, and warns when a recursive watch meets a directory
+# renamed into place (how harnesses are published); a verb's stderr is for its own errors.
 logging.getLogger("watchdog").addHandler(logging.NullHandler())
+warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
 
 
 class _Wake(FileSystemEventHandler):

@@ -24,6 +24,7 @@ VERBS = {
     "artifact": "publish and fetch versioned files between harnesses",
     "run": "run a plan of harnesses: dependencies and a strategy",
     "queue": "add roadmaps to the work queue, list it, retry or drop items",
+    "pool": "N workers running harnesses on the queue's items",
 }
 
 USAGE = "usage: mh VERB [ARGS...]\n\nverbs:\n" + "".join(f"  {v:<8} {d}\n" for v, d in VERBS.items()) + \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any, Sequence
@@ -61,16 +62,32 @@ def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
         [] if tree is None else [tree / i for i in harness.list_ids(tree)])
     records = [describe(harness.inspect(d)) for d in directories]
     totals = sum_usage(records)
+    queue_counts = _queue_counts(tree)
     if as_json:
         for record in records:
             print(json.dumps(record))
         print(json.dumps({"totals": totals}))
-    elif records:
+        if queue_counts:
+            print(json.dumps({"queue": queue_counts}))
+        return
+    if records:
         print(render_table(records))
         if any(totals[k] for k in USAGE_KEYS):
             count = totals["harnesses"]
             print(f"total: {count} harness{'es' if count != 1 else ''}, {totals['turns']} turns, "
                   f"{_tokens(totals['input_tokens'] + totals['output_tokens'])} tokens, ${totals['cost_usd']:.4f}")
+    if queue_counts:
+        print("queue: " + ", ".join(f"{n} {state}" for state, n in queue_counts.items()))
+
+def _queue_counts(tree: Any) -> dict[str, int] | None:
+    """Items per queue state, if the tree has a queue."""
+    from metaharness.queue import STATES, queue_dir
+
+    q = queue_dir(tree) if tree else None
+    if q is None or not q.is_dir():
+        return None
+    return {s: sum(1 for n in os.listdir(q / s) if not n.startswith(".") and not n.endswith(".claim"))
+            if (q / s).is_dir() else 0 for s in STATES}
 
 
 def _watch(tree: Any, ids: list[str]) -> int:

@@ -16,7 +16,7 @@ Wait, without polling, until every named harness has ended (or the first one, wi
 
 EPILOG = """\
 exit status: 0 all completed; otherwise the status of the first harness (in argument
-order) that did not complete: 1 failed, 3 incomplete, 4 stopped, 5 dead, 6 blocked,
+order) that did not complete: 1 failed (with --queue: an item failed), 3 incomplete, 4 stopped, 5 dead, 6 blocked,
 124 its timeout, 129/130/143 interrupted; 7 no such harness, 124 --timeout passed
 first, 2 usage, 10 bad tree, 11 system error, 70 internal error. See mh-wait(1)."""
 
@@ -30,6 +30,8 @@ def build_parser() -> common.Parser:
     p.add_argument("--grace", type=common.duration, default=10.0, metavar="DUR",
                    help="how long to wait for a harness to appear (default 10s)")
     p.add_argument("--json", action="store_true", help="print one JSON outcome per harness")
+    p.add_argument("--queue", action="store_true",
+                   help="wait until the work queue is drained; exit 0 iff no item failed")
     return p
 
 
@@ -44,6 +46,8 @@ def _wait(argv: Sequence[str] | None) -> int:
     from metaharness.waiter import aggregate_exit, await_all
 
     tree = find_tree() or locate_tree()
+    if args.queue:
+        return _wait_for_queue(tree, args.timeout)
     ids = list(args.ids) + (list_ids(tree) if args.all else [])
     if not ids:
         if args.all:
@@ -69,6 +73,30 @@ def _wait(argv: Sequence[str] | None) -> int:
         ended = [o for o in outcomes.values() if o.status is not None]
         return (ended or list(outcomes.values()))[0].exit_code
     return aggregate_exit(ids, outcomes)
+
+
+def _wait_for_queue(tree: object, timeout: float | None) -> int:
+    """Block (on changes under the queue) until nothing is pending or claimed."""
+    from pathlib import Path
+
+    from metaharness import queue
+    from metaharness.watch import wait_until
+
+    q = queue.queue_dir(Path(str(tree)))
+    if not q.is_dir():
+        return Exit.OK  # no queue at all: nothing to drain
+
+    def drained() -> bool:
+        return not any(i["state"] in ("pending", "claimed") for i in queue.items(Path(str(tree))))
+
+    if not wait_until(drained, q, timeout, recursive=True):
+        print("mh-wait: error: timed out waiting for the queue to drain", file=sys.stderr)
+        return Exit.TIMEOUT
+    failed = [i["item"] for i in queue.items(Path(str(tree))) if i["state"] == "failed"]
+    if failed:
+        print(f"mh-wait: error: {len(failed)} queue item(s) failed: {', '.join(failed[:5])}", file=sys.stderr)
+        return Exit.FAILED
+    return Exit.OK
 
 
 if __name__ == "__main__":
