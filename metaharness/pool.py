@@ -131,7 +131,7 @@ class Pool:
             # rather than start the same work twice.
             self.say(f"{worker}: {name}: adopting harness {harness_id} ({earlier.value})")
             outcome = await_end(self.tree, harness_id, appear_within=0)
-            self._settle(worker, name, harness_id, outcome.exit_code, "")
+            self._settle(worker, name, harness_id, outcome.exit_code)
             return
         self.say(f"{worker}: {name} -> harness {harness_id}")
         argv = [sys.executable, "-m", "metaharness.cli.spawn", harness_id, str(item["roadmap"]), *self.spawn_args,
@@ -140,16 +140,21 @@ class Pool:
             if self._stopping:
                 queue.release(self.tree, name)
                 return
-            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      env={**os.environ, "MH_ROOT": str(self.tree.parent)})
             self._children[worker] = (child, name)
-        _, err = child.communicate()
+        while True:
+            try:
+                child.wait(queue.DEFAULT_LEASE_SECONDS / 3)
+                break
+            except subprocess.TimeoutExpired:
+                queue.renew(self.tree, name)  # a long item must not look abandoned from another host
         with self._mutex:
             self._children.pop(worker, None)
             if self._stopping:
                 queue.release(self.tree, name)  # interrupted by the shutdown: not an attempt
                 return
-        self._settle(worker, name, harness_id, child.returncode, err.decode(errors="replace"))
+        self._settle(worker, name, harness_id, child.returncode)
 
     def _earlier_harness(self, harness_id: str, item_name: str) -> Status | None:
         """The status of a harness a vanished worker started for this item, if it is live or completed."""
@@ -161,11 +166,11 @@ class Pool:
             return None
         return view.status if view.status.is_live or view.status is Status.COMPLETED else None
 
-    def _settle(self, worker: str, name: str, harness_id: str, code: int, err: str) -> None:
+    def _settle(self, worker: str, name: str, harness_id: str, code: int) -> None:
         try:
             reason = str(read_json(self.tree / harness_id / "result.json").get("reason"))
         except (OSError, ValueError):
-            reason = err.strip().splitlines()[-1] if err.strip() else f"exit {code}"
+            reason = f"mh-spawn exited {code} without a result"
         where = queue.finish(self.tree, name, code == 0, reason, self.retry_backoff)
         self.say(f"{worker}: {name} {'done' if where == 'done' else f'-> {where}'} ({reason})")
 

@@ -111,6 +111,14 @@ def claim(tree: Path, worker: str, lease: float = DEFAULT_LEASE_SECONDS) -> dict
         ticket.unlink(missing_ok=True)
 
 
+def renew(tree: Path, name: str, lease: float = DEFAULT_LEASE_SECONDS) -> None:
+    """Extend a live claim's lease (for readers on other hosts, who judge by it)."""
+    claim_file = queue_dir(tree) / "claimed" / f"{name}.claim"
+    owner = read_json(claim_file)
+    owner["lease_until"] = time.time() + lease
+    atomic_write(claim_file, json.dumps(owner))  # replacing our own claim, not claiming
+
+
 def finish(tree: Path, name: str, ok: bool, reason: str, backoff: float = 60.0) -> str:
     """Settle a claimed item: done, retried later (pending), or failed; return where it went."""
     q = queue_dir(tree)

@@ -90,3 +90,18 @@ def test_bad_priorities_are_refused():
     for bad in ("urgent", "100", "-1"):
         with pytest.raises(MhError):
             queue.parse_priority(bad)
+
+
+def test_a_renewed_lease_keeps_a_claim_from_another_host_alive(tree):
+    name = queue.add(tree, _roadmap(tree), 50, 3)
+    queue.claim(tree, "far", lease=-1)  # as if claimed elsewhere with a lease already run out
+    claim_file = tree / "queue" / "claimed" / f"{name}.claim"
+    record = __import__("json").loads(claim_file.read_text())
+    record["host"] = "elsewhere"
+    claim_file.write_text(__import__("json").dumps(record))
+    queue.renew(tree, name, lease=3600)
+    assert queue.reclaim_stale(tree) == []
+    record = __import__("json").loads(claim_file.read_text())
+    record["lease_until"] = time.time() - 1
+    claim_file.write_text(__import__("json").dumps(record))
+    assert queue.reclaim_stale(tree) == [name]

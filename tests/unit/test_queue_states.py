@@ -1,0 +1,88 @@
+"""A property-based model of the queue: any interleaving of add, claim, finish, release,
+worker death and reclaim keeps every item in exactly one state, never claimed twice,
+never lost (hypothesis stateful testing)."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from metaharness import liveness, queue
+
+WORKERS = ("w0", "w1", "w2")
+
+
+class QueueMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = Path(tempfile.mkdtemp())
+        self.tree = self.root / ".harness"
+        self.tree.mkdir()
+        self.roadmap = self.root / "r.md"
+        self.roadmap.write_text("- [ ] t\n")
+        self.locks = {w: liveness.hold_lock(queue.ensure(self.tree) / "workers" / f"{w}.lock") for w in WORKERS}
+        self.added: set[str] = set()
+        self.held: dict[str, str] = {}  # item -> live worker holding it
+
+    def teardown(self) -> None:
+        for fd in self.locks.values():
+            if fd is not None:
+                os.close(fd)
+        shutil.rmtree(self.root)
+
+    @rule(priority=st.sampled_from([10, 50, 90]))
+    def add(self, priority: int) -> None:
+        self.added.add(queue.add(self.tree, self.roadmap, priority, 3))
+
+    @rule(worker=st.sampled_from(WORKERS))
+    def claim(self, worker: str) -> None:
+        if self.locks[worker] is None:
+            return
+        item = queue.claim(self.tree, worker)
+        if item is not None:
+            assert item["item"] not in self.held, "claimed twice"
+            self.held[item["item"]] = worker
+
+    @precondition(lambda self: self.held)
+    @rule(data=st.data(), ok=st.booleans())
+    def finish(self, data: st.DataObject, ok: bool) -> None:
+        name = data.draw(st.sampled_from(sorted(self.held)))
+        queue.finish(self.tree, name, ok, "x", backoff=0)
+        del self.held[name]
+
+    @precondition(lambda self: self.held)
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(sorted(self.held)))
+        queue.release(self.tree, name)
+        del self.held[name]
+
+    @rule(worker=st.sampled_from(WORKERS))
+    def die(self, worker: str) -> None:
+        """kill -9 of a worker: its lock goes; its claims stay until reclaimed."""
+        if self.locks[worker] is not None:
+            os.close(self.locks[worker])
+            self.locks[worker] = None
+
+    @rule()
+    def reclaim(self) -> None:
+        returned = set(queue.reclaim_stale(self.tree))
+        assert not returned & {i for i, w in self.held.items() if self.locks[w] is not None}, "reclaimed from a live worker"
+        for name in returned:
+            self.held.pop(name, None)
+
+    @invariant()
+    def every_item_is_in_exactly_one_state(self) -> None:
+        items = queue.items(self.tree)
+        names = [i["item"] for i in items]
+        assert len(names) == len(set(names)) and set(names) == self.added
+        claimed = {i["item"] for i in items if i["state"] == "claimed"}
+        assert {i for i, w in self.held.items() if self.locks[w] is not None} <= claimed
+
+
+TestQueueStates = QueueMachine.TestCase
+TestQueueStates.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
