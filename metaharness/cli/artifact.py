@@ -24,7 +24,7 @@ exit status: 0 done, 2 usage (bad name, unreadable file), 7 no such artifact, 10
 
 def build_parser() -> common.Parser:
     p = common.parser("artifact", DESCRIPTION, EPILOG)
-    sub = p.add_subparsers(dest="action", required=True, metavar="publish|get|ls")
+    sub = common.subcommands(p, "publish|get|ls")
     pub = sub.add_parser("publish", help="publish FILE as ID's artifact (named after the file)")
     pub.add_argument("words", nargs="+", metavar="[ID] FILE")
     pub.add_argument("--as", dest="name", help="the artifact's name (default: the file's name)")
@@ -36,8 +36,6 @@ def build_parser() -> common.Parser:
     ls = sub.add_parser("ls", help="list the latest version of every artifact (of ID)")
     ls.add_argument("publisher", nargs="?", metavar="ID")
     ls.add_argument("--json", action="store_true", help="one JSON object per artifact")
-    for action in (pub, get, ls):
-        action.error = p.error  # type: ignore[method-assign]  # one-line errors, exit 2
     return p
 
 

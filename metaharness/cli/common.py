@@ -34,6 +34,11 @@ def parser(verb: str, description: str, epilog: str | None = None) -> Parser:
     return p
 
 
+def subcommands(p: Parser, metavar: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    """Subcommands whose parsers fail like their parent: one line, exit 2."""
+    return p.add_subparsers(dest="action", required=True, metavar=metavar, parser_class=Parser)
+
+
 def duration(text: str) -> float:
     """argparse type for durations (90, 0.5, 5m, 2h)."""
     try:

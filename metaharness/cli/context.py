@@ -21,7 +21,7 @@ exit status: 0 done, 2 usage (a bad key, a bad or too long value), 7 no such key
 
 def build_parser() -> common.Parser:
     p = common.parser("context", DESCRIPTION, EPILOG)
-    sub = p.add_subparsers(dest="action", required=True, metavar="set|get|ls|rm")
+    sub = common.subcommands(p, "set|get|ls|rm")
     s = sub.add_parser("set", help="set KEY to VALUE ('-' reads stdin)")
     s.add_argument("key")
     s.add_argument("value", nargs="+")
@@ -31,8 +31,6 @@ def build_parser() -> common.Parser:
     ls.add_argument("--json", action="store_true", help="one JSON object per key")
     r = sub.add_parser("rm", help="remove KEY (removing a missing key is not an error)")
     r.add_argument("key")
-    for action in (s, g, ls, r):
-        action.error = p.error  # type: ignore[method-assign]  # one-line errors, exit 2
     return p
 
 

@@ -22,7 +22,7 @@ exit status: 0 done, 2 usage (a bad priority, a missing roadmap), 7 no such item
 
 def build_parser() -> common.Parser:
     p = common.parser("queue", DESCRIPTION, EPILOG)
-    sub = p.add_subparsers(dest="action", required=True, metavar="add|ls|retry|drop|reclaim")
+    sub = common.subcommands(p, "add|ls|retry|drop|reclaim")
     add = sub.add_parser("add", help="queue roadmaps")
     add.add_argument("roadmaps", nargs="+", metavar="ROADMAP")
     add.add_argument("--priority", default="normal", help="high, normal, low, or 0-99 (lower first)")
@@ -34,8 +34,6 @@ def build_parser() -> common.Parser:
     drop = sub.add_parser("drop", help="remove a pending, failed or done item")
     drop.add_argument("item")
     sub.add_parser("reclaim", help="return items whose worker is provably gone to pending")
-    for action in sub.choices.values():
-        action.error = p.error  # type: ignore[method-assign]  # one-line errors, exit 2
     return p
 
 
