@@ -156,13 +156,17 @@ class _Validator:
                 raise self.fail(fields["depends"][0], f"{where}.depends", "should be a list of ids")
             own = {k: v for k, v in fields.items() if k not in OWN_KEYS}
             options = {**defaults, **self.options_from(own, where)}
+            if "agent_cmd" in own and "agent" not in own:
+                options["agent"] = "cmd"  # a harness's own command beats a default agent
             if "agent" not in options and "agent_cmd" not in options:
                 raise self.fail(node, where, "needs agent or agent_cmd (here or under defaults)")
             if options.get("agent") not in (None, "claude", "codex", "gemini", "aider", "cmd"):
                 raise self.fail(fields.get("agent", (node,))[0], f"{where}.agent", f"unknown agent {options['agent']!r}")
             if options.get("agent", "cmd") != "cmd":
                 options.pop("agent_cmd", None)  # defaults may carry one for the cmd agent
-            harnesses.append(HarnessPlan(harness_id, roadmap, tuple(dict.fromkeys(depends + _front_matter_depends(roadmap))), options))
+            planned = HarnessPlan(harness_id, roadmap, tuple(dict.fromkeys(depends + _front_matter_depends(roadmap))), options)
+            _check_spawn_options(planned, f"{self.path}:{node.start_mark.line + 1}: {where}")
+            harnesses.append(planned)
         ids = {h.id for h in harnesses}
         for h in harnesses:
             for dep in h.depends:
@@ -216,6 +220,23 @@ class _Validator:
                 raise self.fail(node, f"{where}.{key}", "wrong kind of value")
             options[key] = value
         return options
+
+
+def _check_spawn_options(planned: HarnessPlan, where: str) -> None:
+    """Refuse, before anything starts, an option value mh-spawn would refuse."""
+    import contextlib
+    import io
+
+    from metaharness.cli.spawn import build_parser
+
+    parser = build_parser()
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            parser.parse_args(planned.spawn_args())
+    except SystemExit:
+        message = errors.getvalue().strip().removeprefix("mh-spawn: error: ").split(" (see ")[0]
+        raise MhError(f"{where}: {message}", Exit.USAGE) from None
 
 
 def _front_matter_depends(roadmap: Path) -> list[str]:

@@ -224,3 +224,24 @@ def test_cancelled_racers_report_what_stopping_them_saved(project):
     r, record = _run(project, "plan.yaml")
     assert r.returncode == 0
     assert record["harnesses"]["a"]["saved_at_most"] == {"iterations": 6, "usd": 2.0}
+
+
+def test_option_values_mh_spawn_would_refuse_are_refused_before_anything_starts(project):
+    _plan(project, """
+        harnesses:
+          - {id: a, roadmap: a.md, agent_cmd: "true"}
+          - {id: b, roadmap: b.md, agent_cmd: "true", max_iterations: 0}
+    """)
+    r = project.run("run", "plan.yaml")
+    assert r.returncode == 2 and "harnesses[1] (b)" in r.stderr and "max-iterations" in r.stderr
+    assert r.stderr.count("\n") == 1 and not (project.tree / "a").exists()
+
+
+def test_a_harness_command_beats_a_default_agent(project):
+    _plan(project, f"""
+        defaults: {{agent: claude}}
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "{COMPLETE}"}}
+    """)
+    r, _ = _run(project, "plan.yaml")
+    assert r.returncode == 0 and json.loads((project.tree / "a" / "spec.json").read_text())["agent"] == "cmd"
