@@ -26,6 +26,18 @@ from metaharness.waiter import Outcome, await_all, await_end
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
+class Interrupted(Exception):
+    """SIGTERM or SIGHUP to mh-run: handled like Ctrl+C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
 class Run:
     def __init__(self, tree: Path, plan: Plan, run_id: str, say: Callable[[str], None]) -> None:
         self.tree, self.plan, self.run_id, self.say = tree, plan, run_id, say
@@ -86,19 +98,28 @@ class Run:
             except FileNotFoundError:
                 raise MhError(f"no run {self.run_id} to resume (no {self.dir / 'run.json'})", Exit.USAGE) from None
         self._save()
-        pending = list(self.plan.harnesses)
+        pending = self._in_dependency_order()
         live: list[str] = []
         outcomes: dict[str, Outcome] = {}
         try:
             while pending or live:
                 while pending and (self.plan.max_parallel is None or len(live) < self.plan.max_parallel):
                     h = pending.pop(0)
-                    done = self._start(h, previous)
+                    try:
+                        done = self._start(h, previous)
+                    except MhError:
+                        self._cancel(live, f"could not spawn {h.id}")
+                        self.record.update(status="failed", ended=now_iso())
+                        self._save()
+                        raise
                     self.say(f"{h.id}: {done}")
-                    if done == "kept":
-                        outcomes[h.id] = Outcome(h.id, Status.COMPLETED, Exit.OK, "completed in an earlier run")
-                    else:
+                    if done != "kept":
                         live.append(h.id)
+                        continue
+                    outcomes[h.id] = Outcome(h.id, Status.COMPLETED, Exit.OK, "completed in an earlier run")
+                    if self._decided(outcomes[h.id], outcomes, live):  # e.g. a race won before a resume
+                        self._cancel(live + [p.id for p in pending], "the run is decided")
+                        pending, live = [], []
                 if not live:
                     continue
                 ended, _ = await_all(self.tree, live, any_=True, timeout=None, appear_within=5.0)
@@ -114,11 +135,15 @@ class Run:
                         for h in pending:
                             self._note(h.id, status="cancelled")
                         pending, live = [], []
-        except KeyboardInterrupt:
-            self._cancel(live, "mh-run was interrupted")
+                        break
+        except (KeyboardInterrupt, Interrupted) as e:
+            # Every live harness of this run, including one spawned a moment before the signal.
+            ours = [h.id for h in self.plan.harnesses if (self.tree / h.id).is_dir()
+                    and harness.inspect(self.tree / h.id).spec.get("run") == self.run_id]
+            self._cancel(ours, "mh-run was interrupted")
             self.record.update(status="interrupted", ended=now_iso())
             self._save()
-            return Exit.SIGINT
+            return 128 + e.signum if isinstance(e, Interrupted) else Exit.SIGINT
         return self._conclude(outcomes)
 
     def _maybe_skipped(self, outcome: Outcome) -> Outcome:
@@ -127,6 +152,17 @@ class Run:
                 and outcome.reason.startswith("dependency ")):
             return Outcome(outcome.id, None, Exit.OK, f"skipped: {outcome.reason}", outcome.instance)
         return outcome
+
+    def _in_dependency_order(self) -> list[HarnessPlan]:
+        """Plan order, except that a harness always comes after what it depends on, so a
+        dependent never holds a max_parallel slot its dependency needs."""
+        ordered: list[HarnessPlan] = []
+        remaining = list(self.plan.harnesses)
+        while remaining:
+            ready = next(h for h in remaining if all(d in {o.id for o in ordered} for d in self._dependencies(h)))
+            ordered.append(ready)
+            remaining.remove(ready)
+        return ordered
 
     def _decided(self, outcome: Outcome, outcomes: dict[str, Outcome], live: list[str]) -> bool:
         """Whether the strategy needs nothing more from the harnesses still running."""
@@ -167,7 +203,7 @@ class Run:
             completed = [i for i in order if outcomes.get(i) and outcomes[i].status is Status.COMPLETED]
             if self.plan.strategy == "race":
                 winner = next((o.id for o in outcomes.values() if o.status is Status.COMPLETED), None)  # first to end so
-            else:
+            elif len(completed) >= (self.plan.min_votes or 1):
                 winner = self._vote(completed)
             code = Exit.OK if winner else Exit.FAILED
         else:
@@ -176,8 +212,16 @@ class Run:
                 if outcome is not None and outcome.exit_code != Exit.OK:
                     code = outcome.exit_code
                     break
+        totals: dict[str, float] = {}
+        for harness_id in order:
+            result = (harness.inspect(self.tree / harness_id).result or {}) if (self.tree / harness_id).is_dir() else {}
+            usage = result.get("usage") or {}
+            self._entry(harness_id).update(iterations=result.get("iterations"), duration_s=result.get("duration_s"),
+                                           usage=usage)
+            for key, value in usage.items():
+                totals[key] = round(totals.get(key, 0) + value, 6)
         self.record.update(status="completed" if code == Exit.OK else "failed", exit_code=int(code), winner=winner,
-                           ended=now_iso())
+                           totals=totals, ended=now_iso())
         self._save()
         return code
 
@@ -201,8 +245,12 @@ class Run:
         workdir = Path(h.options.get("workdir") or self.plan.path.parent)
         if not workdir.is_absolute():
             workdir = self.plan.path.parent / workdir
-        proc = subprocess.run(["/bin/sh", "-c", self.plan.score_cmd], cwd=workdir, capture_output=True, text=True,
-                              env={**os.environ, "MH_ID": h.id}, timeout=600)
+        try:
+            proc = subprocess.run(["/bin/sh", "-c", self.plan.score_cmd], cwd=workdir, capture_output=True, text=True,
+                                  env={**os.environ, "MH_ID": h.id}, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            self._note(h.id, score_error=str(e))
+            return 0.0
         numbers = _NUMBER.findall(proc.stdout)
         if numbers:
             return float(numbers[-1])

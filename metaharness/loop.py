@@ -30,7 +30,8 @@ from metaharness.hooks import HOOK_TIMEOUT_SECONDS, Hooks
 from metaharness.agents import USAGE_FIELDS, Report, adapter_for
 from metaharness.agents import render as render_event
 from metaharness.events import EventLog
-from metaharness.prompt import default_template, format_artifacts, format_context, format_messages, render
+from metaharness.prompt import (default_template, format_artifacts, format_context, format_dependencies,
+                                format_messages, render)
 from metaharness.roadmap import Progress, read_roadmap
 from metaharness.signals import SignalCatcher
 from metaharness.status import Exit, Status, exit_for
@@ -429,6 +430,7 @@ class Supervisor:
             "ROADMAP_PATH": str(self._roadmap), "ROADMAP": roadmap_text.rstrip(), "PROGRESS": f"{progress.done}/{progress.total}",
             "MESSAGES": format_messages(mine), "LAST_OUTCOME": last_outcome,
             "CONTEXT": format_context(self.dir.parent), "ARTIFACTS": format_artifacts(self.dir.parent, self.spec.get("after") or []),
+            "DEPENDENCIES": format_dependencies(self.dir.parent, self.spec.get("after") or []),
         })
         (it_dir / "prompt").write_text(prompt)
         inbox.take(box, waiting)  # only once the prompt quoting them exists

@@ -106,10 +106,16 @@ class _Validator:
             raise self.fail(node, where, "should be a mapping")
         found: dict[str, tuple[Any, Any]] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail(key_node, where, "keys must be plain words")
             key = key_node.value
             if key in found:
                 raise self.fail(key_node, f"{where}.{key}", "given twice")
-            found[key] = (value_node, yaml.safe_load(yaml.serialize(value_node)))
+            try:
+                value = yaml.SafeLoader("").construct_object(value_node, deep=True)
+            except yaml.YAMLError as e:
+                raise self.fail(value_node, f"{where}.{key}", f"cannot read this value ({getattr(e, 'problem', e)})") from None
+            found[key] = (value_node, value)
         return found
 
     def plan(self) -> Plan:
@@ -138,7 +144,9 @@ class _Validator:
             fields = self.mapping(node, where)
             if "id" not in fields:
                 raise self.fail(node, f"{where}.id", "missing")
-            harness_id = str(fields["id"][1])
+            if not isinstance(fields["id"][1], str):
+                raise self.fail(fields["id"][0], f"{where}.id", "should be a string")
+            harness_id = fields["id"][1]
             where = f"harnesses[{index}] ({harness_id})"
             try:
                 validate_id(harness_id)

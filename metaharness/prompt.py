@@ -1,8 +1,8 @@
 """The prompt of one iteration: a template with {{VARIABLES}} filled in.
 
 Variables: HARNESS_ID, ITERATION, MAX_ITERATIONS, ROADMAP_PATH, ROADMAP, PROGRESS,
-MESSAGES, LAST_OUTCOME, CONTEXT (the shared context) and ARTIFACTS (those published by
-the harnesses this one runs --after). Unknown {{NAMES}} are left as they are, so a template can quote
+MESSAGES, LAST_OUTCOME, CONTEXT (the shared context), DEPENDENCIES (how the harnesses
+this one runs --after ended) and ARTIFACTS (those they published). Unknown {{NAMES}} are left as they are, so a template can quote
 the syntax.
 """
 
@@ -32,6 +32,20 @@ def format_context(tree: Path) -> str:
 
     pairs = items(tree)
     return "\n".join(f"- {key}: {value.decode('utf-8', 'replace')}" for key, value in pairs) or "(none)"
+
+
+def format_dependencies(tree: Path, dependencies: list[str]) -> str:
+    """How each --after harness ended: its status and final summary."""
+    from metaharness.tree import read_json
+
+    lines = []
+    for dependency in dependencies:
+        try:
+            result = read_json(tree / dependency / "result.json")
+            lines.append(f"- {dependency}: {result.get('status')}: {result.get('reason')}")
+        except (OSError, ValueError):
+            lines.append(f"- {dependency}: (no result)")
+    return "\n".join(lines) or "(none)"
 
 
 def format_artifacts(tree: Path, publishers: list[str]) -> str:

@@ -57,6 +57,12 @@ def _run(argv: Sequence[str] | None) -> int:
         if verbose:
             print(f"mh-run: {line}", file=sys.stderr, flush=True)
 
+    import signal
+
+    from metaharness.coordinator import raise_interrupted
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, raise_interrupted)
     run = Run(tree, plan, run_id, say)
     code = run.execute(args.resume)
     if args.json:

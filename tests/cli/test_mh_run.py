@@ -245,3 +245,53 @@ def test_a_harness_command_beats_a_default_agent(project):
     """)
     r, _ = _run(project, "plan.yaml")
     assert r.returncode == 0 and json.loads((project.tree / "a" / "spec.json").read_text())["agent"] == "cmd"
+
+
+def test_a_pipeline_stage_sees_how_the_stage_before_it_ended(project):
+    _plan(project, f"""
+        strategy: pipeline
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "{COMPLETE}"}}
+          - {{id: b, roadmap: b.md, agent_cmd: "{COMPLETE}"}}
+    """)
+    r, record = _run(project, "plan.yaml")
+    assert r.returncode == 0 and record["totals"] == {"turns": 0, "input_tokens": 0, "output_tokens": 0,
+                                                       "cost_usd": 0, "tool_calls": 0}
+    assert "- a: completed: the agent printed the completion marker" in (
+        project.tree / "b" / "iterations" / "0001" / "prompt").read_text()
+
+
+def test_a_dependent_listed_first_does_not_starve_its_dependency_of_the_only_slot(project):
+    _plan(project, f"""
+        max_parallel: 1
+        harnesses:
+          - {{id: b, roadmap: b.md, agent_cmd: "{COMPLETE}", depends: [a]}}
+          - {{id: a, roadmap: a.md, agent_cmd: "{COMPLETE}"}}
+    """)
+    r, record = _run(project, "plan.yaml")
+    assert r.returncode == 0 and {v["status"] for v in record["harnesses"].values()} == {"completed"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("harnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x, depends: }\n  - {id: , roadmap: b.md, agent_cmd: x}\n",
+     "harnesses[1].id: should be a string"),
+    ("strategy: !foo x\nharnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x}\n", "strategy: cannot read this value"),
+    ("harnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x, timeout: true}\n", "harnesses[0] (a)"),
+])
+def test_odd_yaml_is_refused_in_one_line(project, text, message):
+    _plan(project, text)
+    r = project.run("run", "plan.yaml")
+    assert r.returncode == 2 and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_sigterm_stops_the_runs_harnesses_like_ctrl_c(project):
+    (project.root / "gated.sh").write_text(GATED + "\n")
+    _plan(project, """
+        harnesses:
+          - {id: b, roadmap: b.md, agent_cmd: "sh gated.sh", grace: 1}
+    """)
+    runner = project.start("run", "plan.yaml")
+    project.wait_for_agent("b")
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(TIMEOUT) == 143
+    assert project.result("b")["status"] == "stopped"

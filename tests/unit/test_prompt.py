@@ -9,7 +9,7 @@ def test_render_fills_known_variables_once_and_keeps_unknown_ones():
 
 def test_default_template_names_the_markers_and_every_variable_is_filled():
     values = {k: "x" for k in ("HARNESS_ID", "ITERATION", "MAX_ITERATIONS", "ROADMAP_PATH", "ROADMAP",
-                               "PROGRESS", "MESSAGES", "LAST_OUTCOME", "CONTEXT", "ARTIFACTS")}
+                               "PROGRESS", "MESSAGES", "LAST_OUTCOME", "CONTEXT", "ARTIFACTS", "DEPENDENCIES")}
     out = render(default_template(), values)
     assert "{{" not in out
     assert "<promise>COMPLETE</promise>" in out and "mh-send" in out
