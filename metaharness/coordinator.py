@@ -21,7 +21,7 @@ from metaharness import harness
 from metaharness.plan import HarnessPlan, Plan
 from metaharness.status import Exit, MhError, Status
 from metaharness.tree import now_iso, read_json, write_json
-from metaharness.waiter import Outcome, await_all, await_end
+from metaharness.waiter import Outcome, aggregate_exit, await_all, await_end
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -179,12 +179,8 @@ class Run:
         """Stop harnesses gracefully and wait until they have ended; record them cancelled."""
         running = [i for i in ids if (self.tree / i).is_dir() and harness.inspect(self.tree / i).status.is_live]
         for harness_id in running:
-            fd = os.open(self.tree / harness_id, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                write_json("control/stop", {"instance": harness.inspect(self.tree / harness_id).instance,
-                                            "from": f"mh-run {self.run_id}", "time": now_iso(), "reason": reason}, dir_fd=fd)
-            finally:
-                os.close(fd)
+            directory = self.tree / harness_id
+            harness.request_stop(directory, harness.inspect(directory).instance, f"mh-run {self.run_id}", reason)
         for harness_id in running:
             await_end(self.tree, harness_id, appear_within=0)
             view = harness.inspect(self.tree / harness_id)
@@ -207,11 +203,7 @@ class Run:
                 winner = self._vote(completed)
             code = Exit.OK if winner else Exit.FAILED
         else:
-            for harness_id in order:
-                outcome = outcomes.get(harness_id)
-                if outcome is not None and outcome.exit_code != Exit.OK:
-                    code = outcome.exit_code
-                    break
+            code = aggregate_exit(order, outcomes)
         totals: dict[str, float] = {}
         for harness_id in order:
             result = (harness.inspect(self.tree / harness_id).result or {}) if (self.tree / harness_id).is_dir() else {}

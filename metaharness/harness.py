@@ -101,6 +101,22 @@ def _check_types(state: dict[str, Any]) -> None:
             raise TypeError(f"state.json: {key} should be {kind.__name__}, not {type(state[key]).__name__}")
 
 
+def request_stop(directory: Path, instance: str | None, sender: str, reason: str) -> None:
+    """Write control/stop for the instance living in `directory` (mh-stop, mh-run).
+
+    The directory is opened first, so a harness spawned again under the same id in the
+    meantime never receives a request meant for its predecessor.
+    """
+    from metaharness.tree import now_iso
+
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        request = {"instance": instance, "from": sender, "time": now_iso(), "reason": reason}
+        write_json("control/stop", request, dir_fd=fd)  # the moment of the request
+    finally:
+        os.close(fd)
+
+
 def _read_optional(path: Path, missing: Any = {}) -> Any:
     try:
         return read_json(path)

@@ -43,6 +43,15 @@ def deliver(harness_fd: int, instance: str, sender: str, body: str) -> str:
     return name
 
 
+def deliver_to(directory: Path, instance: str, sender: str, body: str) -> str:
+    """Deliver into the harness at `directory`, pinned to the instance living there now."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return deliver(fd, instance, sender, body)
+    finally:
+        os.close(fd)
+
+
 def waiting(inbox: Path) -> list[Message]:
     """Messages in new/, oldest first. Unreadable files are returned with an explanatory body."""
     messages = []

@@ -500,11 +500,7 @@ class Supervisor:
 
     def _nudge(self, text: str) -> None:
         """Put a message from the supervisor into the next prompt."""
-        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            inbox.deliver(fd, self.spec["instance"], "metaharness supervisor", text)
-        finally:
-            os.close(fd)
+        inbox.deliver_to(self.dir, self.spec["instance"], "metaharness supervisor", text)
 
     def _hook(self, event: str, reason: str) -> None:
         self._hooks.run(event, {"MH_ID": self.spec["id"], "MH_INSTANCE": self.spec["instance"],

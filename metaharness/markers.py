@@ -17,8 +17,8 @@ from typing import Final
 
 COMPLETE: Final = "<promise>COMPLETE</promise>"
 BLOCKED: Final = "<promise>BLOCKED</promise>"
-_COMPLETE: Final = re.compile(r"^[ \t]*<promise>COMPLETE</promise>", re.MULTILINE)
-_BLOCKED: Final = re.compile(r"^[ \t]*<promise>BLOCKED</promise>", re.MULTILINE)
+_COMPLETE: Final = re.compile(r"^[ \t]*" + re.escape(COMPLETE), re.MULTILINE)
+_BLOCKED: Final = re.compile(r"^[ \t]*" + re.escape(BLOCKED), re.MULTILINE)
 _PROGRESS: Final = re.compile(r"^[ \t]*<progress>(.*?)</progress>", re.MULTILINE | re.DOTALL)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Sequence
 
@@ -66,11 +65,7 @@ def _send(argv: Sequence[str] | None) -> int:
             raise MhError(f"harness {view.id} has ended ({view.status.value}); nothing would read the message", Exit.NOT_RUNNING)
         targets = [view]
     for view in targets:
-        fd = os.open(view.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            inbox.deliver(fd, view.instance or "", sender, body)
-        finally:
-            os.close(fd)
+        inbox.deliver_to(view.dir, view.instance or "", sender, body)
     return Exit.OK
 
 

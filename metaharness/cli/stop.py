@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Sequence
 
@@ -40,7 +39,7 @@ def _stop(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from metaharness import harness, process
     from metaharness.inbox import default_sender
-    from metaharness.tree import find_tree, now_iso, write_json
+    from metaharness.tree import find_tree
 
     if not args.ids and not args.all:
         raise MhError("name at least one harness (or --all)", Exit.USAGE)
@@ -56,12 +55,7 @@ def _stop(argv: Sequence[str] | None) -> int:
             process.end_orphaned_agent(int(view.state["agent_pid"]), view.instance or "", view.spec.get("grace", 10.0))
     sender = default_sender()
     for view in live:
-        fd = os.open(view.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            request = {"instance": view.instance, "from": sender, "time": now_iso(), "reason": args.reason}
-            write_json("control/stop", request, dir_fd=fd)  # the moment of the request
-        finally:
-            os.close(fd)
+        harness.request_stop(view.dir, view.instance, sender, args.reason)
     if args.no_wait or not live:
         return Exit.OK
     from metaharness.waiter import await_all
