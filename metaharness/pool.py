@@ -2,8 +2,8 @@
 
 Each worker holds an flock on `queue/workers/<worker>.lock` for as long as it lives (its
 claims are reclaimable the moment it dies), claims an item with link(2), runs
-`mh-spawn <item's harness> <roadmap> <options>` as a child in the foreground, and settles
-the item by the harness's exit status. The pool's size is a control file,
+`mh-spawn <item's harness> <roadmap> <options>` (forked by the pool's fork server, which
+imported it once) and settles the item by the supervisor's exit status. The pool's size is a control file,
 `queue/pools/<pool>/size`, watched for changes: more workers start at once, surplus ones
 retire after their current item. On shutdown each running harness is interrupted and its
 item released to pending untried. See mh-harness(7).
@@ -12,8 +12,8 @@ item released to pending untried. See mh-harness(7).
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Callable
 from metaharness import harness, liveness, queue
 from metaharness.status import Status
 from metaharness.waiter import await_end
-from metaharness.process import interrupt
+from metaharness.forkserver import ForkServer
 from metaharness.tree import atomic_write, read_json
 
 RECLAIM_SECONDS = 30.0  # how often an idle pool looks for claims of vanished workers elsewhere
@@ -54,9 +54,10 @@ class Pool:
         self.wake = threading.Event()
         self._mutex = threading.Lock()
         self._workers: dict[str, threading.Thread] = {}
-        self._children: dict[str, tuple[subprocess.Popen[bytes], str]] = {}  # worker -> (mh-spawn, item)
+        self._children: dict[str, tuple[int, str]] = {}  # worker -> (supervisor pid, item)
+        self._server: ForkServer | None = None
         self._stopping = False
-        self._serial = 0
+        self.started = 0  # workers started so far; numbers their ids
 
     def size(self) -> int:
         try:
@@ -81,15 +82,17 @@ class Pool:
         while not stop_requested():
             self.wake.clear()
             with self._mutex:
-                self._workers = {w: t for w, t in self._workers.items() if t.is_alive()}
-                while len(self._workers) < self.size():
-                    self._serial += 1
-                    worker = f"{self.id}-{self._serial}"
+                finishing = self.exit_when_empty and self._drained()
+                if finishing and not self._workers:
+                    return
+                # Once drained, the workers left are on their way out: replacing them would
+                # only start workers that find nothing and leave, over and over.
+                while not finishing and len(self._workers) < self.size():
+                    self.started += 1
+                    worker = f"{self.id}-{self.started}"
                     thread = threading.Thread(target=self._work, args=(worker,), daemon=True)
                     self._workers[worker] = thread
                     thread.start()
-            if self.exit_when_empty and self._drained() and not any(t.is_alive() for t in self._workers.values()):
-                return
             self.wake.wait(RECLAIM_SECONDS)
 
     def _drained(self) -> bool:
@@ -101,7 +104,8 @@ class Pool:
             return self._stopping or order.index(worker) >= self.size() if worker in order else True
 
     def _work(self, worker: str) -> None:
-        lock = liveness.hold_lock(queue.queue_dir(self.tree) / "workers" / f"{worker}.lock")
+        lock_path = queue.queue_dir(self.tree) / "workers" / f"{worker}.lock"
+        lock = liveness.hold_lock(lock_path)
         try:
             while not self._retiring(worker):
                 item = queue.claim(self.tree, worker)
@@ -112,7 +116,12 @@ class Pool:
                     continue
                 self._run_item(worker, item)
         finally:
+            # Every item this worker claimed is settled or released by now, so nothing can
+            # need its lock: remove the file rather than leave one per worker ever started.
+            lock_path.unlink(missing_ok=True)
             os.close(lock)
+            with self._mutex:
+                del self._workers[worker]  # before the wake-up, so the staffing loop sees it gone
             self.wake.set()
 
     def _idle(self) -> None:
@@ -134,27 +143,35 @@ class Pool:
             self._settle(worker, name, harness_id, outcome.exit_code)
             return
         self.say(f"{worker}: {name} -> harness {harness_id}")
-        argv = [sys.executable, "-m", "metaharness.cli.spawn", harness_id, str(item["roadmap"]), *self.spawn_args,
-                "--run", name, "--quiet"]
+        args = [harness_id, str(item["roadmap"]), *self.spawn_args, "--run", name, "--quiet"]
         with self._mutex:
             if self._stopping:
                 queue.release(self.tree, name)
                 return
-            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     env={**os.environ, "MH_ROOT": str(self.tree.parent)})
-            self._children[worker] = (child, name)
-        while True:
-            try:
-                child.wait(queue.DEFAULT_LEASE_SECONDS / 3)
-                break
-            except subprocess.TimeoutExpired:
-                queue.renew(self.tree, name)  # a long item must not look abandoned from another host
+            pid = self._forkserver().start(args)
+            if pid is None:  # the fork server died just now; the next item gets a new one
+                queue.release(self.tree, name)
+                return
+            self._children[worker] = (pid, name)
+        server = self._server
+        while (code := server.wait(pid, queue.DEFAULT_LEASE_SECONDS / 3)) is None and not server.gone:
+            queue.renew(self.tree, name)  # a long item must not look abandoned from another host
+        if code is None:  # the server died; the supervisor it forked lives on, so ask its harness
+            code = await_end(self.tree, harness_id, appear_within=0).exit_code
         with self._mutex:
             self._children.pop(worker, None)
             if self._stopping:
                 queue.release(self.tree, name)  # interrupted by the shutdown: not an attempt
                 return
-        self._settle(worker, name, harness_id, child.returncode)
+        self._settle(worker, name, harness_id, code)
+
+    def _forkserver(self) -> ForkServer:
+        """The running fork server, started anew if it died (call holding the mutex)."""
+        if self._server is None or self._server.gone:
+            if self._server is not None:
+                self._server.close()  # reap it
+            self._server = ForkServer({**os.environ, "MH_ROOT": str(self.tree.parent)})
+        return self._server
 
     def _earlier_harness(self, harness_id: str, item_name: str) -> Status | None:
         """The status of a harness a vanished worker started for this item, if it is live or completed."""
@@ -179,9 +196,14 @@ class Pool:
         with self._mutex:
             self._stopping = True
             children = list(self._children.values())
-        for child, _ in children:
-            interrupt(child)  # the supervisor ends its agent's group and records `interrupted`
+            threads = list(self._workers.values())
+        for pid, _ in children:
+            # The supervisor ends its agent's group and records `interrupted`.
+            self._server.signal(pid, signal.SIGTERM)  # type: ignore[union-attr]
         self.wake.set()
-        for thread in list(self._workers.values()):
+        for thread in threads:
             thread.join()
+        if self._server is not None:
+            self._server.close()
+        shutil.rmtree(self.dir, ignore_errors=True)  # still locked: `mh-pool scale` cannot pick it meanwhile
         os.close(self._lock)

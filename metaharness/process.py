@@ -218,10 +218,3 @@ def run_bounded(argv: list[str], env: dict[str, str], timeout: float) -> int | N
         proc.wait()
         return None
 
-
-def interrupt(child: subprocess.Popen[bytes]) -> None:
-    """Ask a child supervisor to end (SIGTERM): it ends its agent's group and records why."""
-    try:
-        child.send_signal(signal.SIGTERM)
-    except ProcessLookupError:
-        pass

@@ -9,17 +9,17 @@ the syntax.
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Final, Mapping
 
 from metaharness.inbox import Message
 
+TEMPLATES: Final = Path(__file__).parent / "templates"
 _VARIABLE: Final = re.compile(r"\{\{([A-Z_]+)\}\}")
 
 
 def default_template() -> str:
-    return resources.files("metaharness").joinpath("templates/default.md").read_text(encoding="utf-8")
+    return (TEMPLATES / "default.md").read_text(encoding="utf-8")
 
 
 def render(template: str, values: Mapping[str, object]) -> str:

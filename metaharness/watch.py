@@ -17,11 +17,19 @@ import warnings
 from pathlib import Path
 from typing import Callable, Final
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent, DirDeletedEvent, DirModifiedEvent, DirMovedEvent, FileClosedEvent, FileCreatedEvent,
+    FileDeletedEvent, FileModifiedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 POLL_INTERVAL_SECONDS: Final = 0.5
+
+# Changes only. Merely reading a file in a watched directory raises inotify's open and
+# close-nowrite events; a watcher that re-reads on every event would wake itself for ever.
+CHANGES: Final = [DirCreatedEvent, DirDeletedEvent, DirModifiedEvent, DirMovedEvent, FileClosedEvent,
+                  FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileMovedEvent]
 
 # watchdog logs benign shutdown races, and warns when a recursive watch meets a directory
 # renamed into place (how harnesses are published); a verb's stderr is for its own errors.
@@ -48,7 +56,7 @@ class DirectoryWatch:
 
     def _start(self, polling: bool):  # type: ignore[no-untyped-def]
         observer = PollingObserver(timeout=POLL_INTERVAL_SECONDS) if polling else Observer()
-        observer.schedule(self._handler, self._directory, recursive=self._recursive)
+        observer.schedule(self._handler, self._directory, recursive=self._recursive, event_filter=CHANGES)
         try:
             observer.start()
         except OSError:

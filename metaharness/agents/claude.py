@@ -11,10 +11,10 @@ the result.
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 from metaharness.agents import Invocation, JsonLinesParser, preview
+from metaharness.prompt import TEMPLATES
 
 _FAILED_SUBTYPES = {
     "error_max_turns": "reached the turn limit",
@@ -91,7 +91,7 @@ class ClaudeAdapter:
     structured = True
 
     def invocation(self, options: dict[str, Any], prompt: str, prompt_file: str) -> Invocation:
-        bootstrap = resources.files("metaharness").joinpath("templates/bootstrap.md")
+        bootstrap = TEMPLATES / "bootstrap.md"
         argv = ["claude", "-p", "--output-format", "stream-json", "--verbose",
                 "--append-system-prompt-file", str(bootstrap),
                 "--permission-mode", options.get("permission_mode") or "bypassPermissions"]

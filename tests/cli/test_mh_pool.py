@@ -43,6 +43,8 @@ def test_a_pool_drains_the_queue_and_reports_failures(project):
     items = _items(project)
     assert {items[g]["state"] for g in good} == {"done"}
     assert (items[bad]["state"], items[bad]["attempts"]) == ("failed", 2) and "failed" in items[bad]["last_reason"]
+    queue = project.tree / "queue"
+    assert not list((queue / "workers").iterdir()) and not list((queue / "pools").iterdir())  # nothing left behind
 
 
 def test_bad_pool_options_are_refused_before_anything_is_claimed(project):
@@ -103,3 +105,28 @@ def test_wait_queue_blocks_until_drained_and_status_counts_the_queue(project):
     assert pool.wait(TIMEOUT) == 130
     assert json.loads(project.run("status", "--json").stdout.splitlines()[-1]) == {
         "queue": {"pending": 0, "claimed": 0, "done": 1, "failed": 0}}
+
+
+def _fork_server_of(pool):
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pool.pid and b"metaharness.forkserver" in cmdline:
+            return int(entry)
+    raise AssertionError("the pool runs no fork server")
+
+
+def test_a_dead_fork_server_loses_no_item(project):
+    items = _queue(project, "a.md", "b.md")
+    pool = project.start("pool", "-n", "1", "--exit-when-empty", "--agent-cmd", GATED)
+    _running_agents(project, 1)
+    os.kill(_fork_server_of(pool), signal.SIGKILL)  # the supervisor it forked runs on
+    for name in ("a.md", "b.md"):
+        (project.root / f"go-{name}").touch()
+    assert pool.wait(TIMEOUT) == 0, pool.stderr.read()
+    assert [_items(project)[i]["state"] for i in items] == ["done", "done"]
