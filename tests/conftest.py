@@ -20,7 +20,7 @@ import pytest
 
 from metaharness.liveness import block_until_released, same_process
 from metaharness.process import reap_strays
-from metaharness.watch import wait_until
+from metaharness.watch import wait_for_path, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / "bin"
@@ -107,7 +107,7 @@ class Project:
     def wait_for_state(self, harness_id: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = TIMEOUT) -> dict[str, Any]:
         """Block (on filesystem events) until the harness's state satisfies `predicate`."""
         directory = self.tree / harness_id
-        assert wait_for(lambda: directory.is_dir(), self.root, timeout) or directory.is_dir()
+        assert wait_for_path(directory, timeout)
 
         def holds() -> bool:
             try:

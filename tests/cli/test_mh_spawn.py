@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from conftest import DEMO_AGENT, TIMEOUT, process_exists, wait_for
+from conftest import DEMO_AGENT, TIMEOUT, process_exists
+
+from metaharness.watch import wait_for_path
 
 COMPLETE = "echo '<promise>COMPLETE</promise>'"
 
@@ -238,7 +240,7 @@ def test_spawn_removes_builds_abandoned_by_a_killed_spawn(project):
 
 def test_a_signal_while_the_harness_is_being_created_still_records_interrupted(project):
     proc = project.start("spawn", "a", str(project.roadmap()), "--agent-cmd", "exec sleep 1000")
-    assert wait_for(lambda: (project.tree / "a").is_dir(), project.root) or (project.tree / "a").is_dir()
+    assert wait_for_path(project.tree / "a", TIMEOUT)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(TIMEOUT) == 143
     assert project.result("a")["status"] == "interrupted"
