@@ -3,8 +3,8 @@
 Each worker holds an flock on `queue/workers/<worker>.lock` for as long as it lives (its
 claims are reclaimable the moment it dies), claims an item with link(2), runs
 `mh-spawn <item's harness> <roadmap> <options>` (forked by the pool's fork server, which
-imported it once) and settles the item by the supervisor's exit status. The pool's size is a control file,
-`queue/pools/<pool>/size`, watched for changes: more workers start at once, surplus ones
+imported it once) and settles the item by the supervisor's exit status. The pool's size is
+a control file, `queue/pools/<pool>/size`, watched for changes: more workers start at once, surplus ones
 retire after their current item. On shutdown each running harness is interrupted and its
 item released to pending untried. See mh-harness(7).
 """
@@ -54,7 +54,7 @@ class Pool:
         self.wake = threading.Event()
         self._mutex = threading.Lock()
         self._workers: dict[str, threading.Thread] = {}
-        self._children: dict[str, tuple[int, str]] = {}  # worker -> (supervisor pid, item)
+        self._children: dict[str, tuple[ForkServer, int, str]] = {}  # worker -> (its server, supervisor pid, item)
         self._server: ForkServer | None = None
         self._stopping = False
         self.started = 0  # workers started so far; numbers their ids
@@ -148,12 +148,12 @@ class Pool:
             if self._stopping:
                 queue.release(self.tree, name)
                 return
-            pid = self._forkserver().start(args)
+            server = self._forkserver()
+            pid = server.start(args)
             if pid is None:  # the fork server died just now; the next item gets a new one
                 queue.release(self.tree, name)
                 return
-            self._children[worker] = (pid, name)
-        server = self._server
+            self._children[worker] = (server, pid, name)
         while (code := server.wait(pid, queue.DEFAULT_LEASE_SECONDS / 3)) is None and not server.gone:
             queue.renew(self.tree, name)  # a long item must not look abandoned from another host
         if code is None:  # the server died; the supervisor it forked lives on, so ask its harness
@@ -197,9 +197,8 @@ class Pool:
             self._stopping = True
             children = list(self._children.values())
             threads = list(self._workers.values())
-        for pid, _ in children:
-            # The supervisor ends its agent's group and records `interrupted`.
-            self._server.signal(pid, signal.SIGTERM)  # type: ignore[union-attr]
+        for server, pid, _ in children:
+            server.signal(pid, signal.SIGTERM)  # the supervisor ends its agent's group, records `interrupted`
         self.wake.set()
         for thread in threads:
             thread.join()
