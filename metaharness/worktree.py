@@ -1,0 +1,91 @@
+"""A git worktree per harness, on branch `mh/<id>`, under `.harness/worktrees/<id>`.
+
+Git runs non-interactively (no editor, pager, prompt or credential helper), in the C
+locale so its messages are what we match, and is retried when another git process holds
+the repository's lock files (`index.lock`, a ref's `.lock`): two harnesses creating
+worktrees at once contend for exactly those.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from metaharness.status import Exit, MhError
+
+BRANCH_PREFIX: Final = "mh/"
+MIN_FREE_BYTES: Final = 512 * 1024 * 1024  # refuse a new worktree below this much free space
+LOCK_RETRIES: Final = 40
+_ENV: Final = {"GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": "true", "GIT_SEQUENCE_EDITOR": "true",
+               "GIT_PAGER": "cat", "PAGER": "cat", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true", "LC_ALL": "C"}
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run git in `repo`, retrying while another git holds a lock; MhError if it fails."""
+    env = {**os.environ, **_ENV}
+    for attempt in range(LOCK_RETRIES):
+        r = subprocess.run(["git", "-C", str(repo), *args], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True)
+        if r.returncode == 0 or ".lock': File exists" not in r.stderr and "Unable to create" not in r.stderr:
+            break
+        time.sleep(min(0.05 * 2 ** attempt, 1.0))  # the other git finishes in milliseconds
+    if check and r.returncode != 0:
+        message = (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]
+        raise MhError(f"git {args[0]}: {message}", Exit.SYSTEM)
+    return r
+
+
+def repository_of(path: Path) -> Path:
+    """The top of the git checkout holding `path`; a usage error if there is none."""
+    r = git(path, "rev-parse", "--show-toplevel", check=False)
+    if r.returncode != 0:
+        raise MhError(f"--worktree needs a git repository, and {path} is not in one", Exit.USAGE)
+    return Path(r.stdout.strip())
+
+
+def resolve(repo: Path, ref: str) -> str:
+    """The commit `ref` names; a usage error if it names none."""
+    r = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+    if r.returncode != 0:
+        raise MhError(f"--base {ref}: no such commit, branch or tag in {repo}", Exit.USAGE)
+    return r.stdout.strip()
+
+
+def branch_for(harness_id: str) -> str:
+    return f"{BRANCH_PREFIX}{harness_id}"
+
+
+def create(repo: Path, directory: Path, harness_id: str, base: str) -> str:
+    """Check out a new branch mh/<id> at `base` in `directory`; return the base commit."""
+    commit = resolve(repo, base)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(directory.parent).free
+    if free < MIN_FREE_BYTES:
+        raise MhError(f"only {free // 2**20} MiB free under {directory.parent}: "
+                      f"a worktree needs at least {MIN_FREE_BYTES // 2**20} MiB", Exit.SYSTEM)
+    git(repo, "worktree", "add", "--quiet", "-B", branch_for(harness_id), str(directory), commit)
+    return commit
+
+
+@dataclass(frozen=True)
+class State:
+    branch: str
+    base: str
+    head: str
+    ahead: int
+    files_changed: int
+    dirty: bool
+
+
+def state(directory: Path, harness_id: str, base: str) -> State:
+    """Where the worktree stands against the commit it started from."""
+    head = git(directory, "rev-parse", "HEAD").stdout.strip()
+    ahead = int(git(directory, "rev-list", "--count", f"{base}..HEAD").stdout)
+    files = git(directory, "diff", "--name-only", base, "HEAD").stdout.split()
+    dirty = bool(git(directory, "status", "--porcelain").stdout.strip())
+    return State(branch_for(harness_id), base, head, ahead, len(files), dirty)

@@ -1,0 +1,73 @@
+"""Worktrees per harness: branch mh/<id> from a base, clear errors, concurrent creation."""
+
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from metaharness import worktree
+from metaharness.status import Exit, MhError
+
+
+@pytest.fixture
+def repo(tmp_path):
+    r = tmp_path / "repo"
+    r.mkdir()
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "t@example.com"],
+                 ["config", "user.name", "t"]):
+        subprocess.run(["git", "-C", str(r), *args], check=True)
+    (r / "f.txt").write_text("base\n")
+    subprocess.run(["git", "-C", str(r), "add", "f.txt"], check=True)
+    subprocess.run(["git", "-C", str(r), "commit", "-qm", "base"], check=True)
+    return r
+
+
+def test_each_harness_edits_its_own_branch_and_the_checkout_is_untouched(repo, tmp_path):
+    for hid in ("a", "b"):
+        directory = tmp_path / "wt" / hid
+        base = worktree.create(repo, directory, hid, "HEAD")
+        (directory / "f.txt").write_text(f"{hid}\n")
+        worktree.git(directory, "commit", "-qam", f"{hid} edits")
+        s = worktree.state(directory, hid, base)
+        assert (s.branch, s.ahead, s.files_changed, s.dirty) == (f"mh/{hid}", 1, 1, False)
+    for hid in ("a", "b"):
+        assert worktree.git(repo, "show", f"mh/{hid}:f.txt").stdout == f"{hid}\n"
+    assert (repo / "f.txt").read_text() == "base\n"
+    assert worktree.git(repo, "status", "--porcelain").stdout == ""
+
+
+def test_a_stage_can_start_from_the_previous_stages_branch(repo, tmp_path):
+    a = tmp_path / "wt" / "a"
+    worktree.create(repo, a, "a", "HEAD")
+    (a / "g.txt").write_text("from a\n")
+    worktree.git(a, "add", "g.txt")
+    worktree.git(a, "commit", "-qm", "a")
+    b = tmp_path / "wt" / "b"
+    worktree.create(repo, b, "b", "mh/a")
+    assert (b / "g.txt").read_text() == "from a\n"
+
+
+def test_not_a_repository_and_a_bad_base_are_usage_errors(repo, tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(MhError) as e:
+        worktree.repository_of(plain)
+    assert e.value.code == Exit.USAGE and "git repository" in str(e.value)
+    with pytest.raises(MhError) as e:
+        worktree.create(repo, tmp_path / "wt" / "x", "x", "no-such-branch")
+    assert e.value.code == Exit.USAGE and "no-such-branch" in str(e.value)
+    assert not (tmp_path / "wt" / "x").exists()
+
+
+def test_five_worktrees_created_at_once_all_succeed(repo, tmp_path):
+    with ThreadPoolExecutor(5) as pool:
+        list(pool.map(lambda i: worktree.create(repo, tmp_path / "wt" / f"h{i}", f"h{i}", "HEAD"), range(5)))
+    branches = worktree.git(repo, "branch", "--list", "--format=%(refname:short)", "mh/*").stdout.split()
+    assert sorted(branches) == [f"mh/h{i}" for i in range(5)]
+
+
+def test_too_little_free_space_is_refused(repo, tmp_path, monkeypatch):
+    monkeypatch.setattr(worktree, "MIN_FREE_BYTES", 1 << 62)
+    with pytest.raises(MhError) as e:
+        worktree.create(repo, tmp_path / "wt" / "x", "x", "HEAD")
+    assert "free" in str(e.value) and not (tmp_path / "wt" / "x").exists()
