@@ -166,7 +166,7 @@ def _child(main: Any, args: list[str], server_fds: tuple[int, int]) -> None:
         os.close(null)
         code = main(args)
     except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
     finally:
         os._exit(code)
 
