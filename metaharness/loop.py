@@ -34,7 +34,7 @@ from metaharness.prompt import (default_template, format_artifacts, format_conte
                                 format_messages, render)
 from metaharness.roadmap import Progress, read_roadmap
 from metaharness.signals import SignalCatcher
-from metaharness.status import Exit, Status, exit_for
+from metaharness.status import Exit, MhError, Status, exit_for
 from metaharness.tree import now_iso, read_json, write_json
 from metaharness.watch import DirectoryWatch
 
@@ -75,6 +75,8 @@ class Supervisor:
         self._state_lock = threading.Lock()  # the output pump publishes progress too
         self._last_beat = 0.0
         self._roadmap = Path(self.spec["roadmap"])
+        self._workdir = Path(self.spec["workdir"])
+        self._worktree_base: str | None = None  # the commit a --worktree branch started from
         self._started = time.monotonic()
         self._last_output = self._started
         self._stalls = Escalation(self.spec.get("on_stall") or ["nudge", "restart", "stop"])
@@ -100,13 +102,43 @@ class Supervisor:
         watch = DirectoryWatch(self.dir / "control", self._wake.set)
         code = None
         try:
-            status, reason = self._await_dependencies() or self._loop()
+            status, reason = self._await_dependencies() or self._make_worktree() or self._loop()
         except Exception as e:  # a bug or a broken disk must still end in a result
             os.write(self._log_fd, traceback.format_exc().encode())
             status, reason, code = Status.FAILED, f"supervisor error: {type(e).__name__}: {e}", Exit.SOFTWARE
         finally:
             watch.close()
         return self._finish(status, reason, code)
+
+    def _make_worktree(self) -> tuple[Status, str] | None:
+        """With --worktree, check out branch mh/<id> now, after the dependencies, so it can start
+        from what they committed; the agent runs there."""
+        wanted = self.spec.get("worktree")
+        if not wanted:
+            return None
+        from metaharness import worktree
+
+        directory = self.dir.parent / "worktrees" / self.spec["id"]
+        try:
+            self._worktree_base = worktree.create(Path(wanted["repo"]), directory, self.spec["id"], wanted["base"])
+        except MhError as e:
+            return Status.FAILED, f"no worktree: {e}"
+        self._workdir = directory
+        self._events.emit("worktree", path=str(directory), branch=worktree.branch_for(self.spec["id"]),
+                          base=self._worktree_base)
+        return None
+
+    def _worktree_result(self) -> dict[str, Any] | None:
+        if self._worktree_base is None:
+            return None
+        from dataclasses import asdict
+
+        from metaharness import worktree
+
+        try:
+            return {"path": str(self._workdir), **asdict(worktree.state(self._workdir, self.spec["id"], self._worktree_base))}
+        except MhError as e:
+            return {"path": str(self._workdir), "error": str(e)}
 
     def _await_dependencies(self) -> tuple[Status, str] | None:
         """Stay `pending` until every --after harness has completed; fail if one did not."""
@@ -346,7 +378,7 @@ class Supervisor:
                     self._publish_state(stalled_since=None)
 
             agent = process.AgentProcess(
-                invocation, cwd=Path(self.spec["workdir"]), env=env,
+                invocation, cwd=self._workdir, env=env,
                 stderr_path=it_dir / "stderr", on_line=on_line, on_exit=self._wake.set,
             )
             try:
@@ -549,6 +581,8 @@ class Supervisor:
             "started": self.state.get("started"), "ended": ended, "usage": self.state.get("usage"),
             "duration_s": round(time.monotonic() - self._started, 3),
         }
+        if self.spec.get("worktree"):
+            result["worktree"] = self._worktree_result()
         write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended
         self._publish_state(status=status, reason=reason, agent_pid=None, next_attempt=None, stalled_since=None)
         self._events.emit("ended", status=status.value, exit_code=code, reason=reason)

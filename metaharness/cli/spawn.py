@@ -72,6 +72,9 @@ def build_parser() -> common.Parser:
     p.add_argument("--hook-timeout", type=common.positive_duration, default=30.0, metavar="DUR",
                    help="a hook still running after this is killed and reported (default 30s)")
     p.add_argument("--workdir", metavar="DIR", help="where the agent runs (default: the current directory)")
+    p.add_argument("--worktree", action="store_true",
+                   help="run the agent in a git worktree of WORKDIR's repository on branch mh/ID")
+    p.add_argument("--base", metavar="REF", help="where the --worktree branch starts (default HEAD)")
     p.add_argument("--prompt-template", metavar="FILE", help="prompt template with {{VARIABLES}}")
     p.add_argument("--run", metavar="RUN-ID", help="the mh-run run this harness belongs to (set by mh-run)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -80,6 +83,20 @@ def build_parser() -> common.Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return common.run("spawn", _spawn, argv)
+
+
+def _worktree_spec(args: Any, workdir: Path) -> dict[str, str] | None:
+    if args.base and not args.worktree:
+        raise MhError("--base needs --worktree", Exit.USAGE)
+    if not args.worktree:
+        return None
+    from metaharness import worktree
+
+    repo = worktree.repository_of(workdir)
+    base = args.base or "HEAD"
+    if not args.after:
+        worktree.resolve(repo, base)  # now; with --after, a dependency may still create it
+    return {"repo": str(repo), "base": base}
 
 
 def _spawn(argv: Sequence[str] | None) -> int:
@@ -108,6 +125,7 @@ def _spawn(argv: Sequence[str] | None) -> int:
     workdir = Path(args.workdir or ".").absolute()
     if not workdir.is_dir():
         raise MhError(f"workdir {workdir} is not a directory", Exit.USAGE)
+    worktree_spec = _worktree_spec(args, workdir)
     template = None
     if args.prompt_template:
         template = str(Path(args.prompt_template).absolute())
@@ -125,7 +143,8 @@ def _spawn(argv: Sequence[str] | None) -> int:
     instance = new_instance_id()
     spec: dict[str, Any] = {
         "format": 1, "id": args.id, "instance": instance, "created": now_iso(), "roadmap": str(roadmap),
-        "run": args.run, "after": after, "agent": agent, "agent_cmd": args.agent_cmd, "workdir": str(workdir), "model": args.model,
+        "run": args.run, "after": after, "agent": agent, "agent_cmd": args.agent_cmd, "workdir": str(workdir), "worktree": worktree_spec,
+        "model": args.model,
         "max_turns": args.max_turns, "allowed_tools": args.allowed_tools, "permission_mode": args.permission_mode,
         "agent_args": args.agent_arg, "resume_session": args.resume_session, "budget_usd": args.budget_usd,
         "budget_tokens": args.budget_tokens, "rate_limit_backoff": args.rate_limit_backoff,

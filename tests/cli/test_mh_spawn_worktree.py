@@ -1,0 +1,53 @@
+"""mh-spawn --worktree: each harness on its own branch, from a base, after its dependencies."""
+
+import subprocess
+
+import pytest
+
+EDIT = ("echo {text} > f.txt && git commit -qam {text} && echo '<promise>COMPLETE</promise>'")
+
+
+@pytest.fixture
+def repo(project):
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "t@example.com"], ["config", "user.name", "t"]):
+        subprocess.run(["git", "-C", str(project.root), *args], check=True)
+    (project.root / "f.txt").write_text("base\n")
+    (project.root / ".gitignore").write_text(".harness/\n*.md\n")
+    subprocess.run(["git", "-C", str(project.root), "add", "f.txt", ".gitignore"], check=True)
+    subprocess.run(["git", "-C", str(project.root), "commit", "-qm", "base"], check=True)
+    return project.root
+
+
+def _show(repo, ref):
+    return subprocess.run(["git", "-C", str(repo), "show", ref], capture_output=True, text=True, check=True).stdout
+
+
+def test_two_harnesses_edit_one_file_on_their_own_branches(project, repo):
+    for hid in ("a", "b"):
+        r = project.run("spawn", hid, str(project.roadmap(f"{hid}.md")), "--worktree", "-q",
+                        "--agent-cmd", EDIT.format(text=hid))
+        assert r.returncode == 0, r.stderr
+        wt = project.result(hid)["worktree"]
+        assert (wt["branch"], wt["ahead"], wt["files_changed"], wt["dirty"]) == (f"mh/{hid}", 1, 1, False)
+    assert _show(repo, "mh/a:f.txt") == "a\n" and _show(repo, "mh/b:f.txt") == "b\n"
+    assert (repo / "f.txt").read_text() == "base\n"
+
+
+def test_a_pipeline_stage_starts_from_the_previous_stages_branch(project, repo):
+    b = project.start("spawn", "b", str(project.roadmap("b.md")), "--worktree", "--base", "mh/a", "--after", "a", "-q",
+                      "--agent-cmd", "grep -q a f.txt && echo '<promise>COMPLETE</promise>'")
+    r = project.run("spawn", "a", str(project.roadmap("a.md")), "--worktree", "-q", "--agent-cmd", EDIT.format(text="a"))
+    assert r.returncode == 0, r.stderr
+    assert b.wait(60) == 0
+    assert project.result("b")["worktree"]["ahead"] == 0
+
+
+def test_worktree_errors_are_usage_errors(project, repo, tmp_path_factory):
+    plain = tmp_path_factory.mktemp("not-a-repo")
+    r = project.run("spawn", "a", str(project.roadmap()), "--worktree", "--base", "nope", "--agent-cmd", "true")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "nope" in r.stderr
+    r = project.run("spawn", "a", str(project.roadmap()), "--worktree", "--workdir", str(plain), "--agent-cmd", "true")
+    assert r.returncode == 2 and "git repository" in r.stderr
+    r = project.run("spawn", "a", str(project.roadmap()), "--base", "main", "--agent-cmd", "true")
+    assert r.returncode == 2 and "--worktree" in r.stderr
+    assert not (project.tree / "a").exists()
