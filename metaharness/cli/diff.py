@@ -1,0 +1,56 @@
+"""mh-diff: what a --worktree harness changed against the commit its branch started from."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from metaharness.cli import common
+from metaharness.status import Exit
+
+DESCRIPTION = """\
+Show what harness ID changed in its worktree against the commit its branch mh/ID started
+from: committed and uncommitted changes, as a diffstat, or in full with --full."""
+
+EPILOG = """\
+exit status: 0 shown, 2 usage (the harness has no worktree), 7 no such harness,
+10 bad tree, 11 system error (git failed, or the worktree is gone), 70 internal error.
+See mh-diff(1)."""
+
+
+def build_parser() -> common.Parser:
+    p = common.parser("diff", DESCRIPTION, EPILOG)
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--full", action="store_true", help="the whole diff, not a diffstat")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return common.run("diff", _diff, argv)
+
+
+def _diff(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    from metaharness import worktree
+    from metaharness.harness import harness_dir
+    from metaharness.status import MhError
+    from metaharness.tree import find_tree
+
+    directory = harness_dir(find_tree(), args.id)
+    events = (directory / "events.jsonl").read_text(encoding="utf-8", errors="replace").splitlines()
+    made = [line for line in events if '"event": "worktree"' in line]
+    if not made:
+        raise MhError(f"{args.id} has no worktree (spawned without --worktree, or not started yet)", Exit.USAGE)
+    event = json.loads(made[-1])
+    path = Path(event["path"])
+    if not path.is_dir():
+        raise MhError(f"the worktree of {args.id} is gone: {path}", Exit.SYSTEM)
+    r = worktree.git(path, "diff", "--no-color", "--patch" if args.full else "--stat", event["base"])
+    sys.stdout.write(r.stdout)
+    return Exit.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
