@@ -118,7 +118,7 @@ class Supervisor:
             return None
         from metaharness import worktree
 
-        directory = self.dir.parent / "worktrees" / self.spec["id"]
+        directory = worktree.directory_for(self.dir.parent, self.spec["id"])
         try:
             self._worktree_base = worktree.create(Path(wanted["repo"]), directory, self.spec["id"], wanted["base"])
         except MhError as e:

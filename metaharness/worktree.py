@@ -60,6 +60,10 @@ def branch_for(harness_id: str) -> str:
     return f"{BRANCH_PREFIX}{harness_id}"
 
 
+def directory_for(tree: Path, harness_id: str) -> Path:
+    return tree / "worktrees" / harness_id
+
+
 def create(repo: Path, directory: Path, harness_id: str, base: str) -> str:
     """Check out a new branch mh/<id> at `base` in `directory`; return the base commit."""
     commit = resolve(repo, base)

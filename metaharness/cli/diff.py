@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from metaharness.cli import common
@@ -34,20 +32,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _diff(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from metaharness import worktree
+    from metaharness.events import read_events
     from metaharness.harness import harness_dir
     from metaharness.status import MhError
     from metaharness.tree import find_tree
 
-    directory = harness_dir(find_tree(), args.id)
-    events = (directory / "events.jsonl").read_text(encoding="utf-8", errors="replace").splitlines()
-    made = [line for line in events if '"event": "worktree"' in line]
+    tree = find_tree()
+    made = [e for e in read_events(harness_dir(tree, args.id) / "events.jsonl") if e.get("event") == "worktree"]
     if not made:
         raise MhError(f"{args.id} has no worktree (spawned without --worktree, or not started yet)", Exit.USAGE)
-    event = json.loads(made[-1])
-    path = Path(event["path"])
+    path = worktree.directory_for(tree, args.id)  # type: ignore[arg-type]
     if not path.is_dir():
         raise MhError(f"the worktree of {args.id} is gone: {path}", Exit.SYSTEM)
-    r = worktree.git(path, "diff", "--no-color", "--patch" if args.full else "--stat", event["base"])
+    # The base commit as resolved when the worktree was made: the ref may have moved since.
+    r = worktree.git(path, "diff", "--no-color", "--patch" if args.full else "--stat", made[-1]["base"])
     sys.stdout.write(r.stdout)
     return Exit.OK
 
