@@ -51,6 +51,7 @@ def _watch(argv: Sequence[str] | None) -> int:
     wait_for_path(tree, None)  # a monitor may start before the first harness
     types = {t for group in args.type for t in group.split(",") if t}
     hooks = Hooks(tree, lambda hook, why: print(f"mh-watch: error: hook {hook} {why}", file=sys.stderr, flush=True))
+    commands: list[threading.Thread] = []
 
     def on_alert(alert: dict[str, Any]) -> None:
         if types and alert["event"] not in types:
@@ -62,8 +63,10 @@ def _watch(argv: Sequence[str] | None) -> int:
         if alert["event"] == "dead":
             hooks.run("dead", env)
         if args.command:
-            threading.Thread(target=run_bounded, args=(["/bin/sh", "-c", args.command], {**os.environ, **env}, hooks.timeout),
-                             daemon=True).start()
+            command = threading.Thread(target=run_bounded,
+                                       args=(["/bin/sh", "-c", args.command], {**os.environ, **env}, hooks.timeout))
+            command.start()
+            commands.append(command)
 
     monitor = Monitor(tree, on_alert)
     signal.signal(signal.SIGTERM, lambda signum, frame: monitor.stop())
@@ -71,6 +74,8 @@ def _watch(argv: Sequence[str] | None) -> int:
         monitor.run()
     except KeyboardInterrupt:
         pass
+    for command in commands:  # every alert printed has its command run, even when interrupted at once
+        command.join()
     return Exit.OK
 
 
