@@ -120,12 +120,13 @@ class Supervisor:
 
         directory = worktree.directory_for(self.dir.parent, self.spec["id"])
         try:
-            self._worktree_base = worktree.create(Path(wanted["repo"]), directory, self.spec["id"], wanted["base"])
+            self._worktree_base, continued = worktree.create(Path(wanted["repo"]), directory, self.spec["id"], wanted["base"])
         except MhError as e:
             return Status.FAILED, f"no worktree: {e}"
         self._workdir = directory
-        self._events.emit("worktree", path=str(directory), branch=worktree.branch_for(self.spec["id"]),
-                          base=self._worktree_base)
+        made = {"path": str(directory), "branch": worktree.branch_for(self.spec["id"]), "base": self._worktree_base}
+        self._publish_state(worktree=made)  # for mh-status
+        self._events.emit("worktree", **made, continued=continued)
         return None
 
     def _worktree_result(self) -> dict[str, Any] | None:

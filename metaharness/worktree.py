@@ -64,16 +64,50 @@ def directory_for(tree: Path, harness_id: str) -> Path:
     return tree / "worktrees" / harness_id
 
 
-def create(repo: Path, directory: Path, harness_id: str, base: str) -> str:
-    """Check out a new branch mh/<id> at `base` in `directory`; return the base commit."""
+def create(repo: Path, directory: Path, harness_id: str, base: str) -> tuple[str, bool]:
+    """Check out branch mh/<id> in `directory`; return the commit it started from, and
+    whether an existing branch was continued.
+
+    A new branch starts at `base`. An existing branch is never reset (it may hold work
+    nobody merged): the harness continues it, in its worktree if that is still there, and
+    its starting point is where it forked from `base`. `mh-clean` is how to start afresh.
+    """
     commit = resolve(repo, base)
+    branch = branch_for(harness_id)
+    if directory.exists():
+        if current_branch(directory) != branch:
+            raise MhError(f"{directory} exists and is not the worktree of {branch}", Exit.SYSTEM)
+        return fork_point(directory, commit), True
     directory.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(directory.parent).free
     if free < MIN_FREE_BYTES:
         raise MhError(f"only {free // 2**20} MiB free under {directory.parent}: "
                       f"a worktree needs at least {MIN_FREE_BYTES // 2**20} MiB", Exit.SYSTEM)
-    git(repo, "worktree", "add", "--quiet", "-B", branch_for(harness_id), str(directory), commit)
-    return commit
+    if branch_exists(repo, branch):
+        git(repo, "worktree", "prune")  # forget a worktree of this branch deleted by hand
+        git(repo, "worktree", "add", "--quiet", str(directory), branch)
+        return fork_point(directory, commit), True
+    git(repo, "worktree", "add", "--quiet", "-b", branch, str(directory), commit)
+    return commit, False
+
+
+def current_branch(directory: Path) -> str | None:
+    """The branch checked out at the top of worktree `directory`, or None."""
+    r = git(directory, "rev-parse", "--show-toplevel", "--abbrev-ref", "HEAD", check=False)
+    if r.returncode != 0:
+        return None
+    top, head = r.stdout.split("\n")[:2]
+    return head if Path(top).resolve() == directory.resolve() else None
+
+
+def branch_exists(repo: Path, branch: str) -> bool:
+    return git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode == 0
+
+
+def fork_point(directory: Path, base: str) -> str:
+    """Where the branch checked out in `directory` left `base` (`base` itself if unrelated)."""
+    r = git(directory, "merge-base", base, "HEAD", check=False)
+    return r.stdout.strip() if r.returncode == 0 else base
 
 
 @dataclass(frozen=True)

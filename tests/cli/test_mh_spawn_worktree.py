@@ -63,3 +63,13 @@ def test_mh_diff_shows_what_a_harness_changed(project, repo):
     r = project.run("diff", "plain")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no worktree" in r.stderr
     assert project.run("diff", "nope").returncode == 7
+
+
+def test_spawning_an_id_again_continues_its_branch(project, repo):
+    for text in ("one", "two"):
+        r = project.run("spawn", "a", str(project.roadmap("a.md")), "--worktree", "-q", "--agent-cmd", EDIT.format(text=text))
+        assert r.returncode == 0, r.stderr
+    wt = project.result("a")["worktree"]
+    assert (wt["ahead"], wt["files_changed"]) == (2, 1)
+    log = subprocess.run(["git", "-C", str(repo), "log", "--format=%s", "mh/a"], capture_output=True, text=True).stdout
+    assert log.split() == ["two", "one", "base"]

@@ -25,7 +25,8 @@ def repo(tmp_path):
 def test_each_harness_edits_its_own_branch_and_the_checkout_is_untouched(repo, tmp_path):
     for hid in ("a", "b"):
         directory = tmp_path / "wt" / hid
-        base = worktree.create(repo, directory, hid, "HEAD")
+        base, continued = worktree.create(repo, directory, hid, "HEAD")
+        assert not continued
         (directory / "f.txt").write_text(f"{hid}\n")
         worktree.git(directory, "commit", "-qam", f"{hid} edits")
         s = worktree.state(directory, hid, base)
@@ -71,3 +72,27 @@ def test_too_little_free_space_is_refused(repo, tmp_path, monkeypatch):
     with pytest.raises(MhError) as e:
         worktree.create(repo, tmp_path / "wt" / "x", "x", "HEAD")
     assert "free" in str(e.value) and not (tmp_path / "wt" / "x").exists()
+
+
+def test_an_existing_branch_is_continued_never_reset(repo, tmp_path):
+    directory = tmp_path / "wt" / "a"
+    base, _ = worktree.create(repo, directory, "a", "HEAD")
+    (directory / "f.txt").write_text("work\n")
+    worktree.git(directory, "commit", "-qam", "work")
+    (repo / "f.txt").write_text("main moved on\n")
+    worktree.git(repo, "commit", "-qam", "main moves")
+    again, continued = worktree.create(repo, directory, "a", "HEAD")  # worktree still there
+    assert continued and again == base
+    worktree.git(repo, "worktree", "remove", str(directory))
+    again, continued = worktree.create(repo, directory, "a", "HEAD")  # only the branch is left
+    assert continued and again == base
+    assert (directory / "f.txt").read_text() == "work\n"
+    assert worktree.state(directory, "a", again).ahead == 1
+
+
+def test_a_foreign_directory_in_the_worktrees_place_is_refused(repo, tmp_path):
+    directory = tmp_path / "wt" / "a"
+    directory.mkdir(parents=True)
+    with pytest.raises(MhError) as e:
+        worktree.create(repo, directory, "a", "HEAD")
+    assert "not the worktree of mh/a" in str(e.value)
