@@ -14,7 +14,7 @@ from conftest import BIN, REPO, TIMEOUT, base_env
 
 from metaharness.status import Exit
 
-VERBS = ["spawn", "wait", "send", "stop", "status", "events", "logs", "watch", "context", "artifact", "run", "queue", "pool", "diff"]
+VERBS = ["spawn", "wait", "send", "stop", "status", "events", "logs", "watch", "context", "artifact", "run", "queue", "pool", "diff", "clean"]
 MAN = REPO / "man"
 
 

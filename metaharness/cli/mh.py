@@ -20,6 +20,7 @@ VERBS = {
     "events": "show or follow a harness's event log",
     "logs": "show or follow what a harness's agent said",
     "diff": "what a --worktree harness changed against its base",
+    "clean": "remove finished harnesses and their worktrees, never unmerged work",
     "watch": "print every stall, loop, failure and death as it happens",
     "context": "set, get and list the key/value context all harnesses share",
     "artifact": "publish and fetch versioned files between harnesses",
