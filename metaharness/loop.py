@@ -129,18 +129,6 @@ class Supervisor:
         self._events.emit("worktree", **made, continued=continued)
         return None
 
-    def _worktree_result(self) -> dict[str, Any] | None:
-        if self._worktree_base is None:
-            return None
-        from dataclasses import asdict
-
-        from metaharness import worktree
-
-        try:
-            return {"path": str(self._workdir), **asdict(worktree.state(self._workdir, self.spec["id"], self._worktree_base))}
-        except MhError as e:
-            return {"path": str(self._workdir), "error": str(e)}
-
     def _await_dependencies(self) -> tuple[Status, str] | None:
         """Stay `pending` until every --after harness has completed; fail if one did not."""
         after = self.spec.get("after") or []
@@ -583,7 +571,10 @@ class Supervisor:
             "duration_s": round(time.monotonic() - self._started, 3),
         }
         if self.spec.get("worktree"):
-            result["worktree"] = self._worktree_result()
+            from metaharness import worktree
+
+            result["worktree"] = None if self._worktree_base is None else \
+                worktree.describe(self._workdir, self.spec["id"], self._worktree_base)
         write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended
         self._publish_state(status=status, reason=reason, agent_pid=None, next_attempt=None, stalled_since=None)
         self._events.emit("ended", status=status.value, exit_code=code, reason=reason)

@@ -12,9 +12,8 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from metaharness.status import Exit, MhError
 
@@ -110,20 +109,18 @@ def fork_point(directory: Path, base: str) -> str:
     return r.stdout.strip() if r.returncode == 0 else base
 
 
-@dataclass(frozen=True)
-class State:
-    branch: str
-    base: str
-    head: str
-    ahead: int
-    files_changed: int
-    dirty: bool
-
-
-def state(directory: Path, harness_id: str, base: str) -> State:
-    """Where the worktree stands against the commit it started from."""
-    head = git(directory, "rev-parse", "HEAD").stdout.strip()
-    ahead = int(git(directory, "rev-list", "--count", f"{base}..HEAD").stdout)
-    files = git(directory, "diff", "--name-only", base, "HEAD").stdout.split()
-    dirty = bool(git(directory, "status", "--porcelain").stdout.strip())
-    return State(branch_for(harness_id), base, head, ahead, len(files), dirty)
+def describe(directory: Path, harness_id: str, base: str) -> dict[str, Any]:
+    """Where the worktree stands against the commit it started from, as result.json and
+    mh-status report it; an `error` instead of the figures if git cannot tell."""
+    where = {"path": str(directory), "branch": branch_for(harness_id), "base": base}
+    if not directory.is_dir():
+        return {**where, "error": "the worktree is gone"}
+    try:
+        status = git(directory, "status", "--porcelain=v2", "--branch").stdout.splitlines()
+        ahead = int(git(directory, "rev-list", "--count", f"{base}..HEAD").stdout)
+        files = git(directory, "diff", "--name-only", "-z", base, "HEAD").stdout.split("\0")
+    except MhError as e:
+        return {**where, "error": str(e)}
+    head = next((line.split()[2] for line in status if line.startswith("# branch.oid ")), None)
+    return {**where, "head": head, "ahead": ahead, "files_changed": len([f for f in files if f]),
+            "dirty": any(not line.startswith("#") for line in status)}

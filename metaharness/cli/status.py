@@ -14,7 +14,7 @@ from metaharness.status import Exit, MhError
 DESCRIPTION = """\
 Show every harness in the tree (or the named ones): status, iteration, roadmap progress,
 current task, age, heartbeat age, supervisor pid, the agent's turns, tokens and cost, its
-last tool call, and alerts (STALLED, LOOPING, WAITING, DEAD, STALE). A running harness whose supervisor
+last tool call, a --worktree harness's branch (commits ahead of its base, dirty or clean), and alerts (STALLED, LOOPING, WAITING, DEAD, STALE). A running harness whose supervisor
 has gone is shown as dead; an unreadable one as corrupt."""
 
 EPILOG = """\
@@ -158,8 +158,20 @@ def describe(view: Any) -> dict[str, Any]:
         "session_id": state.get("session_id"), "usage": result.get("usage") or state.get("usage"),
         "last_tool": state.get("last_tool"), "alerts": alerts(view, now, beat_age),
         "reason": result.get("reason") or state.get("reason") or view.problem,
-        "exit_code": result.get("exit_code"),
+        "exit_code": result.get("exit_code"), "worktree": _worktree(view),
     }
+
+
+def _worktree(view: Any) -> dict[str, Any] | None:
+    """A --worktree harness's branch as it stands now: it may have moved since the result."""
+    made = view.state.get("worktree")
+    if not isinstance(made, dict):
+        return None
+    from pathlib import Path
+
+    from metaharness import worktree
+
+    return worktree.describe(Path(made["path"]), view.id, made["base"])
 
 
 def alerts(view: Any, now: float, beat_age: float | None) -> list[str]:
@@ -192,6 +204,7 @@ def render_table(records: list[dict[str, Any]]) -> str:
 
     from metaharness.duration import format_age
 
+    with_branch = any(r["worktree"] for r in records)
     rows = []
     for r in records:
         progress, usage = r["progress"] or {}, r["usage"] or {}
@@ -204,8 +217,18 @@ def render_table(records: list[dict[str, Any]]) -> str:
             _tokens(usage.get("input_tokens", 0) + usage.get("output_tokens", 0)) if usage.get("input_tokens") else "-",
             f"${usage['cost_usd']:.4f}" if usage.get("cost_usd") else "-", _clip(r["last_tool"] or "-", TOOL_WIDTH),
             " ".join(r["alerts"]) or "-",
-        ))
-    return tabulate(rows, headers=COLUMNS, tablefmt="plain", disable_numparse=True)
+        ) + ((_branch(r["worktree"]),) if with_branch else ()))
+    headers = COLUMNS + (("BRANCH",) if with_branch else ())
+    return tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
+
+
+def _branch(wt: dict[str, Any] | None) -> str:
+    """mh/a +2 dirty: the branch, its commits ahead of its base, uncommitted changes."""
+    if not wt:
+        return "-"
+    if "error" in wt:
+        return f"{wt['branch']} ({wt['error']})"
+    return f"{wt['branch']} +{wt['ahead']} {'dirty' if wt['dirty'] else 'clean'}"
 
 
 def _clip(text: str, width: int) -> str:

@@ -1,5 +1,6 @@
 """mh-spawn --worktree: each harness on its own branch, from a base, after its dependencies."""
 
+import json
 import subprocess
 
 import pytest
@@ -73,3 +74,18 @@ def test_spawning_an_id_again_continues_its_branch(project, repo):
     assert (wt["ahead"], wt["files_changed"]) == (2, 1)
     log = subprocess.run(["git", "-C", str(repo), "log", "--format=%s", "mh/a"], capture_output=True, text=True).stdout
     assert log.split() == ["two", "one", "base"]
+
+
+def test_mh_status_shows_branch_commits_ahead_and_dirty(project, repo):
+    project.run("spawn", "a", str(project.roadmap("a.md")), "--worktree", "-q", "--agent-cmd", EDIT.format(text="a"))
+    project.spawn("plain", "echo '<promise>COMPLETE</promise>'")
+    r = project.run("status")
+    assert "BRANCH" in r.stdout.splitlines()[0]
+    assert "mh/a +1 clean" in r.stdout
+    (project.tree / "worktrees" / "a" / "scratch.txt").write_text("not committed\n")
+    records = {rec["id"]: rec for rec in map(json.loads, project.run("status", "--json").stdout.splitlines()) if "id" in rec}
+    wt = records["a"]["worktree"]
+    assert (wt["branch"], wt["ahead"], wt["files_changed"], wt["dirty"]) == ("mh/a", 1, 1, True)
+    assert records["plain"]["worktree"] is None
+    assert "mh/a +1 dirty" in project.run("status", "a").stdout
+    assert "BRANCH" not in project.run("status", "plain").stdout

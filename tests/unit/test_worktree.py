@@ -29,8 +29,11 @@ def test_each_harness_edits_its_own_branch_and_the_checkout_is_untouched(repo, t
         assert not continued
         (directory / "f.txt").write_text(f"{hid}\n")
         worktree.git(directory, "commit", "-qam", f"{hid} edits")
-        s = worktree.state(directory, hid, base)
-        assert (s.branch, s.ahead, s.files_changed, s.dirty) == (f"mh/{hid}", 1, 1, False)
+        s = worktree.describe(directory, hid, base)
+        assert (s["branch"], s["ahead"], s["files_changed"], s["dirty"]) == (f"mh/{hid}", 1, 1, False)
+        assert s["head"] == worktree.git(directory, "rev-parse", "HEAD").stdout.strip()
+        (directory / "new.txt").write_text("untracked\n")
+        assert worktree.describe(directory, hid, base)["dirty"]
     for hid in ("a", "b"):
         assert worktree.git(repo, "show", f"mh/{hid}:f.txt").stdout == f"{hid}\n"
     assert (repo / "f.txt").read_text() == "base\n"
@@ -87,7 +90,7 @@ def test_an_existing_branch_is_continued_never_reset(repo, tmp_path):
     again, continued = worktree.create(repo, directory, "a", "HEAD")  # only the branch is left
     assert continued and again == base
     assert (directory / "f.txt").read_text() == "work\n"
-    assert worktree.state(directory, "a", again).ahead == 1
+    assert worktree.describe(directory, "a", again)["ahead"] == 1
 
 
 def test_a_foreign_directory_in_the_worktrees_place_is_refused(repo, tmp_path):
@@ -96,3 +99,7 @@ def test_a_foreign_directory_in_the_worktrees_place_is_refused(repo, tmp_path):
     with pytest.raises(MhError) as e:
         worktree.create(repo, directory, "a", "HEAD")
     assert "not the worktree of mh/a" in str(e.value)
+
+
+def test_a_vanished_worktree_is_described_as_gone(repo, tmp_path):
+    assert worktree.describe(tmp_path / "nowhere", "a", "HEAD")["error"] == "the worktree is gone"
