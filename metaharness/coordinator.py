@@ -210,11 +210,17 @@ class Run:
             usage = result.get("usage") or {}
             self._entry(harness_id).update(iterations=result.get("iterations"), duration_s=result.get("duration_s"),
                                            usage=usage)
+            if result.get("worktree"):
+                self._entry(harness_id)["worktree"] = result["worktree"]
             for key, value in usage.items():
                 totals[key] = round(totals.get(key, 0) + value, 6)
+        # A winner with a worktree is reported by its branch: that is what the user merges.
+        branch = (self._entry(winner).get("worktree") or {}).get("branch") if winner else None
         self.record.update(status="completed" if code == Exit.OK else "failed", exit_code=int(code), winner=winner,
-                           totals=totals, ended=now_iso())
+                           winner_branch=branch, totals=totals, ended=now_iso())
         self._save()
+        if winner:
+            self.say(f"winner: {winner}" + (f" (branch {branch}: git merge {branch})" if branch else ""))
         return code
 
     def _vote(self, completed: list[str]) -> str | None:
@@ -231,10 +237,12 @@ class Run:
         return min(ranked)[-1] if ranked else None
 
     def _score(self, h: HarnessPlan) -> float:
-        """`score_cmd` in the candidate's workdir: a number it prints, else 1 for exit 0 and 0 otherwise."""
+        """`score_cmd` in the candidate's worktree, or else its workdir: a number it prints, else
+        1 for exit 0 and 0 otherwise."""
         if not self.plan.score_cmd:
             return 1.0
-        workdir = Path(h.options.get("workdir") or self.plan.path.parent)
+        made = harness.inspect(self.tree / h.id).state.get("worktree")
+        workdir = Path(made["path"] if isinstance(made, dict) else h.options.get("workdir") or self.plan.path.parent)
         if not workdir.is_absolute():
             workdir = self.plan.path.parent / workdir
         try:

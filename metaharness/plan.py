@@ -4,7 +4,8 @@ and a strategy. The only module that imports pyyaml.
 Keys mirror mh-spawn's options with underscores (`--agent-cmd` -> `agent_cmd`), per
 harness or under `defaults`. Every error names the file, the line and the field.
 Dependencies come from `depends` and from a roadmap's front matter (`depends: [a, b]`);
-a cycle is refused with the cycle spelled out.
+a cycle is refused with the cycle spelled out. With `worktree: true`, a pipeline stage's
+branch starts from the previous stage's branch unless it names its own `base`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from metaharness import worktree
 from metaharness.status import Exit, MhError
 
 STRATEGIES: Final = ("parallel", "pipeline", "race", "voting")
@@ -27,7 +29,7 @@ HARNESS_KEYS: Final = {
     "backoff": (str, int, float), "grace": (str, int, float), "heartbeat": (str, int, float),
     "stall_after": (str, int, float), "on_stall": str, "loop_after": int, "on_loop": str,
     "result_grace": (str, int, float), "hook_timeout": (str, int, float), "rate_limit_backoff": (str, int, float),
-    "workdir": str, "prompt_template": str,
+    "workdir": str, "prompt_template": str, "worktree": bool, "base": str,
 }
 OWN_KEYS: Final = frozenset({"id", "roadmap", "depends"})
 
@@ -183,6 +185,10 @@ class _Validator:
         cycle = find_cycle({h.id: list(h.depends) for h in harnesses})
         if cycle:
             raise MhError(f"{self.path}: dependency cycle: {' -> '.join(cycle)}", Exit.USAGE)
+        if strategy == "pipeline":
+            harnesses = _stages_branch_from_the_previous(harnesses)
+        for h, node in zip(harnesses, list_node.value):
+            self.check_worktree(h, node, {worktree.branch_for(other.id) for other in harnesses})
         plan = Plan(self.path, strategy, tuple(harnesses), bool(self.value(top, "fail_fast", bool, False)),
                     self.value(top, "max_parallel", int, None), self.value(top, "min_votes", int, None),
                     self.value(top, "score_cmd", str, None), self.value(top, "on_dependency_failure", str, "fail"),
@@ -206,6 +212,23 @@ class _Validator:
             raise self.fail(top[key][0], key, f"only for strategy voting, not {plan.strategy}")
         if plan.strategy in ("race", "voting") and any(h.depends for h in plan.harnesses):
             raise MhError(f"{self.path}: strategy {plan.strategy}: candidates cannot depend on each other", Exit.USAGE)
+
+    def check_worktree(self, h: HarnessPlan, node: Any, plan_branches: set[str]) -> None:
+        """What mh-spawn would refuse, refused before anything starts: a `base` without a
+        worktree, a workdir outside git, a base that names nothing (or no plan harness's branch)."""
+        where = f"harnesses ({h.id})"
+        if "base" in h.options and not h.options.get("worktree"):
+            raise self.fail(node, f"{where}.base", "needs worktree: true")
+        if not h.options.get("worktree"):
+            return
+        workdir = self.path.parent / h.options.get("workdir", ".")
+        try:
+            repo = worktree.repository_of(workdir)
+            base = h.options.get("base", "HEAD")
+            if base not in plan_branches:  # made by a harness of this plan as it runs
+                worktree.resolve(repo, base)
+        except MhError as e:
+            raise self.fail(node, where, str(e)) from None
 
     def value(self, top: dict[str, tuple[Any, Any]], key: str, kind: type, default: Any) -> Any:
         if key not in top:
@@ -245,6 +268,19 @@ def _check_spawn_options(planned: HarnessPlan, where: str) -> None:
     except SystemExit:
         message = errors.getvalue().strip().removeprefix("mh-spawn: error: ").split(" (see ")[0]
         raise MhError(f"{where}: {message}", Exit.USAGE) from None
+
+
+def _stages_branch_from_the_previous(stages: list[HarnessPlan]) -> list[HarnessPlan]:
+    """A pipeline stage with a worktree starts from the previous stage's branch, so it
+    builds on what that stage committed, unless it names its own base."""
+    from dataclasses import replace
+
+    chained = stages[:1]
+    for before, stage in zip(stages, stages[1:]):
+        if stage.options.get("worktree") and before.options.get("worktree") and "base" not in stage.options:
+            stage = replace(stage, options={**stage.options, "base": worktree.branch_for(before.id)})
+        chained.append(stage)
+    return chained
 
 
 def _front_matter_depends(roadmap: Path) -> list[str]:

@@ -195,6 +195,18 @@ def project(tmp_path: Path):
         p.cleanup()
 
 
+@pytest.fixture
+def repo(project):
+    """The project directory as a git repository with one commit of f.txt ("base")."""
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "t@example.com"], ["config", "user.name", "t"]):
+        subprocess.run(["git", "-C", str(project.root), *args], check=True)
+    (project.root / "f.txt").write_text("base\n")
+    (project.root / ".gitignore").write_text(".harness/\n*.md\n")
+    subprocess.run(["git", "-C", str(project.root), "add", "f.txt", ".gitignore"], check=True)
+    subprocess.run(["git", "-C", str(project.root), "commit", "-qm", "base"], check=True)
+    return project.root
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_zombies_at_the_end():
     yield

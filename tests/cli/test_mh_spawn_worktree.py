@@ -3,20 +3,7 @@
 import json
 import subprocess
 
-import pytest
-
 EDIT = ("echo {text} > f.txt && git commit -qam {text} && echo '<promise>COMPLETE</promise>'")
-
-
-@pytest.fixture
-def repo(project):
-    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "t@example.com"], ["config", "user.name", "t"]):
-        subprocess.run(["git", "-C", str(project.root), *args], check=True)
-    (project.root / "f.txt").write_text("base\n")
-    (project.root / ".gitignore").write_text(".harness/\n*.md\n")
-    subprocess.run(["git", "-C", str(project.root), "add", "f.txt", ".gitignore"], check=True)
-    subprocess.run(["git", "-C", str(project.root), "commit", "-qm", "base"], check=True)
-    return project.root
 
 
 def _show(repo, ref):
