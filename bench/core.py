@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Measure what users pay in their loops: mh-status over 100 harnesses, the latency from an
-agent's exit to mh-wait's return, and the wall time of mh-send. Prints medians.
+"""Measure what users pay in their loops: mh-status over 100 harnesses (and over 10 with
+worktrees, each read from git), the latency from an agent's exit to mh-wait's return, and
+the wall time of mh-send. Prints medians.
 
 Run: .venv/bin/python bench/core.py [--runs N]
 """
@@ -66,12 +67,26 @@ def main() -> None:
             returned = time.time()
             latencies.append(returned - float((root / f"exit{run}").read_text()))
 
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "MH_ROOT": tmp, "PATH": f"{BIN}:{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        for git in (["init", "-q", "-b", "main"], ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q",
+                                                   "--allow-empty", "-m", "base"]):
+            subprocess.run(["git", "-C", tmp, *git], check=True)
+        road = Path(tmp) / ".git" / "roadmap.md"  # out of the way of git status
+        road.write_text("- [ ] one\n")
+        commit = "echo x > f && git add f && git -c user.name=b -c user.email=b@b commit -qm x"
+        for i in range(10):
+            mh("spawn", f"t{i}", str(road), "--worktree", "--agent-cmd", f"{commit} && echo '<promise>COMPLETE</promise>'",
+               "--workdir", tmp, env=env)
+        worktrees = [timed(lambda: mh("status", env=env)) for _ in range(args.runs)]
+
     def show(name: str, samples: list[float]) -> None:
         print(f"{name:<44} median {statistics.median(samples) * 1000:7.1f} ms   "
               f"min {min(samples) * 1000:7.1f} ms   max {max(samples) * 1000:7.1f} ms   (n={len(samples)})")
 
     show("mh-status, 100 harness directories", status)
     show("mh-status --json, 100 harness directories", status_json)
+    show("mh-status, 10 --worktree harnesses", worktrees)
     show("mh-send to a running harness", sends)
     show("agent exit -> mh-wait returns", latencies)
 

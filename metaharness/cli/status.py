@@ -60,7 +60,14 @@ def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
 
     directories = [harness.harness_dir(tree, i) for i in ids] if ids else (
         [] if tree is None else [tree / i for i in harness.list_ids(tree)])
-    records = [describe(harness.inspect(d)) for d in directories]
+    views = [harness.inspect(d) for d in directories]
+    if sum(isinstance(v.state.get("worktree"), dict) for v in views) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(8) as pool:  # each worktree costs three git runs; run them side by side
+            records = list(pool.map(describe, views))
+    else:
+        records = [describe(v) for v in views]
     totals = sum_usage(records)
     queue_counts = _queue_counts(tree)
     if as_json:
