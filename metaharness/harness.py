@@ -203,7 +203,7 @@ def _archive_finished(tree: Path, harness_id: str) -> None:
     if liveness.same_process(int(state.get("pid") or 0), state.get("pid_start")) and not (old / "result.json").exists():
         raise MhError(f"harness {harness_id} is already running (pid {state['pid']})", Exit.ID_TAKEN)
     try:
-        lock_fd = _take_old_lock(old / "lock")
+        lock_fd = take_ended_lock(old / "lock")
     except FileNotFoundError:
         lock_fd = None  # archived by a concurrent spawner a moment ago
     if lock_fd is None:
@@ -228,7 +228,7 @@ def _archive_finished(tree: Path, harness_id: str) -> None:
         os.close(lock_fd)
 
 
-def _take_old_lock(path: Path) -> int | None:
+def take_ended_lock(path: Path) -> int | None:
     """Lock a finished harness's lock file, waiting briefly for readers and a finishing supervisor."""
     try:
         return liveness.hold_lock(path)

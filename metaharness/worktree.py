@@ -124,3 +124,32 @@ def describe(directory: Path, harness_id: str, base: str) -> dict[str, Any]:
     head = next((line.split()[2] for line in status if line.startswith("# branch.oid ")), None)
     return {**where, "head": head, "ahead": ahead, "files_changed": len([f for f in files if f]),
             "dirty": any(not line.startswith("#") for line in status)}
+
+
+def main_checkout(path: Path) -> Path | None:
+    """The main working tree (or bare repository) of the repository holding `path`, or None."""
+    r = git(path, "worktree", "list", "--porcelain", check=False)
+    first = r.stdout.split("\n", 1)[0]
+    return Path(first.removeprefix("worktree ")) if r.returncode == 0 and first.startswith("worktree ") else None
+
+
+def checked_out_at(repo: Path, branch: str) -> list[Path]:
+    """Where `branch` is checked out, ignoring worktrees whose directory was deleted by hand."""
+    places = []
+    for entry in git(repo, "worktree", "list", "--porcelain").stdout.split("\n\n"):
+        fields = dict(line.partition(" ")[::2] for line in entry.splitlines())
+        if fields.get("branch") == f"refs/heads/{branch}" and Path(fields["worktree"]).exists():
+            places.append(Path(fields["worktree"]))
+    return places
+
+
+def uncommitted_files(directory: Path) -> int:
+    """How many files in worktree `directory` differ from HEAD, untracked ones included."""
+    return len(git(directory, "status", "--porcelain", "--untracked-files=all").stdout.splitlines())
+
+
+def unmerged_commits(repo: Path, branch: str) -> int:
+    """How many commits of `branch` no other branch, local or remote-tracking, contains."""
+    # --exclude takes the name --branches sees, without refs/heads/ (ids hold no glob characters).
+    return int(git(repo, "rev-list", "--count", f"refs/heads/{branch}", "--not",
+                   f"--exclude={branch}", "--branches", "--remotes").stdout)

@@ -1,0 +1,247 @@
+"""Removing ended harnesses: the directory, archived instances, worktree and branch of an id.
+
+Clean never loses work. An id is refused, and nothing of it removed, while its harness
+lives, while its worktree has uncommitted changes (untracked files included), while its
+branch `mh/<id>` has commits that no other branch, local or remote-tracking, contains, or
+while that branch is checked out anywhere but its own worktree. `force` overrides only
+the two refusals about work.
+
+A harness directory is removed only by a cleaner holding its lock, so its supervisor is
+gone and no spawner is archiving it, after checking that the name still denotes the
+directory it locked. The directory is then renamed into `.harness/.tmp/` before it is
+deleted, so readers see the whole harness or none of it; git goes first, so a git failure
+leaves the harness, and the record of what it was, in place. Ids are decided one after
+another against the repository as it is then: of two branches holding the same commits
+(a pipeline stage and the stage it started from), the first is removable, the second not.
+See mh-clean(1).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from metaharness import liveness, worktree
+from metaharness.harness import take_ended_lock, inspect, list_ids
+from metaharness.status import Exit, MhError, Status
+from metaharness.tree import read_json, validate_id
+
+
+class Action(str, Enum):
+    """The words `mh-clean --json` writes."""
+
+    REMOVED = "removed"
+    WOULD_REMOVE = "would_remove"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What was done with one id; the paths and branch are those removed, or kept if refused."""
+
+    id: str
+    action: Action
+    reason: str | None = None  # why it was refused
+    worktree: Path | None = None
+    branch: str | None = None
+    directory: bool = False  # the harness directory itself
+    archived: int = 0  # instances under .archive/
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Everything an id has, as found before deciding."""
+
+    id: str
+    directory: Path | None
+    archives: list[Path]
+    worktree: Path | None
+    repo: Path | None
+    branch: str | None  # mh/<id> if it exists in `repo`
+
+    @property
+    def empty(self) -> bool:
+        return not (self.directory or self.archives or self.worktree or self.branch)
+
+
+def clean(tree: Path, ids: Sequence[str] | None, *, force: bool = False, dry_run: bool = False) -> Iterator[Outcome]:
+    """Remove the named ids, or with `ids` None every ended harness and orphaned worktree.
+
+    Yields one Outcome per id as it is dealt with. A named id with nothing to remove is a
+    NO_SUCH_HARNESS error raised before anything changes; a git failure is a SYSTEM error.
+    """
+    if ids is None:
+        targets = [t for t in (_find(tree, i) for i in _ended(tree)) if not t.empty]
+    else:
+        targets = [_find(tree, validate_id(i)) for i in dict.fromkeys(ids)]
+        missing = [t.id for t in targets if t.empty]
+        if missing:
+            raise MhError(f"no such harness: {', '.join(missing)}", Exit.NO_SUCH_HARNESS)
+    for target in targets:
+        yield _clean_one(tree, target, force, dry_run)
+
+
+def _ended(tree: Path) -> list[str]:
+    """Ids with a harness that is not live, or with leftovers (a worktree, archives) and no harness."""
+    ids = set(list_ids(tree))
+    for leftovers, name_to_id in ((tree / "worktrees", lambda n: n), (tree / ".archive", _archived_id)):
+        try:
+            ids.update(name_to_id(n) for n in os.listdir(leftovers))
+        except FileNotFoundError:
+            pass
+    found = []
+    for harness_id in sorted(ids):
+        try:
+            validate_id(harness_id)
+        except MhError:
+            continue  # not ours to remove
+        directory = tree / harness_id
+        live = inspect(directory).status.is_live if directory.is_dir() else _being_spawned(tree, harness_id)
+        if not live:
+            found.append(harness_id)
+    return found
+
+
+def _archived_id(name: str) -> str:
+    return name.rpartition(".")[0]  # ID.INSTANCE, and instances hold no dot
+
+
+def _find(tree: Path, harness_id: str) -> _Target:
+    directory = tree / harness_id
+    archive = tree / ".archive"
+    archives = sorted(p for p in archive.glob(f"{harness_id}.*") if _archived_id(p.name) == harness_id)
+    place = worktree.directory_for(tree, harness_id)
+    directory_found = directory if directory.is_dir() else None
+    repo = _repository([place, *_spec_repos([directory, *archives]), tree.parent])
+    branch = worktree.branch_for(harness_id)
+    return _Target(harness_id, directory_found, archives, place if os.path.lexists(place) else None, repo,
+                   branch if repo is not None and worktree.branch_exists(repo, branch) else None)
+
+
+def _spec_repos(directories: list[Path]) -> list[Path]:
+    """The repositories --worktree spawns of this id recorded, newest instance first."""
+    repos = []
+    for directory in directories:
+        try:
+            repo = (read_json(directory / "spec.json").get("worktree") or {}).get("repo")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(repo, str):
+            repos.append(Path(repo))
+    return repos
+
+
+def _repository(candidates: list[Path]) -> Path | None:
+    """The main checkout of the first candidate inside a git repository."""
+    for candidate in candidates:
+        if candidate.is_dir():
+            found = worktree.main_checkout(candidate)
+            if found is not None:
+                return found
+    return None
+
+
+def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool) -> Outcome:
+    def refused(reason: str) -> Outcome:
+        return Outcome(t.id, Action.REFUSED, reason, t.worktree, t.branch)
+
+    lock_fd = None
+    try:
+        if t.directory is not None:
+            view = inspect(t.directory)
+            if view.status.is_live:
+                return refused(f"it is {view.status.value}")
+            if not dry_run:
+                lock_fd = _lock(t.directory)
+                if lock_fd is None:
+                    return refused("it is running (or was just spawned again)")
+                if view.status is Status.DEAD and view.state.get("agent_pid"):
+                    # Its supervisor was killed: end the agent it left before judging its work.
+                    from metaharness.process import end_orphaned_agent
+
+                    end_orphaned_agent(int(view.state["agent_pid"]), view.instance or "", view.spec.get("grace", 10.0))
+        elif _being_spawned(tree, t.id):
+            return refused("it is being spawned")
+        reason = _objection(t, force)
+        if reason:
+            return refused(reason)
+        if not dry_run:
+            _remove(tree, t, force)
+        return Outcome(t.id, Action.WOULD_REMOVE if dry_run else Action.REMOVED, None, t.worktree, t.branch,
+                       t.directory is not None, len(t.archives))
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
+
+
+def _lock(directory: Path) -> int | None:
+    """Lock an ended harness for removal; None if a supervisor holds it or the name moved on."""
+    try:
+        fd = take_ended_lock(directory / "lock")  # waits out a reader's momentary probe
+    except FileNotFoundError:
+        return None  # archived by a spawner a moment ago
+    if fd is None:
+        return None
+    try:
+        same = os.fstat(fd).st_ino == os.stat(directory / "lock").st_ino
+    except FileNotFoundError:
+        same = False
+    if not same:  # a new harness took the name after we looked
+        os.close(fd)
+        return None
+    return fd
+
+
+def _being_spawned(tree: Path, harness_id: str) -> bool:
+    """A spawn of this id is building under .tmp/ (its worktree may be about to be reused)."""
+    return any(_archived_id(p.name) == harness_id and liveness.lock_is_held(p / "lock")
+               for p in (tree / ".tmp").glob(f"{harness_id}.*"))
+
+
+def _objection(t: _Target, force: bool) -> str | None:
+    """Why removing this id would lose work or break a checkout, or None."""
+    branch = worktree.branch_for(t.id)
+    if t.worktree is not None and worktree.current_branch(t.worktree) != branch:
+        return f"{t.worktree} is not a git worktree on {branch}; remove it by hand"
+    if t.branch is not None and t.repo is not None:
+        own = t.worktree.resolve() if t.worktree is not None else None
+        elsewhere = [p for p in worktree.checked_out_at(t.repo, branch) if p.resolve() != own]
+        if elsewhere:
+            return f"{branch} is checked out in {elsewhere[0]}"
+    if force:
+        return None
+    problems = []
+    dirty = worktree.uncommitted_files(t.worktree) if t.worktree is not None else 0
+    if dirty:
+        problems.append(f"its worktree has {_count(dirty, 'uncommitted file')}")
+    unmerged = worktree.unmerged_commits(t.repo, branch) if t.branch is not None and t.repo is not None else 0
+    if unmerged:
+        problems.append(f"{branch} has {_count(unmerged, 'commit')} on no other branch")
+    return " and ".join(problems) or None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _remove(tree: Path, t: _Target, force: bool) -> None:
+    if t.worktree is not None and t.repo is not None:
+        worktree.git(t.repo, "worktree", "remove", *(["--force"] if force else []), str(t.worktree))
+    if t.branch is not None and t.repo is not None:
+        worktree.git(t.repo, "worktree", "prune")  # a worktree deleted by hand still "has" the branch
+        worktree.git(t.repo, "branch", "-D", t.branch)
+    for directory in ([t.directory] if t.directory is not None else []) + t.archives:
+        _discard(tree, directory)
+
+
+def _discard(tree: Path, directory: Path) -> None:
+    """Make `directory` vanish in one rename, then delete it."""
+    doomed = tree / ".tmp" / f"removing.{directory.name}.{os.urandom(4).hex()}"
+    doomed.parent.mkdir(exist_ok=True)
+    os.rename(directory, doomed)  # the moment it is gone
+    # A leftover (a permission problem, a kill) is swept from .tmp/ by a later mh-spawn.
+    shutil.rmtree(doomed, ignore_errors=True)
