@@ -164,7 +164,7 @@ def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool) -> Outcome:
                     from metaharness.process import end_orphaned_agent
 
                     end_orphaned_agent(int(view.state["agent_pid"]), view.instance or "", view.spec.get("grace", 10.0))
-        elif _being_spawned(tree, t.id):
+        elif _being_spawned(tree, t.id) or (tree / t.id).is_dir():
             return refused("it is being spawned")
         reason = _objection(t, force)
         if reason:
