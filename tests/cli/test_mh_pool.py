@@ -47,6 +47,17 @@ def test_a_pool_drains_the_queue_and_reports_failures(project):
     assert not list((queue / "workers").iterdir()) and not list((queue / "pools").iterdir())  # nothing left behind
 
 
+def test_with_worktree_each_item_works_on_a_branch_of_its_own(project, repo):
+    items = _queue(project, "a.md", "b.md")
+    agent = "echo $MH_ID > f.txt && git commit -qam $MH_ID && echo '<promise>COMPLETE</promise>'"
+    r = project.run("pool", "-n", "2", "--exit-when-empty", "--worktree", "--agent-cmd", agent, "-q")
+    assert r.returncode == 0, r.stderr
+    for item in map(_items(project).get, items):
+        wt = project.result(item["harness"])["worktree"]
+        assert (wt["branch"], wt["ahead"], wt["dirty"]) == (f"mh/{item['harness']}", 1, False)
+    assert (repo / "f.txt").read_text() == "base\n"
+
+
 def test_bad_pool_options_are_refused_before_anything_is_claimed(project):
     _queue(project, "a.md")
     r = project.run("pool", "--exit-when-empty", "--max-iterations", "0", "--agent-cmd", "true")
