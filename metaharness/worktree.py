@@ -28,8 +28,10 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     """Run git in `repo`, retrying while another git holds a lock; MhError if it fails."""
     env = {**os.environ, **_ENV}
     for attempt in range(LOCK_RETRIES):
+        # A session of its own: Ctrl+C is for the supervisor to handle, not to kill git
+        # halfway through making a worktree.
         r = subprocess.run(["git", "-C", str(repo), *args], env=env, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, start_new_session=True)
         if r.returncode == 0 or ".lock': File exists" not in r.stderr and "Unable to create" not in r.stderr:
             break
         time.sleep(min(0.05 * 2 ** attempt, 1.0))  # the other git finishes in milliseconds

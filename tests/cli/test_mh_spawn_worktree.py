@@ -1,7 +1,14 @@
 """mh-spawn --worktree: each harness on its own branch, from a base, after its dependencies."""
 
 import json
+import os
+import signal
 import subprocess
+import sys
+
+from conftest import BIN, TIMEOUT
+
+from metaharness.watch import wait_for_path
 
 EDIT = ("echo {text} > f.txt && git commit -qam {text} && echo '<promise>COMPLETE</promise>'")
 
@@ -76,3 +83,23 @@ def test_mh_status_shows_branch_commits_ahead_and_dirty(project, repo):
     assert records["plain"]["worktree"] is None
     assert "mh/a +1 dirty" in project.run("status", "a").stdout
     assert "BRANCH" not in project.run("status", "plain").stdout
+
+
+def test_ctrl_c_while_the_worktree_is_made_leaves_a_whole_worktree_and_an_interrupted_harness(project, repo):
+    # git runs the post-checkout hook while adding a worktree: hold it there.
+    hook = repo / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f'#!/bin/sh\ntouch {project.root}/in-hook\nwhile [ ! -e {project.root}/go ]; do sleep 0.05; done\n')
+    hook.chmod(0o755)
+    proc = subprocess.Popen([sys.executable, str(BIN / "mh-spawn"), "a", str(project.roadmap("a.md")), "--worktree",
+                             "--agent-cmd", EDIT.format(text="a")], cwd=repo, env=project.env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
+    project._started.append(proc)
+    assert wait_for_path(project.root / "in-hook", TIMEOUT)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C sends the terminal's foreground group
+    (project.root / "go").touch()
+    assert proc.wait(TIMEOUT) == 130
+    assert project.result("a")["status"] == "interrupted"
+    hook.unlink()
+    r = project.run("spawn", "a", str(project.roadmap("a.md")), "--worktree", "-q", "--agent-cmd", EDIT.format(text="a"))
+    assert r.returncode == 0, r.stderr
+    assert project.result("a")["worktree"]["ahead"] == 1
