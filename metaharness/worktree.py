@@ -88,8 +88,25 @@ def create(repo: Path, directory: Path, harness_id: str, base: str) -> tuple[str
         git(repo, "worktree", "prune")  # forget a worktree of this branch deleted by hand
         git(repo, "worktree", "add", "--quiet", str(directory), branch)
         return fork_point(directory, commit), True
+    _keep_out_of_the_checkout(repo, directory.parent.parent)
     git(repo, "worktree", "add", "--quiet", "-b", branch, str(directory), commit)
     return commit, False
+
+
+def _keep_out_of_the_checkout(repo: Path, tree: Path) -> None:
+    """Have git ignore a `.harness` tree inside the checkout, in the repository's local
+    info/exclude, so worktrees there never show in `git status` or get added by `git add -A`."""
+    top = Path(git(repo, "rev-parse", "--show-toplevel").stdout.strip())
+    try:
+        inside = tree.resolve().relative_to(top.resolve())
+    except ValueError:
+        return
+    if git(top, "check-ignore", "--quiet", f"{inside}/", check=False).returncode == 0:
+        return
+    exclude = Path(git(top, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()) / "info" / "exclude"
+    exclude.parent.mkdir(exist_ok=True)
+    with open(exclude, "a") as f:  # one append: concurrent creators at worst repeat the line
+        f.write(f"/{inside}/\n")
 
 
 def current_branch(directory: Path) -> str | None:
