@@ -89,6 +89,18 @@ def test_the_quickstart_runs_three_harnesses_and_the_example_plan_to_completion(
     assert sum("the API serves GET /items" in p.read_text() for p in prompts) == 1
 
 
+def test_the_worktree_example_merges_one_branch_and_cleans_up(tmp_path):
+    r = subprocess.run([str(REPO / "examples" / "worktrees.sh"), str(tmp_path / "work")], cwd=tmp_path,
+                       env=base_env(tmp_path), capture_output=True, text=True, timeout=TIMEOUT * 2)
+    assert r.returncode == 0, r.stderr
+    assert "mh/a +1 clean" in r.stdout and "1 file changed" in r.stdout
+    assert "mh-clean: would refuse c: mh/c has 1 commit on no other branch" in r.stdout
+    assert "removed c: worktree .harness/worktrees/c, branch mh/c, harness directory" in r.stdout
+    assert (tmp_path / "work" / "NOTES.md").read_text() == "# Notes\n- a note from a\n- a note from c\n"
+    branches = subprocess.run(["git", "-C", str(tmp_path / "work"), "branch", "--list"], capture_output=True, text=True)
+    assert branches.stdout.split() == ["*", "main"]
+
+
 def test_the_waiting_tests_also_pass_with_the_polling_observer(tmp_path):
     """MH_POLL=1 (for NFS, where inotify is blind) must pass the same waiting tests."""
     waiting = ["tests/cli/test_mh_wait.py", "tests/cli/test_mh_events.py", "tests/cli/test_mh_logs.py",
