@@ -229,11 +229,13 @@ def _count(n: int, noun: str) -> str:
 
 
 def _remove(tree: Path, t: _Target, force: bool) -> None:
-    if t.worktree is not None and t.repo is not None:
-        worktree.git(t.repo, "worktree", "remove", *(["--force"] if force else []), str(t.worktree))
-    if t.branch is not None and t.repo is not None:
-        worktree.git(t.repo, "worktree", "prune")  # a worktree deleted by hand still "has" the branch
-        worktree.git(t.repo, "branch", "-D", t.branch)
+    if t.repo is not None:
+        with worktree.repository_lock(t.repo):
+            if t.worktree is not None:
+                worktree.git(t.repo, "worktree", "remove", *(["--force"] if force else []), str(t.worktree))
+            if t.branch is not None:
+                worktree.git(t.repo, "worktree", "prune")  # a worktree deleted by hand still "has" the branch
+                worktree.git(t.repo, "branch", "-D", t.branch)
     for directory in ([t.directory] if t.directory is not None else []) + t.archives:
         _discard(tree, directory)
 

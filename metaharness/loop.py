@@ -119,11 +119,13 @@ class Supervisor:
         from metaharness import worktree
 
         directory = worktree.directory_for(self.dir.parent, self.spec["id"])
+        repo = Path(wanted["repo"])
         try:
-            self._worktree_base, continued = worktree.create(Path(wanted["repo"]), directory, self.spec["id"], wanted["base"])
+            self._worktree_base, continued = worktree.create(repo, directory, self.spec["id"], wanted["base"])
         except MhError as e:
             return Status.FAILED, f"no worktree: {e}"
-        self._workdir = directory
+        self._workdir = directory / self._workdir.resolve().relative_to(repo.resolve())  # --workdir sub: the worktree's sub
+        self._workdir.mkdir(parents=True, exist_ok=True)  # an untracked directory has no copy in the worktree
         made = {"path": str(directory), "branch": worktree.branch_for(self.spec["id"]), "base": self._worktree_base}
         self._publish_state(worktree=made)  # for mh-status
         self._events.emit("worktree", **made, continued=continued)
@@ -306,8 +308,13 @@ class Supervisor:
 
         messages = self._take_messages(n, it_dir, roadmap_text, before, last_outcome)
         invocation = self._adapter.invocation(self._agent_options(), (it_dir / "prompt").read_text(), str(it_dir / "prompt"))
+        inherited = dict(os.environ)
+        if self._worktree_base is not None:
+            from metaharness.worktree import without_repository_variables
+
+            inherited = without_repository_variables(inherited)  # git in the worktree must find the worktree
         env = {
-            **os.environ,
+            **inherited,
             "MH_ID": self.spec["id"], "MH_INSTANCE": self.spec["instance"], "MH_ROOT": str(self.dir.parent.parent),
             "MH_ITERATION": str(n), "MH_HARNESS_DIR": str(self.dir), "MH_PROMPT_FILE": str(it_dir / "prompt"),
             "MH_ROADMAP": str(self._roadmap), **invocation.env,
@@ -574,7 +581,7 @@ class Supervisor:
             from metaharness import worktree
 
             result["worktree"] = None if self._worktree_base is None else \
-                worktree.describe(self._workdir, self.spec["id"], self._worktree_base)
+                worktree.describe(worktree.directory_for(self.dir.parent, self.spec["id"]), self.spec["id"], self._worktree_base)
         write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended
         self._publish_state(status=status, reason=reason, agent_pid=None, next_attempt=None, stalled_since=None)
         self._events.emit("ended", status=status.value, exit_code=code, reason=reason)

@@ -187,8 +187,9 @@ class _Validator:
             raise MhError(f"{self.path}: dependency cycle: {' -> '.join(cycle)}", Exit.USAGE)
         if strategy == "pipeline":
             harnesses = _stages_branch_from_the_previous(harnesses)
-        for h, node in zip(harnesses, list_node.value):
-            self.check_worktree(h, node, {worktree.branch_for(other.id) for other in harnesses})
+        for index, (h, node) in enumerate(zip(harnesses, list_node.value)):
+            dependencies = [harnesses[index - 1].id] if strategy == "pipeline" and index else h.depends
+            self.check_worktree(h, node, {worktree.branch_for(d) for d in dependencies})
         plan = Plan(self.path, strategy, tuple(harnesses), bool(self.value(top, "fail_fast", bool, False)),
                     self.value(top, "max_parallel", int, None), self.value(top, "min_votes", int, None),
                     self.value(top, "score_cmd", str, None), self.value(top, "on_dependency_failure", str, "fail"),
@@ -213,9 +214,10 @@ class _Validator:
         if plan.strategy in ("race", "voting") and any(h.depends for h in plan.harnesses):
             raise MhError(f"{self.path}: strategy {plan.strategy}: candidates cannot depend on each other", Exit.USAGE)
 
-    def check_worktree(self, h: HarnessPlan, node: Any, plan_branches: set[str]) -> None:
+    def check_worktree(self, h: HarnessPlan, node: Any, dependency_branches: set[str]) -> None:
         """What mh-spawn would refuse, refused before anything starts: a `base` without a
-        worktree, a workdir outside git, a base that names nothing (or no plan harness's branch)."""
+        worktree, a workdir outside git, an id that cannot name a branch, a base that names
+        nothing (a dependency's branch is made as the plan runs)."""
         where = f"harnesses ({h.id})"
         if "base" in h.options and not h.options.get("worktree"):
             raise self.fail(node, f"{where}.base", "needs worktree: true")
@@ -224,8 +226,9 @@ class _Validator:
         workdir = self.path.parent / h.options.get("workdir", ".")
         try:
             repo = worktree.repository_of(workdir)
+            worktree.check_branch_name(repo, h.id)
             base = h.options.get("base", "HEAD")
-            if base not in plan_branches:  # made by a harness of this plan as it runs
+            if base not in dependency_branches:  # made by a dependency as the plan runs
                 worktree.resolve(repo, base)
         except MhError as e:
             raise self.fail(node, where, str(e)) from None

@@ -12,33 +12,63 @@ import os
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Iterator
 
 from metaharness.status import Exit, MhError
 
 BRANCH_PREFIX: Final = "mh/"
 MIN_FREE_BYTES: Final = 512 * 1024 * 1024  # refuse a new worktree below this much free space
 LOCK_RETRIES: Final = 40
+# No editor, pager or prompt; messages in English; and no optional locks, so reading a
+# worktree's state (mh-status) never makes the agent's own `git add` find index.lock taken.
 _ENV: Final = {"GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": "true", "GIT_SEQUENCE_EDITOR": "true",
-               "GIT_PAGER": "cat", "PAGER": "cat", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true", "LC_ALL": "C"}
+               "GIT_PAGER": "cat", "PAGER": "cat", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true", "LC_ALL": "C",
+               "GIT_OPTIONAL_LOCKS": "0"}
+# Inherited (from a git hook, say) these would point git, and the agent, at another checkout.
+REPOSITORY_VARIABLES: Final = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
+                               "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX")
+
+
+def without_repository_variables(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in REPOSITORY_VARIABLES}
 
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run git in `repo`, retrying while another git holds a lock; MhError if it fails."""
-    env = {**os.environ, **_ENV}
+    env = {**without_repository_variables(dict(os.environ)), **_ENV}
     for attempt in range(LOCK_RETRIES):
-        # A session of its own: Ctrl+C is for the supervisor to handle, not to kill git
-        # halfway through making a worktree.
-        r = subprocess.run(["git", "-C", str(repo), *args], env=env, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, start_new_session=True)
-        if r.returncode == 0 or ".lock': File exists" not in r.stderr and "Unable to create" not in r.stderr:
+        try:
+            # A session of its own: Ctrl+C is for the supervisor to handle, not to kill git
+            # halfway through making a worktree.
+            r = subprocess.run(["git", "-C", str(repo), *args], env=env, stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, start_new_session=True)
+        except FileNotFoundError:
+            raise MhError("git is not installed (not found on PATH)", Exit.SYSTEM) from None
+        if r.returncode == 0 or ".lock': File exists" not in r.stderr or attempt == LOCK_RETRIES - 1:
             break
         time.sleep(min(0.05 * 2 ** attempt, 1.0))  # the other git finishes in milliseconds
     if check and r.returncode != 0:
-        message = (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]
-        raise MhError(f"git {args[0]}: {message}", Exit.SYSTEM)
+        lines = r.stderr.strip().splitlines()
+        message = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1] if lines else None)
+        raise MhError(f"git {args[0]}: {message or f'exit {r.returncode}'}", Exit.SYSTEM)
     return r
+
+
+@contextmanager
+def repository_lock(repo: Path) -> Iterator[None]:
+    """Exclusive use of the repository's list of worktrees: a `git worktree add` reads the
+    other worktrees' records and fails on one another add is half-way through writing."""
+    import fcntl
+
+    common = repo / git(repo, "rev-parse", "--git-common-dir").stdout.strip()  # relative to repo, or absolute
+    fd = os.open(common / "mh-worktrees.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def repository_of(path: Path) -> Path:
@@ -59,6 +89,13 @@ def resolve(repo: Path, ref: str) -> str:
 
 def branch_for(harness_id: str) -> str:
     return f"{BRANCH_PREFIX}{harness_id}"
+
+
+def check_branch_name(repo: Path, harness_id: str) -> None:
+    """A usage error if mh/<id> cannot be a branch (ids like `x.lock` or `a..b` are valid ids)."""
+    if git(repo, "check-ref-format", "--branch", branch_for(harness_id), check=False).returncode != 0:
+        raise MhError(f"--worktree: {branch_for(harness_id)!r} is not a valid git branch name; choose another id",
+                      Exit.USAGE)
 
 
 def directory_for(tree: Path, harness_id: str) -> Path:
@@ -84,12 +121,13 @@ def create(repo: Path, directory: Path, harness_id: str, base: str) -> tuple[str
     if free < MIN_FREE_BYTES:
         raise MhError(f"only {free // 2**20} MiB free under {directory.parent}: "
                       f"a worktree needs at least {MIN_FREE_BYTES // 2**20} MiB", Exit.SYSTEM)
-    if branch_exists(repo, branch):
-        git(repo, "worktree", "prune")  # forget a worktree of this branch deleted by hand
-        git(repo, "worktree", "add", "--quiet", str(directory), branch)
-        return fork_point(directory, commit), True
-    _keep_out_of_the_checkout(repo, directory.parent.parent)
-    git(repo, "worktree", "add", "--quiet", "-b", branch, str(directory), commit)
+    with repository_lock(repo):
+        if branch_exists(repo, branch):
+            git(repo, "worktree", "prune")  # forget a worktree of this branch deleted by hand
+            git(repo, "worktree", "add", "--quiet", str(directory), branch)
+            return fork_point(directory, commit), True
+        _keep_out_of_the_checkout(repo, directory.parent.parent)
+        git(repo, "worktree", "add", "--quiet", "-b", branch, str(directory), commit)
     return commit, False
 
 
@@ -103,7 +141,7 @@ def _keep_out_of_the_checkout(repo: Path, tree: Path) -> None:
         return
     if git(top, "check-ignore", "--quiet", f"{inside}/", check=False).returncode == 0:
         return
-    exclude = Path(git(top, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()) / "info" / "exclude"
+    exclude = top / git(top, "rev-parse", "--git-path", "info/exclude").stdout.strip()
     exclude.parent.mkdir(exist_ok=True)
     with open(exclude, "a") as f:  # one append: concurrent creators at worst repeat the line
         f.write(f"/{inside}/\n")

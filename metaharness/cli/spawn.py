@@ -93,9 +93,11 @@ def _worktree_spec(args: Any, workdir: Path) -> dict[str, str] | None:
     from metaharness import worktree
 
     repo = worktree.repository_of(workdir)
+    worktree.check_branch_name(repo, args.id)
     base = args.base or "HEAD"
-    if not args.after:
-        worktree.resolve(repo, base)  # now; with --after, a dependency may still create it
+    after = {i for group in args.after for i in group.split(",")}
+    if base not in {worktree.branch_for(i) for i in after}:  # a dependency's branch may not exist yet
+        worktree.resolve(repo, base)
     return {"repo": str(repo), "base": base}
 
 

@@ -81,6 +81,8 @@ def test_worktree_mistakes_in_a_plan_are_refused_before_anything_starts(project,
         ("harnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x, base: main}\n", "plan.yaml:2: harnesses (a).base: needs worktree: true"),
         ("harnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x, worktree: true, base: nope}\n", "--base nope: no such commit"),
         (f"harnesses:\n  - {{id: a, roadmap: a.md, agent_cmd: x, worktree: true, workdir: {plain}}}\n", "not in one"),
+        ("harnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x, worktree: true}\n"
+         "  - {id: b, roadmap: b.md, agent_cmd: x, worktree: true, base: mh/a}\n", "(b): --base mh/a: no such commit"),
     ):
         _plan(project, text)
         r = project.run("run", "plan.yaml")

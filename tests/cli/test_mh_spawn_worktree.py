@@ -103,3 +103,26 @@ def test_ctrl_c_while_the_worktree_is_made_leaves_a_whole_worktree_and_an_interr
     r = project.run("spawn", "a", str(project.roadmap("a.md")), "--worktree", "-q", "--agent-cmd", EDIT.format(text="a"))
     assert r.returncode == 0, r.stderr
     assert project.result("a")["worktree"]["ahead"] == 1
+
+
+def test_ids_that_cannot_name_a_branch_and_bases_no_dependency_makes_are_usage_errors(project, repo):
+    r = project.run("spawn", "x.lock", str(project.roadmap()), "--worktree", "--agent-cmd", "true")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not a valid git branch name" in r.stderr
+    r = project.run("spawn", "b", str(project.roadmap()), "--worktree", "--base", "mh/typo", "--after", "a",
+                    "--agent-cmd", "true")
+    assert r.returncode == 2 and "mh/typo" in r.stderr
+    assert not (project.tree / "x.lock").exists() and not (project.tree / "b").exists()
+
+
+def test_the_agent_runs_in_the_worktrees_copy_of_workdir_whatever_git_variables_it_inherits(project, repo):
+    (repo / "sub").mkdir()
+    (repo / "sub" / "g.txt").write_text("g\n")
+    subprocess.run(["git", "-C", str(repo), "add", "sub"], check=True)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "sub"], check=True)
+    agent = "pwd > where && git add where && git commit -qm where && echo '<promise>COMPLETE</promise>'"
+    r = project.run("spawn", "a", str(project.roadmap("a.md")), "--worktree", "--workdir", "sub", "-q", "--agent-cmd", agent,
+                    env={"GIT_DIR": str(repo / ".git"), "GIT_WORK_TREE": str(repo)})  # as inside a git hook
+    assert r.returncode == 0, r.stderr
+    assert _show(repo, "mh/a:sub/where").strip() == str(project.tree / "worktrees" / "a" / "sub")
+    assert project.result("a")["worktree"]["ahead"] == 1
+    assert subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True).stdout == ""

@@ -1,6 +1,7 @@
 """Worktrees per harness: branch mh/<id> from a base, clear errors, concurrent creation."""
 
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -64,10 +65,17 @@ def test_not_a_repository_and_a_bad_base_are_usage_errors(repo, tmp_path):
 
 
 def test_five_worktrees_created_at_once_all_succeed(repo, tmp_path):
-    with ThreadPoolExecutor(5) as pool:
-        list(pool.map(lambda i: worktree.create(repo, tmp_path / "wt" / f"h{i}", f"h{i}", "HEAD"), range(5)))
+    for round in range(4):  # git fails an add that reads another add's half-written record
+        start = threading.Barrier(5)
+
+        def create(i):
+            start.wait()
+            return worktree.create(repo, tmp_path / "wt" / f"h{round}-{i}", f"h{round}-{i}", "HEAD")
+
+        with ThreadPoolExecutor(5) as pool:
+            list(pool.map(create, range(5)))
     branches = worktree.git(repo, "branch", "--list", "--format=%(refname:short)", "mh/*").stdout.split()
-    assert sorted(branches) == [f"mh/h{i}" for i in range(5)]
+    assert sorted(branches) == sorted(f"mh/h{r}-{i}" for r in range(4) for i in range(5))
 
 
 def test_too_little_free_space_is_refused(repo, tmp_path, monkeypatch):
