@@ -88,7 +88,7 @@ def clean(tree: Path, ids: Sequence[str] | None, *, force: bool = False, dry_run
 def _ended(tree: Path) -> list[str]:
     """Ids with a harness that is not live, or with leftovers (a worktree, archives) and no harness."""
     ids = set(list_ids(tree))
-    for leftovers, name_to_id in ((tree / "worktrees", lambda n: n), (tree / ".archive", _archived_id)):
+    for leftovers, name_to_id in ((worktree.worktrees_root(tree), lambda n: n), (tree / ".archive", _archived_id)):
         try:
             ids.update(name_to_id(n) for n in os.listdir(leftovers))
         except FileNotFoundError:

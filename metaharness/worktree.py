@@ -1,4 +1,4 @@
-"""A git worktree per harness, on branch `mh/<id>`, under `.harness/worktrees/<id>`.
+"""A git worktree per harness, on branch `mh/<id>`, in `.harness-worktrees/<id>` beside the tree.
 
 Git runs non-interactively (no editor, pager, prompt or credential helper), in the C
 locale so its messages are what we match, and is retried when another git process holds
@@ -98,8 +98,13 @@ def check_branch_name(repo: Path, harness_id: str) -> None:
                       Exit.USAGE)
 
 
+def worktrees_root(tree: Path) -> Path:
+    """Beside the tree, not in it: the watches over the tree must not cover whole checkouts."""
+    return tree.parent / ".harness-worktrees"
+
+
 def directory_for(tree: Path, harness_id: str) -> Path:
-    return tree / "worktrees" / harness_id
+    return worktrees_root(tree) / harness_id
 
 
 def create(repo: Path, directory: Path, harness_id: str, base: str) -> tuple[str, bool]:
@@ -126,17 +131,18 @@ def create(repo: Path, directory: Path, harness_id: str, base: str) -> tuple[str
             git(repo, "worktree", "prune")  # forget a worktree of this branch deleted by hand
             git(repo, "worktree", "add", "--quiet", str(directory), branch)
             return fork_point(directory, commit), True
-        _keep_out_of_the_checkout(repo, directory.parent.parent)
+        _keep_out_of_the_checkout(repo, directory.parent)
         git(repo, "worktree", "add", "--quiet", "-b", branch, str(directory), commit)
     return commit, False
 
 
-def _keep_out_of_the_checkout(repo: Path, tree: Path) -> None:
-    """Have git ignore a `.harness` tree inside the checkout, in the repository's local
-    info/exclude, so worktrees there never show in `git status` or get added by `git add -A`."""
+def _keep_out_of_the_checkout(repo: Path, worktrees: Path) -> None:
+    """Have git ignore the worktrees' directory if it is inside the checkout, in the
+    repository's local info/exclude, so they never show in `git status` or get added by
+    `git add -A` there."""
     top = Path(git(repo, "rev-parse", "--show-toplevel").stdout.strip())
     try:
-        inside = tree.resolve().relative_to(top.resolve())
+        inside = worktrees.resolve().relative_to(top.resolve())
     except ValueError:
         return
     if git(top, "check-ignore", "--quiet", f"{inside}/", check=False).returncode == 0:

@@ -11,7 +11,7 @@ from metaharness.status import Exit, MhError
 
 DESCRIPTION = """\
 Remove each harness ID that has ended: its directory, its archived instances, its worktree
-.harness/worktrees/ID and its branch mh/ID. With no ID, every ended harness, and every
+.harness-worktrees/ID and its branch mh/ID. With no ID, every ended harness, and every
 worktree whose harness is gone. An ID whose worktree has uncommitted changes, or whose
 branch has commits on no other branch, is refused (nothing of it is removed) unless
 --force; a live harness is never removed."""

@@ -25,11 +25,11 @@ def _finished(project, hid, agent_cmd, *options):
     """Spawn a --worktree harness in the foreground: it has ended when this returns."""
     r = project.run("spawn", hid, str(project.roadmap(f"{hid}.md")), "--worktree", "-q", "--agent-cmd", agent_cmd, *options)
     assert r.returncode == 0, r.stderr
-    return project.tree / "worktrees" / hid
+    return project.root / ".harness-worktrees" / hid
 
 
 def _gone(project, repo, hid):
-    return (not (project.tree / hid).exists() and not (project.tree / "worktrees" / hid).exists()
+    return (not (project.tree / hid).exists() and not (project.root / ".harness-worktrees" / hid).exists()
             and f"mh/{hid}" not in _branches(repo))
 
 
@@ -37,9 +37,9 @@ def test_a_finished_harness_whose_branch_is_merged_is_removed_with_its_worktree_
     _finished(project, "a", COMMIT.format(text="a"))
     _git(repo, "merge", "-q", "--ff-only", "mh/a")
     r = project.run("clean")
-    assert (r.returncode, r.stdout, r.stderr) == (0, "removed a: worktree .harness/worktrees/a, branch mh/a, harness directory\n", "")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "removed a: worktree .harness-worktrees/a, branch mh/a, harness directory\n", "")
     assert _gone(project, repo, "a")
-    assert "/worktrees/a" not in _git(repo, "worktree", "list")
+    assert "/.harness-worktrees/a" not in _git(repo, "worktree", "list")
     assert (repo / "f.txt").read_text() == "a\n"
     assert not list((project.tree / ".tmp").iterdir())
     assert project.run("clean").stdout == ""  # nothing left to do is success
@@ -53,7 +53,7 @@ def test_uncommitted_changes_and_unmerged_commits_are_refused_and_kept(project, 
     assert r.stderr == ("mh-clean: refusing dirty: its worktree has 2 uncommitted files\n"
                         "mh-clean: refusing ahead: mh/ahead has 1 commit on no other branch\n")
     assert (dirty / "new.txt").exists() and (project.tree / "dirty" / "result.json").exists()
-    assert (project.tree / "worktrees" / "ahead").is_dir() and (project.tree / "ahead").is_dir()
+    assert (project.root / ".harness-worktrees" / "ahead").is_dir() and (project.tree / "ahead").is_dir()
     assert {"mh/dirty", "mh/ahead"} <= set(_branches(repo))
 
 
@@ -62,8 +62,8 @@ def test_force_removes_uncommitted_changes_and_unmerged_commits(project, repo):
     _finished(project, "ahead", COMMIT.format(text="ahead"))
     r = project.run("clean", "--force")
     assert (r.returncode, r.stderr) == (0, "")
-    assert r.stdout.splitlines() == ["removed ahead: worktree .harness/worktrees/ahead, branch mh/ahead, harness directory",
-                                     "removed dirty: worktree .harness/worktrees/dirty, branch mh/dirty, harness directory"]
+    assert r.stdout.splitlines() == ["removed ahead: worktree .harness-worktrees/ahead, branch mh/ahead, harness directory",
+                                     "removed dirty: worktree .harness-worktrees/dirty, branch mh/dirty, harness directory"]
     assert _gone(project, repo, "dirty") and _gone(project, repo, "ahead")
     assert _branches(repo) == ["main"]
 
@@ -73,7 +73,7 @@ def test_one_refusal_does_not_stop_the_others_from_being_removed(project, repo):
     _finished(project, "idle", COMPLETE)  # its branch is still at main's commit
     r = project.run("clean")
     assert r.returncode == 12
-    assert r.stdout == "removed idle: worktree .harness/worktrees/idle, branch mh/idle, harness directory\n"
+    assert r.stdout == "removed idle: worktree .harness-worktrees/idle, branch mh/idle, harness directory\n"
     assert r.stderr == "mh-clean: refusing ahead: mh/ahead has 1 commit on no other branch\n"
     assert _gone(project, repo, "idle") and (project.tree / "ahead").is_dir()
 
@@ -91,7 +91,7 @@ def test_dry_run_says_what_would_go_and_changes_nothing(project, repo):
     before = _snapshot(project, repo)
     r = project.run("clean", "--dry-run")
     assert r.returncode == 12
-    assert r.stdout == "would remove idle: worktree .harness/worktrees/idle, branch mh/idle, harness directory\n"
+    assert r.stdout == "would remove idle: worktree .harness-worktrees/idle, branch mh/idle, harness directory\n"
     assert r.stderr == "mh-clean: would refuse ahead: mh/ahead has 1 commit on no other branch\n"
     r = project.run("clean", "--dry-run", "--force")
     assert (r.returncode, len(r.stdout.splitlines()), r.stderr) == (0, 2, "")
@@ -108,7 +108,7 @@ def test_a_live_harness_is_never_removed_even_named_and_forced(project, repo):
         assert r.returncode == 12 and r.stdout == ""
         assert r.stderr.endswith("live: it is running\n") and r.stderr.count("\n") == 1
     assert project.state("live")["status"] == "running"
-    assert (project.tree / "worktrees" / "live").is_dir() and "mh/live" in _branches(repo)
+    assert (project.root / ".harness-worktrees" / "live").is_dir() and "mh/live" in _branches(repo)
 
 
 def test_a_dead_harness_is_removed_after_its_orphaned_agent_is_ended(project, repo):
@@ -137,7 +137,7 @@ def test_a_pipeline_stage_whose_commits_are_on_the_next_stage_is_removable_and_t
     _finished(project, "b", "echo b >> f.txt && git commit -qam b && " + COMPLETE, "--base", "mh/a")
     r = project.run("clean")
     assert r.returncode == 12
-    assert r.stdout == "removed a: worktree .harness/worktrees/a, branch mh/a, harness directory\n"
+    assert r.stdout == "removed a: worktree .harness-worktrees/a, branch mh/a, harness directory\n"
     assert r.stderr == "mh-clean: refusing b: mh/b has 2 commits on no other branch\n"
     assert _git(repo, "show", "mh/b:f.txt") == "a\nb\n"
 
@@ -146,14 +146,14 @@ def test_a_worktree_whose_harness_directory_is_gone_is_removed_and_the_branch_sp
     _finished(project, "a", COMMIT.format(text="one"))
     subprocess.run(["rm", "-r", str(project.tree / "a")], check=True)
     r = project.run("clean", "--force")
-    assert (r.returncode, r.stdout) == (0, "removed a: worktree .harness/worktrees/a, branch mh/a\n")
+    assert (r.returncode, r.stdout) == (0, "removed a: worktree .harness-worktrees/a, branch mh/a\n")
     _finished(project, "a", COMMIT.format(text="two"))
     assert _git(repo, "log", "--format=%s", "mh/a").split() == ["two", "base"]
 
 
 def test_a_branch_checked_out_in_the_main_checkout_is_never_deleted(project, repo):
     _finished(project, "a", COMPLETE)
-    _git(repo, "worktree", "remove", str(project.tree / "worktrees" / "a"))
+    _git(repo, "worktree", "remove", str(project.root / ".harness-worktrees" / "a"))
     _git(repo, "checkout", "-q", "mh/a")
     r = project.run("clean", "a", "--force")
     assert r.returncode == 12 and r.stderr == f"mh-clean: refusing a: mh/a is checked out in {repo}\n"
@@ -163,7 +163,7 @@ def test_a_branch_checked_out_in_the_main_checkout_is_never_deleted(project, rep
 def test_when_git_fails_the_harness_is_kept_and_what_went_before_is_reported(project, repo):
     _finished(project, "a", COMPLETE)
     _finished(project, "b", COMPLETE)
-    _git(repo, "worktree", "lock", str(project.tree / "worktrees" / "b"))
+    _git(repo, "worktree", "lock", str(project.root / ".harness-worktrees" / "b"))
     r = project.run("clean", "--json")
     assert r.returncode == 11 and r.stderr.startswith("mh-clean: error: git worktree: ") and r.stderr.count("\n") == 1
     assert [(o["id"], o["action"]) for o in json.loads(r.stdout)] == [("a", "removed")]
@@ -177,9 +177,9 @@ def test_json_lists_one_object_per_id(project, repo):
     assert r.returncode == 12 and r.stderr.count("\n") == 1
     assert json.loads(r.stdout) == [
         {"id": "ahead", "action": "refused", "reason": "mh/ahead has 1 commit on no other branch",
-         "worktree": str(project.tree / "worktrees" / "ahead"), "branch": "mh/ahead"},
+         "worktree": str(project.root / ".harness-worktrees" / "ahead"), "branch": "mh/ahead"},
         {"id": "idle", "action": "removed", "reason": None,
-         "worktree": str(project.tree / "worktrees" / "idle"), "branch": "mh/idle"},
+         "worktree": str(project.root / ".harness-worktrees" / "idle"), "branch": "mh/idle"},
     ]
     assert len(r.stdout.splitlines()) == 2
     assert json.loads(project.run("clean", "--json", "--dry-run", "--force").stdout)[0]["action"] == "would_remove"

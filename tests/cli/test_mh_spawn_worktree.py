@@ -76,7 +76,7 @@ def test_mh_status_shows_branch_commits_ahead_and_dirty(project, repo):
     r = project.run("status")
     assert "BRANCH" in r.stdout.splitlines()[0]
     assert "mh/a +1 clean" in r.stdout
-    (project.tree / "worktrees" / "a" / "scratch.txt").write_text("not committed\n")
+    (project.root / ".harness-worktrees" / "a" / "scratch.txt").write_text("not committed\n")
     records = {rec["id"]: rec for rec in map(json.loads, project.run("status", "--json").stdout.splitlines()) if "id" in rec}
     wt = records["a"]["worktree"]
     assert (wt["branch"], wt["ahead"], wt["files_changed"], wt["dirty"]) == ("mh/a", 1, 1, True)
@@ -123,6 +123,6 @@ def test_the_agent_runs_in_the_worktrees_copy_of_workdir_whatever_git_variables_
     r = project.run("spawn", "a", str(project.roadmap("a.md")), "--worktree", "--workdir", "sub", "-q", "--agent-cmd", agent,
                     env={"GIT_DIR": str(repo / ".git"), "GIT_WORK_TREE": str(repo)})  # as inside a git hook
     assert r.returncode == 0, r.stderr
-    assert _show(repo, "mh/a:sub/where").strip() == str(project.tree / "worktrees" / "a" / "sub")
+    assert _show(repo, "mh/a:sub/where").strip() == str(project.root / ".harness-worktrees" / "a" / "sub")
     assert project.result("a")["worktree"]["ahead"] == 1
     assert subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True).stdout == ""

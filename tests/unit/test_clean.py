@@ -44,7 +44,7 @@ def test_without_ids_every_ended_harness_goes_and_a_locked_one_stays(tree):
     _harness(tree, "dead", "running")  # nobody holds its lock
     (tree / "broken").mkdir()  # corrupt: no state.json
     live = _harness(tree, "live", "running")
-    (tree / "worktrees" / ".not-an-id").mkdir(parents=True)
+    (tree.parent / ".harness-worktrees" / ".not-an-id").mkdir(parents=True)
     fd = liveness.hold_lock(live / "lock")
     try:
         outcomes = list(clean.clean(tree, None))
@@ -54,7 +54,7 @@ def test_without_ids_every_ended_harness_goes_and_a_locked_one_stays(tree):
         assert (refused.action, refused.reason) == (Action.REFUSED, "it is running")
     finally:
         os.close(fd)
-    assert sorted(os.listdir(tree)) == [".archive", ".tmp", "FORMAT", "live", "worktrees"]
+    assert sorted(os.listdir(tree)) == [".archive", ".tmp", "FORMAT", "live"]
 
 
 def test_dry_run_decides_but_removes_nothing(tree):

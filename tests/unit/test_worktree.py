@@ -113,9 +113,9 @@ def test_a_vanished_worktree_is_described_as_gone(repo, tmp_path):
     assert worktree.describe(tmp_path / "nowhere", "a", "HEAD")["error"] == "the worktree is gone"
 
 
-def test_a_harness_tree_inside_the_checkout_is_kept_out_of_git_status(repo):
+def test_worktrees_inside_the_checkout_are_kept_out_of_its_git_status(repo):
     tree = repo / ".harness"
     worktree.create(repo, worktree.directory_for(tree, "a"), "a", "HEAD")
     worktree.create(repo, worktree.directory_for(tree, "b"), "b", "HEAD")
     assert worktree.git(repo, "status", "--porcelain").stdout == ""
-    assert (repo / ".git" / "info" / "exclude").read_text().count("/.harness/\n") == 1
+    assert (repo / ".git" / "info" / "exclude").read_text().count("/.harness-worktrees/\n") == 1
