@@ -53,7 +53,7 @@ class Exit(IntEnum):
     NOT_RUNNING = 9  # the harness has already ended (mh-send)
     BAD_TREE = 10  # .harness/ is corrupt or from a newer format
     SYSTEM = 11  # a system call failed (disk full, permissions, ...)
-    REFUSED = 12  # mh-clean: removing it would lose work (uncommitted or unmerged)
+    REFUSED = 12  # mh-clean: removing it would lose work, or it is live or checked out elsewhere
     SOFTWARE = 70  # a bug in metaharness: reported with a traceback
     TIMEOUT = 124  # a wall-clock limit passed (the harness's or mh-wait's own)
     SIGHUP = 129  # interrupted: 128 + the signal's number

@@ -31,21 +31,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _diff(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    from metaharness import worktree
-    from metaharness.events import read_events
-    from metaharness.harness import harness_dir
+    from metaharness import harness, worktree
     from metaharness.status import MhError
     from metaharness.tree import find_tree
 
     tree = find_tree()
-    made = [e for e in read_events(harness_dir(tree, args.id) / "events.jsonl") if e.get("event") == "worktree"]
-    if not made:
+    made = harness.inspect(harness.harness_dir(tree, args.id)).state.get("worktree")
+    if not isinstance(made, dict):
         raise MhError(f"{args.id} has no worktree (spawned without --worktree, or not started yet)", Exit.USAGE)
     path = worktree.directory_for(tree, args.id)  # type: ignore[arg-type]
     if not path.is_dir():
         raise MhError(f"the worktree of {args.id} is gone: {path}", Exit.SYSTEM)
     # The base commit as resolved when the worktree was made: the ref may have moved since.
-    r = worktree.git(path, "diff", "--no-color", "--patch" if args.full else "--stat", made[-1]["base"])
+    r = worktree.git(path, "diff", "--no-color", "--patch" if args.full else "--stat", made["base"])
     sys.stdout.write(r.stdout)
     return Exit.OK
 

@@ -66,7 +66,7 @@ def _watch(argv: Sequence[str] | None) -> int:
             command = threading.Thread(target=run_bounded,
                                        args=(["/bin/sh", "-c", args.command], {**os.environ, **env}, hooks.timeout))
             command.start()
-            commands.append(command)
+            commands[:] = [c for c in commands if c.is_alive()] + [command]
 
     monitor = Monitor(tree, on_alert)
     signal.signal(signal.SIGTERM, lambda signum, frame: monitor.stop())

@@ -48,18 +48,6 @@ def test_worktree_errors_are_usage_errors(project, repo, tmp_path_factory):
     assert not (project.tree / "a").exists()
 
 
-def test_mh_diff_shows_what_a_harness_changed(project, repo):
-    project.run("spawn", "a", str(project.roadmap("a.md")), "--worktree", "-q", "--agent-cmd", EDIT.format(text="a"))
-    r = project.run("diff", "a")
-    assert r.returncode == 0 and "f.txt" in r.stdout and "1 file changed" in r.stdout
-    r = project.run("diff", "a", "--full")
-    assert r.returncode == 0 and "-base" in r.stdout and "+a" in r.stdout
-    project.spawn("plain", "echo '<promise>COMPLETE</promise>'")
-    r = project.run("diff", "plain")
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no worktree" in r.stderr
-    assert project.run("diff", "nope").returncode == 7
-
-
 def test_spawning_an_id_again_continues_its_branch(project, repo):
     for text in ("one", "two"):
         r = project.run("spawn", "a", str(project.roadmap("a.md")), "--worktree", "-q", "--agent-cmd", EDIT.format(text=text))
