@@ -10,7 +10,9 @@ A harness directory is removed only by a cleaner holding its lock, so its superv
 gone and no spawner is archiving it, after checking that the name still denotes the
 directory it locked. The directory is then renamed into `.harness/.tmp/` before it is
 deleted, so readers see the whole harness or none of it; git goes first, so a git failure
-leaves the harness, and the record of what it was, in place. Ids are decided one after
+leaves the harness, and the record of what it was, in place. Judging and removing happen
+under the repository's worktree lock, which a new harness takes to make or take up its
+worktree, so a worktree is never removed from under one. Ids are decided one after
 another against the repository as it is then: of two branches holding the same commits
 (a pipeline stage and the stage it started from), the first is removable, the second not.
 See mh-clean(1).
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import ExitStack
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -82,7 +85,9 @@ def clean(tree: Path, ids: Sequence[str] | None, *, force: bool = False, dry_run
         if missing:
             raise MhError(f"no such harness: {', '.join(missing)}", Exit.NO_SUCH_HARNESS)
     for target in targets:
-        yield _clean_one(tree, target, force, dry_run)
+        outcome = _clean_one(tree, target, force, dry_run)
+        if outcome is not None:
+            yield outcome
 
 
 def _ended(tree: Path) -> list[str]:
@@ -145,37 +150,40 @@ def _repository(candidates: list[Path]) -> Path | None:
     return None
 
 
-def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool) -> Outcome:
+def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool) -> Outcome | None:
+    """Decide on one id and, unless `dry_run`, remove it; None if another cleaner just did."""
     def refused(reason: str) -> Outcome:
         return Outcome(t.id, Action.REFUSED, reason, t.worktree, t.branch)
 
-    lock_fd = None
-    try:
-        if t.directory is not None:
-            view = inspect(t.directory)
+    with ExitStack() as held:
+        view = inspect(t.directory) if t.directory is not None else None
+        if view is not None:
             if view.status.is_live:
                 return refused(f"it is {view.status.value}")
             if not dry_run:
-                lock_fd = _lock(t.directory)
+                lock_fd = _lock(view.dir)
                 if lock_fd is None:
-                    return refused("it is running (or was just spawned again)")
-                if view.status is Status.DEAD and view.state.get("agent_pid"):
-                    # Its supervisor was killed: end the agent it left before judging its work.
-                    from metaharness.process import end_orphaned_agent
-
-                    end_orphaned_agent(int(view.state["agent_pid"]), view.instance or "", view.spec.get("grace", 10.0))
-        elif _being_spawned(tree, t.id) or (tree / t.id).is_dir():
+                    return refused("it is running (or was just spawned again)") if view.dir.exists() else None
+                held.callback(os.close, lock_fd)
+        if t.repo is not None and not dry_run:
+            held.enter_context(worktree.repository_lock(t.repo))  # a spawn making this id's worktree waits
+        if view is None and (_being_spawned(tree, t.id) or (tree / t.id).is_dir()):
             return refused("it is being spawned")
         reason = _objection(t, force)
         if reason:
             return refused(reason)
-        if not dry_run:
-            _remove(tree, t, force)
-        return Outcome(t.id, Action.WOULD_REMOVE if dry_run else Action.REMOVED, None, t.worktree, t.branch,
-                       t.directory is not None, len(t.archives))
-    finally:
-        if lock_fd is not None:
-            os.close(lock_fd)
+        if dry_run:
+            return Outcome(t.id, Action.WOULD_REMOVE, None, t.worktree, t.branch, view is not None, len(t.archives))
+        if view is not None and view.status is Status.DEAD and view.state.get("agent_pid"):
+            # Its supervisor was killed and its agent may still be at work: end it, and judge again.
+            from metaharness.process import end_orphaned_agent
+
+            end_orphaned_agent(int(view.state["agent_pid"]), view.instance or "", view.spec.get("grace", 10.0))
+            reason = _objection(t, force)
+            if reason:
+                return refused(reason)
+        _remove(tree, t, force)
+        return Outcome(t.id, Action.REMOVED, None, t.worktree, t.branch, view is not None, len(t.archives))
 
 
 def _lock(directory: Path) -> int | None:
@@ -229,13 +237,13 @@ def _count(n: int, noun: str) -> str:
 
 
 def _remove(tree: Path, t: _Target, force: bool) -> None:
+    """Git first, so a git failure leaves the harness and its record in place."""
     if t.repo is not None:
-        with worktree.repository_lock(t.repo):
-            if t.worktree is not None:
-                worktree.git(t.repo, "worktree", "remove", *(["--force"] if force else []), str(t.worktree))
-            if t.branch is not None:
-                worktree.git(t.repo, "worktree", "prune")  # a worktree deleted by hand still "has" the branch
-                worktree.git(t.repo, "branch", "-D", t.branch)
+        if t.worktree is not None:
+            worktree.git(t.repo, "worktree", "remove", *(["--force"] if force else []), str(t.worktree))
+        if t.branch is not None:
+            worktree.git(t.repo, "worktree", "prune")  # a worktree deleted by hand still "has" the branch
+            worktree.git(t.repo, "branch", "-D", t.branch)
     for directory in ([t.directory] if t.directory is not None else []) + t.archives:
         _discard(tree, directory)
 

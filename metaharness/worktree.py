@@ -58,8 +58,9 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 
 @contextmanager
 def repository_lock(repo: Path) -> Iterator[None]:
-    """Exclusive use of the repository's list of worktrees: a `git worktree add` reads the
-    other worktrees' records and fails on one another add is half-way through writing."""
+    """Exclusive use of the repository's worktrees: a `git worktree add` reads the other
+    worktrees' records and fails on one another add is half-way through writing, and
+    mh-clean must not judge and remove a worktree a new harness is taking up."""
     import fcntl
 
     common = repo / git(repo, "rev-parse", "--git-common-dir").stdout.strip()  # relative to repo, or absolute
@@ -117,16 +118,16 @@ def create(repo: Path, directory: Path, harness_id: str, base: str) -> tuple[str
     """
     commit = resolve(repo, base)
     branch = branch_for(harness_id)
-    if directory.exists():
-        if current_branch(directory) != branch:
-            raise MhError(f"{directory} exists and is not the worktree of {branch}", Exit.SYSTEM)
-        return fork_point(directory, commit), True
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(directory.parent).free
-    if free < MIN_FREE_BYTES:
-        raise MhError(f"only {free // 2**20} MiB free under {directory.parent}: "
-                      f"a worktree needs at least {MIN_FREE_BYTES // 2**20} MiB", Exit.SYSTEM)
-    with repository_lock(repo):
+    with repository_lock(repo):  # mh-clean judges and removes a worktree under it too
+        if directory.exists():
+            if current_branch(directory) != branch:
+                raise MhError(f"{directory} exists and is not the worktree of {branch}", Exit.SYSTEM)
+            return fork_point(directory, commit), True
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(directory.parent).free
+        if free < MIN_FREE_BYTES:
+            raise MhError(f"only {free // 2**20} MiB free under {directory.parent}: "
+                          f"a worktree needs at least {MIN_FREE_BYTES // 2**20} MiB", Exit.SYSTEM)
         if branch_exists(repo, branch):
             git(repo, "worktree", "prune")  # forget a worktree of this branch deleted by hand
             git(repo, "worktree", "add", "--quiet", str(directory), branch)

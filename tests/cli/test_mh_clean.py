@@ -4,9 +4,12 @@ The `repo` fixture (conftest.py) makes the project a git repository with one com
 
 import json
 import os
+import signal
 import subprocess
 
-from conftest import process_exists
+from conftest import TIMEOUT, process_exists
+
+from metaharness.watch import wait_for_path
 
 COMPLETE = "echo '<promise>COMPLETE</promise>'"
 COMMIT = "echo {text} > f.txt && git commit -qam {text} && " + COMPLETE
@@ -199,3 +202,27 @@ def test_without_a_tree_there_is_nothing_to_clean(project):
     assert (project.run("clean").returncode, project.run("clean", "--json").stdout) == (0, "[]\n")
     r = project.run("clean", "a")
     assert (r.returncode, r.stderr) == (7, "mh-clean: error: no such harness: a\n")
+
+
+def test_two_cleaners_at_once_refuse_nothing_and_leave_nothing(project, repo):
+    for hid in ("a", "b", "c", "d"):
+        _finished(project, hid, COMPLETE)
+    cleaners = [project.start("clean") for _ in range(2)]
+    for cleaner in cleaners:
+        assert cleaner.wait(TIMEOUT) == 0, cleaner.stderr.read()
+    removed = sorted(line.split(":")[0] for c in cleaners for line in c.stdout.read().splitlines())
+    assert removed == ["removed a", "removed b", "removed c", "removed d"]
+    assert all(_gone(project, repo, hid) for hid in "abcd")
+
+
+def test_a_refused_dead_harness_keeps_its_agent(project, repo):
+    project.spawn("dead", "echo wip > new.txt; exec sleep 1000", "--worktree")
+    agent = project.wait_for_state("dead", lambda s: s.get("worktree") and s.get("agent_pid"))["agent_pid"]
+    project.kill_supervisor("dead")
+    try:
+        assert wait_for_path(project.root / ".harness-worktrees" / "dead" / "new.txt", TIMEOUT)
+        r = project.run("clean", "dead")
+        assert r.returncode == 12 and "uncommitted" in r.stderr
+        assert process_exists(agent)  # refusing changes nothing, processes included
+    finally:
+        os.killpg(agent, signal.SIGKILL)
