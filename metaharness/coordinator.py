@@ -241,10 +241,11 @@ class Run:
         1 for exit 0 and 0 otherwise."""
         if not self.plan.score_cmd:
             return 1.0
-        made = harness.inspect(self.tree / h.id).state.get("worktree")
-        workdir = Path(made["path"] if isinstance(made, dict) else h.options.get("workdir") or self.plan.path.parent)
-        if not workdir.is_absolute():
-            workdir = self.plan.path.parent / workdir
+        view = harness.inspect(self.tree / h.id)
+        workdir = self.plan.path.parent / h.options.get("workdir", ".")
+        made, wanted = view.state.get("worktree"), view.spec.get("worktree")
+        if isinstance(made, dict) and isinstance(wanted, dict):  # the same place in its worktree
+            workdir = Path(made["path"]) / workdir.resolve().relative_to(Path(wanted["repo"]).resolve())
         try:
             proc = subprocess.run(["/bin/sh", "-c", self.plan.score_cmd], cwd=workdir, capture_output=True, text=True,
                                   env={**os.environ, "MH_ID": h.id}, timeout=600)

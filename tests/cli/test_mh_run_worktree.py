@@ -58,12 +58,13 @@ def test_a_race_winner_is_reported_by_branch(project, repo):
 
 
 def test_voting_scores_each_candidate_in_its_own_worktree(project, repo):
+    (repo / "sub").mkdir()  # the candidates work, and are scored, in their worktree's sub/
     score = "echo {n} > score && git add score && git commit -qm {n} && echo '<promise>COMPLETE</promise>'"
     _plan(project, f"""
         strategy: voting
         min_votes: 3
         score_cmd: "cat score"
-        defaults: {{worktree: true}}
+        defaults: {{worktree: true, workdir: sub}}
         harnesses:
           - {{id: a, roadmap: a.md, agent_cmd: "{score.format(n=3)}"}}
           - {{id: b, roadmap: b.md, agent_cmd: "{score.format(n=7)}"}}
@@ -73,6 +74,7 @@ def test_voting_scores_each_candidate_in_its_own_worktree(project, repo):
     assert r.returncode == 0, r.stderr
     assert [record["harnesses"][i]["score"] for i in "abc"] == [3.0, 7.0, 5.0]
     assert (record["winner"], record["winner_branch"]) == ("b", "mh/b")
+    assert subprocess.run(["git", "-C", str(repo), "show", "mh/b:sub/score"], capture_output=True, text=True).stdout == "7\n"
 
 
 def test_worktree_mistakes_in_a_plan_are_refused_before_anything_starts(project, repo, tmp_path_factory):
