@@ -1,9 +1,10 @@
 """A git worktree per harness, on branch `mh/<id>`, in `.harness-worktrees/<id>` beside the tree.
 
-Git runs non-interactively (no editor, pager, prompt or credential helper), in the C
-locale so its messages are what we match, and is retried when another git process holds
-the repository's lock files (`index.lock`, a ref's `.lock`): two harnesses creating
-worktrees at once contend for exactly those.
+A branch is never reset: spawning an id again continues it, and only mh-clean removes it.
+Worktrees are made (and removed) under one lock per repository. Git runs
+non-interactively (no editor, pager, prompt or credential helper), in the C locale so its
+messages are what we match, without the caller's GIT_DIR and kin, and is retried when
+another git process holds one of the repository's lock files. See mh-harness(7).
 """
 
 from __future__ import annotations
