@@ -39,6 +39,7 @@ def base_env(root: Path) -> dict[str, str]:
         "USER": "tester",
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
+        "GIT_CEILING_DIRECTORIES": str(root.parent),  # a test directory is in no enclosing repository
         **({"MH_POLL": os.environ["MH_POLL"]} if "MH_POLL" in os.environ else {}),
     }
 
