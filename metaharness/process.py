@@ -206,6 +206,21 @@ def end_orphaned_agent(pid: int, instance: str, grace: float) -> bool:
     return True
 
 
+def capture_bounded(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str] | None:
+    """Run a helper program (git) in its own session, capturing its output, so Ctrl+C at
+    the terminal is for us to handle, not to kill it half-way; None if it had to be
+    killed, with everything it started, after `timeout` seconds."""
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
 def run_bounded(argv: list[str], env: dict[str, str], timeout: float) -> int | None:
     """Run a helper program (a hook) in its own group; its exit status, or None if it had
     to be killed after `timeout` seconds. Blocks: call it from a thread."""

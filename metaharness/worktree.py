@@ -22,6 +22,7 @@ from metaharness.status import Exit, MhError
 BRANCH_PREFIX: Final = "mh/"
 MIN_FREE_BYTES: Final = 512 * 1024 * 1024  # refuse a new worktree below this much free space
 LOCK_RETRIES: Final = 40
+GIT_TIMEOUT = 600.0  # seconds: a git hook that hangs must not hold a harness for ever
 # No editor, pager or prompt; messages in English; and no optional locks, so reading a
 # worktree's state (mh-status) never makes the agent's own `git add` find index.lock taken.
 _ENV: Final = {"GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": "true", "GIT_SEQUENCE_EDITOR": "true",
@@ -38,15 +39,16 @@ def without_repository_variables(env: dict[str, str]) -> dict[str, str]:
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run git in `repo`, retrying while another git holds a lock; MhError if it fails."""
+    from metaharness.process import capture_bounded
+
     env = {**without_repository_variables(dict(os.environ)), **_ENV}
     for attempt in range(LOCK_RETRIES):
         try:
-            # A session of its own: Ctrl+C is for the supervisor to handle, not to kill git
-            # halfway through making a worktree.
-            r = subprocess.run(["git", "-C", str(repo), *args], env=env, stdin=subprocess.DEVNULL,
-                               capture_output=True, text=True, start_new_session=True)
+            r = capture_bounded(["git", "-C", str(repo), *args], env, GIT_TIMEOUT)
         except FileNotFoundError:
             raise MhError("git is not installed (not found on PATH)", Exit.SYSTEM) from None
+        if r is None:
+            raise MhError(f"git {args[0]}: no answer in {GIT_TIMEOUT:g}s (a git hook waiting?); it was killed", Exit.SYSTEM)
         if r.returncode == 0 or ".lock': File exists" not in r.stderr or attempt == LOCK_RETRIES - 1:
             break
         time.sleep(min(0.05 * 2 ** attempt, 1.0))  # the other git finishes in milliseconds

@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conftest import process_exists
+
 from metaharness import worktree
 from metaharness.status import Exit, MhError
 
@@ -119,3 +121,14 @@ def test_worktrees_inside_the_checkout_are_kept_out_of_its_git_status(repo):
     worktree.create(repo, worktree.directory_for(tree, "b"), "b", "HEAD")
     assert worktree.git(repo, "status", "--porcelain").stdout == ""
     assert (repo / ".git" / "info" / "exclude").read_text().count("/.harness-worktrees/\n") == 1
+
+
+def test_a_git_hook_that_hangs_is_killed_with_everything_it_started(repo, tmp_path, monkeypatch):
+    monkeypatch.setattr(worktree, "GIT_TIMEOUT", 0.5)
+    hook = repo / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/hook.pid\nexec sleep 1000\n")
+    hook.chmod(0o755)
+    with pytest.raises(MhError) as e:
+        worktree.create(repo, tmp_path / "wt" / "a", "a", "HEAD")
+    assert e.value.code == Exit.SYSTEM and "no answer in 0.5s" in str(e.value)
+    assert not process_exists(int((tmp_path / "hook.pid").read_text()))
