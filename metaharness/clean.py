@@ -84,10 +84,25 @@ def clean(tree: Path, ids: Sequence[str] | None, *, force: bool = False, dry_run
         missing = [t.id for t in targets if t.empty]
         if missing:
             raise MhError(f"no such harness: {', '.join(missing)}", Exit.NO_SUCH_HARNESS)
+    needed = _bases_of_live_harnesses(tree)
+    judged_gone: list[str] = []  # with dry_run, branches a real run would have deleted by now
     for target in targets:
-        outcome = _clean_one(tree, target, force, dry_run)
+        outcome = _clean_one(tree, target, force, dry_run, needed, judged_gone)
         if outcome is not None:
+            if outcome.action is Action.WOULD_REMOVE and outcome.branch:
+                judged_gone.append(outcome.branch)
             yield outcome
+
+
+def _bases_of_live_harnesses(tree: Path) -> dict[str, str]:
+    """Branch -> the live --worktree harness that starts (or started) from it."""
+    needed = {}
+    for harness_id in list_ids(tree):
+        view = inspect(tree / harness_id)
+        wanted = view.spec.get("worktree")
+        if view.status.is_live and isinstance(wanted, dict) and isinstance(wanted.get("base"), str):
+            needed[wanted["base"].removeprefix("refs/heads/")] = harness_id
+    return needed
 
 
 def _ended(tree: Path) -> list[str]:
@@ -150,7 +165,8 @@ def _repository(candidates: list[Path]) -> Path | None:
     return None
 
 
-def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool) -> Outcome | None:
+def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool, needed: dict[str, str],
+               judged_gone: list[str]) -> Outcome | None:
     """Decide on one id and, unless `dry_run`, remove it; None if another cleaner just did."""
     def refused(reason: str) -> Outcome:
         return Outcome(t.id, Action.REFUSED, reason, t.worktree, t.branch)
@@ -167,9 +183,14 @@ def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool) -> Outcome | 
                 held.callback(os.close, lock_fd)
         if t.repo is not None and not dry_run:
             held.enter_context(worktree.repository_lock(t.repo))  # a spawn making this id's worktree waits
+            t = _find(tree, t.id)  # as it is now: another cleaner may have been first
+            if t.empty:
+                return None
         if view is None and (_being_spawned(tree, t.id) or (tree / t.id).is_dir()):
             return refused("it is being spawned")
-        reason = _objection(t, force)
+        if t.branch in needed:
+            return refused(f"{needed[t.branch]}, which is live, starts from {t.branch}")
+        reason = _objection(t, force, judged_gone)
         if reason:
             return refused(reason)
         if dry_run:
@@ -179,7 +200,7 @@ def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool) -> Outcome | 
             from metaharness.process import end_orphaned_agent
 
             end_orphaned_agent(int(view.state["agent_pid"]), view.instance or "", view.spec.get("grace", 10.0))
-            reason = _objection(t, force)
+            reason = _objection(t, force, judged_gone)
             if reason:
                 return refused(reason)
         _remove(tree, t, force)
@@ -210,8 +231,9 @@ def _being_spawned(tree: Path, harness_id: str) -> bool:
                for p in (tree / ".tmp").glob(f"{harness_id}.*"))
 
 
-def _objection(t: _Target, force: bool) -> str | None:
-    """Why removing this id would lose work or break a checkout, or None."""
+def _objection(t: _Target, force: bool, judged_gone: list[str]) -> str | None:
+    """Why removing this id would lose work or break a checkout, or None. `judged_gone`:
+    branches not to count as holding its commits."""
     branch = worktree.branch_for(t.id)
     if t.worktree is not None and worktree.current_branch(t.worktree) != branch:
         return f"{t.worktree} is not a git worktree on {branch}; remove it by hand"
@@ -226,7 +248,7 @@ def _objection(t: _Target, force: bool) -> str | None:
     dirty = worktree.uncommitted_files(t.worktree) if t.worktree is not None else 0
     if dirty:
         problems.append(f"its worktree has {_count(dirty, 'uncommitted file')}")
-    unmerged = worktree.unmerged_commits(t.repo, branch) if t.branch is not None and t.repo is not None else 0
+    unmerged = worktree.unmerged_commits(t.repo, branch, *judged_gone) if t.branch is not None and t.repo is not None else 0
     if unmerged:
         problems.append(f"{branch} has {_count(unmerged, 'commit')} on no other branch")
     return " and ".join(problems) or None

@@ -122,8 +122,8 @@ class Supervisor:
         repo = Path(wanted["repo"])
         try:
             self._worktree_base, continued = worktree.create(repo, directory, self.spec["id"], wanted["base"])
-        except MhError as e:
-            return Status.FAILED, f"no worktree: {e}"
+        except (MhError, OSError) as e:
+            return Status.FAILED, f"no worktree: {getattr(e, 'strerror', None) and f'{e.filename}: {e.strerror}' or e}"
         self._workdir = directory / self._workdir.resolve().relative_to(repo.resolve())  # --workdir sub: the worktree's sub
         self._workdir.mkdir(parents=True, exist_ok=True)  # an untracked directory has no copy in the worktree
         made = {"path": str(directory), "branch": worktree.branch_for(self.spec["id"]), "base": self._worktree_base}
@@ -580,8 +580,12 @@ class Supervisor:
         if self.spec.get("worktree"):
             from metaharness import worktree
 
-            result["worktree"] = None if self._worktree_base is None else \
-                worktree.describe(worktree.directory_for(self.dir.parent, self.spec["id"]), self.spec["id"], self._worktree_base)
+            directory = worktree.directory_for(self.dir.parent, self.spec["id"])
+            try:
+                result["worktree"] = None if self._worktree_base is None else \
+                    worktree.describe(directory, self.spec["id"], self._worktree_base)
+            except Exception as e:  # nothing may keep the result from being written
+                result["worktree"] = {"path": str(directory), "error": f"{type(e).__name__}: {e}"}
         write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended
         self._publish_state(status=status, reason=reason, agent_pid=None, next_attempt=None, stalled_since=None)
         self._events.emit("ended", status=status.value, exit_code=code, reason=reason)

@@ -209,14 +209,18 @@ def end_orphaned_agent(pid: int, instance: str, grace: float) -> bool:
 def capture_bounded(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str] | None:
     """Run a helper program (git) in its own session, capturing its output, so Ctrl+C at
     the terminal is for us to handle, not to kill it half-way; None if it had to be
-    killed, with everything it started, after `timeout` seconds."""
-    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    killed, with everything it started, after `timeout` seconds. Output that is not UTF-8
+    (a Latin-1 file name, say) is kept as surrogate escapes, never an error."""
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            encoding="utf-8", errors="surrogateescape", start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        try:
+            proc.communicate(timeout=_REAP_AFTER_KILL_SECONDS)
+        except subprocess.TimeoutExpired:  # a descendant that left the group still holds the pipes
+            proc.wait()
         return None
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 

@@ -29,8 +29,12 @@ _ENV: Final = {"GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": "true", "GIT_SEQUENCE_E
                "GIT_PAGER": "cat", "PAGER": "cat", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true", "LC_ALL": "C",
                "GIT_OPTIONAL_LOCKS": "0"}
 # Inherited (from a git hook, say) these would point git, and the agent, at another checkout.
-REPOSITORY_VARIABLES: Final = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
-                               "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX")
+# (`git rev-parse --local-env-vars` but the configuration ones, which a user may mean,
+# and the quarantine a pre-receive hook runs in.)
+REPOSITORY_VARIABLES: Final = (
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_IMPLICIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_GRAFT_FILE", "GIT_SHALLOW_FILE", "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE", "GIT_NAMESPACE", "GIT_PREFIX", "GIT_INTERNAL_SUPER_PREFIX", "GIT_QUARANTINE_PATH")
 
 
 def without_repository_variables(env: dict[str, str]) -> dict[str, str]:
@@ -133,11 +137,25 @@ def create(repo: Path, directory: Path, harness_id: str, base: str) -> tuple[str
                           f"a worktree needs at least {MIN_FREE_BYTES // 2**20} MiB", Exit.SYSTEM)
         if branch_exists(repo, branch):
             git(repo, "worktree", "prune")  # forget a worktree of this branch deleted by hand
-            git(repo, "worktree", "add", "--quiet", str(directory), branch)
+            _add(repo, directory, None, str(directory), branch)
             return fork_point(directory, commit), True
         _keep_out_of_the_checkout(repo, directory.parent)
-        git(repo, "worktree", "add", "--quiet", "-b", branch, str(directory), commit)
+        _add(repo, directory, branch, "-b", branch, str(directory), commit)
     return commit, False
+
+
+def _add(repo: Path, directory: Path, new_branch: str | None, *args: str) -> None:
+    """`git worktree add`, undone if it fails half-way (a hook or a filter killed at its
+    time limit, say), so that no half-made worktree is taken up by the next spawn."""
+    try:
+        git(repo, "worktree", "add", "--quiet", *args)
+    except MhError:
+        git(repo, "worktree", "remove", "--force", "--force", str(directory), check=False)
+        git(repo, "worktree", "prune", check=False)
+        shutil.rmtree(directory, ignore_errors=True)  # it did not exist before: we are under the lock
+        if new_branch:
+            git(repo, "branch", "-D", new_branch, check=False)  # just made, at the base: it holds nothing
+        raise
 
 
 def _keep_out_of_the_checkout(repo: Path, worktrees: Path) -> None:
@@ -159,11 +177,11 @@ def _keep_out_of_the_checkout(repo: Path, worktrees: Path) -> None:
 
 def current_branch(directory: Path) -> str | None:
     """The branch checked out at the top of worktree `directory`, or None."""
-    r = git(directory, "rev-parse", "--show-toplevel", "--abbrev-ref", "HEAD", check=False)
-    if r.returncode != 0:
+    top = git(directory, "rev-parse", "--show-toplevel", check=False)
+    if top.returncode != 0 or Path(top.stdout.strip()).resolve() != directory.resolve():
         return None
-    top, head = r.stdout.split("\n")[:2]
-    return head if Path(top).resolve() == directory.resolve() else None
+    ref = git(directory, "symbolic-ref", "--quiet", "HEAD", check=False).stdout.strip()
+    return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
 
 
 def branch_exists(repo: Path, branch: str) -> bool:
@@ -215,8 +233,10 @@ def uncommitted_files(directory: Path) -> int:
     return len(git(directory, "status", "--porcelain", "--untracked-files=all").stdout.splitlines())
 
 
-def unmerged_commits(repo: Path, branch: str) -> int:
-    """How many commits of `branch` no other branch, local or remote-tracking, contains."""
+def unmerged_commits(repo: Path, branch: str, *ignoring: str) -> int:
+    """How many commits of `branch` no other branch, local or remote-tracking, contains
+    (counting none of the branches `ignoring`)."""
     # --exclude takes the name --branches sees, without refs/heads/ (ids hold no glob characters).
-    return int(git(repo, "rev-list", "--count", f"refs/heads/{branch}", "--not",
-                   f"--exclude={branch}", "--branches", "--remotes").stdout)
+    excluded = [f"--exclude={b}" for b in (branch, *ignoring)]
+    return int(git(repo, "rev-list", "--count", f"refs/heads/{branch}", "--not", *excluded, "--branches",
+                   "--remotes").stdout)

@@ -94,7 +94,7 @@ def test_the_worktree_example_merges_one_branch_and_cleans_up(tmp_path):
                        env=base_env(tmp_path), capture_output=True, text=True, timeout=TIMEOUT * 2)
     assert r.returncode == 0, r.stderr
     assert "mh/a +1 clean" in r.stdout and "1 file changed" in r.stdout
-    assert "mh-clean: would refuse c: mh/c has 1 commit on no other branch" in r.stdout
+    assert "mh-clean: would refuse c: mh/c has 2 commits on no other branch" in r.stdout
     assert "removed c: worktree .harness-worktrees/c, branch mh/c, harness directory" in r.stdout
     assert (tmp_path / "work" / "NOTES.md").read_text() == "# Notes\n- a note from a\n- a note from c\n"
     branches = subprocess.run(["git", "-C", str(tmp_path / "work"), "branch", "--list"], capture_output=True, text=True)

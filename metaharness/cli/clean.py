@@ -45,6 +45,7 @@ def _clean(argv: Sequence[str] | None) -> int:
     from metaharness.tree import find_tree, validate_id
 
     ids = [validate_id(i) for i in args.ids]
+    here = Path.cwd()  # now: running inside a worktree being removed, it is gone later
     tree = find_tree()
     if tree is None and ids:
         raise MhError(f"no such harness: {ids[0]}", Exit.NO_SUCH_HARNESS)
@@ -56,7 +57,7 @@ def _clean(argv: Sequence[str] | None) -> int:
                 refused = True
                 print(f"mh-clean: {'would refuse' if args.dry_run else 'refusing'} {o.id}: {o.reason}", file=sys.stderr)
             elif not args.json:
-                parts = [f"worktree {_shown(o.worktree)}" if o.worktree else None, f"branch {o.branch}" if o.branch else None,
+                parts = [f"worktree {_shown(o.worktree, here)}" if o.worktree else None, f"branch {o.branch}" if o.branch else None,
                          "harness directory" if o.directory else None,
                          f"{o.archived} archived instance{'' if o.archived == 1 else 's'}" if o.archived else None]
                 verb = "would remove" if args.dry_run else "removed"
@@ -69,9 +70,9 @@ def _clean(argv: Sequence[str] | None) -> int:
     return Exit.REFUSED if refused else Exit.OK
 
 
-def _shown(path: Path) -> str:
+def _shown(path: Path, here: Path) -> str:
     """A path relative to the cwd when it is below it, as the user would type it."""
-    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+    return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
 
 
 if __name__ == "__main__":

@@ -43,8 +43,9 @@ def _diff(argv: Sequence[str] | None) -> int:
     if not path.is_dir():
         raise MhError(f"the worktree of {args.id} is gone: {path}", Exit.SYSTEM)
     # The base commit as resolved when the worktree was made: the ref may have moved since.
-    r = worktree.git(path, "diff", "--no-color", "--patch" if args.full else "--stat", made["base"])
-    sys.stdout.write(r.stdout)
+    r = worktree.git(path, "diff", "--no-color", "--patch" if args.full else "--stat", made["base"], "--")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(r.stdout.encode("utf-8", "surrogateescape"))  # the bytes git wrote, whatever they are
     return Exit.OK
 
 

@@ -6,8 +6,9 @@ import json
 import os
 import signal
 import subprocess
+import sys
 
-from conftest import TIMEOUT, process_exists
+from conftest import BIN, TIMEOUT, process_exists
 
 from metaharness.watch import wait_for_path
 
@@ -226,3 +227,34 @@ def test_a_refused_dead_harness_keeps_its_agent(project, repo):
         assert process_exists(agent)  # refusing changes nothing, processes included
     finally:
         os.killpg(agent, signal.SIGKILL)
+
+
+def test_dry_run_judges_a_pipeline_as_the_real_run_will(project, repo):
+    _finished(project, "a", COMMIT.format(text="a"))
+    _finished(project, "b", COMPLETE, "--base", "mh/a")  # no commits of its own: it holds only a's
+    dry = project.run("clean", "--dry-run")
+    real = project.run("clean")
+    assert dry.returncode == real.returncode == 12
+    assert dry.stdout.replace("would remove", "removed") == real.stdout == \
+        "removed a: worktree .harness-worktrees/a, branch mh/a, harness directory\n"
+    assert dry.stderr.replace("would refuse", "refusing") == real.stderr == \
+        "mh-clean: refusing b: mh/b has 1 commit on no other branch\n"
+
+
+def test_the_base_of_a_live_harness_is_never_removed(project, repo):
+    _finished(project, "a", COMPLETE)
+    project.spawn("z", "exec sleep 1000")
+    project.spawn("b", COMPLETE, "--worktree", "--base", "mh/a", "--after", "a,z")
+    project.wait_for_state("b", lambda s: s.get("status") == "pending")
+    r = project.run("clean", "a", "--force")
+    assert (r.returncode, r.stderr) == (12, "mh-clean: refusing a: b, which is live, starts from mh/a\n")
+    assert "mh/a" in _branches(repo)
+
+
+def test_cleaning_from_inside_a_worktree_being_removed_works(project, repo):
+    _finished(project, "e", COMPLETE)
+    _finished(project, "f", COMPLETE)
+    inside = project.root / ".harness-worktrees" / "e"
+    r = subprocess.run([sys.executable, str(BIN / "mh-clean")], cwd=inside, env=project.env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) == 2 and _gone(project, repo, "e") and _gone(project, repo, "f")

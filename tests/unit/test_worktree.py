@@ -132,3 +132,27 @@ def test_a_git_hook_that_hangs_is_killed_with_everything_it_started(repo, tmp_pa
         worktree.create(repo, tmp_path / "wt" / "a", "a", "HEAD")
     assert e.value.code == Exit.SYSTEM and "no answer in 0.5s" in str(e.value)
     assert not process_exists(int((tmp_path / "hook.pid").read_text()))
+
+
+def test_an_add_killed_half_way_is_undone_so_the_next_spawn_starts_clean(repo, tmp_path, monkeypatch):
+    hook = repo / ".git" / "hooks" / "post-checkout"
+    hook.write_text("#!/bin/sh\nexec sleep 1000\n")
+    hook.chmod(0o755)
+    monkeypatch.setattr(worktree, "GIT_TIMEOUT", 0.5)
+    directory = tmp_path / "wt" / "a"
+    with pytest.raises(MhError):
+        worktree.create(repo, directory, "a", "HEAD")
+    assert not directory.exists() and not worktree.branch_exists(repo, "mh/a")
+    hook.unlink()
+    monkeypatch.setattr(worktree, "GIT_TIMEOUT", 600.0)
+    assert worktree.create(repo, directory, "a", "HEAD")[1] is False
+    assert worktree.describe(directory, "a", "HEAD")["dirty"] is False
+
+
+def test_names_that_are_not_utf_8_are_described_not_fatal(repo, tmp_path):
+    directory = tmp_path / "wt" / "a"
+    base, _ = worktree.create(repo, directory, "a", "HEAD")
+    (directory / "g\udce9.txt").write_text("latin-1 name\n")
+    worktree.git(directory, "add", "-A")
+    worktree.git(directory, "commit", "-qm", "latin-1")
+    assert worktree.describe(directory, "a", base)["files_changed"] == 1
