@@ -34,7 +34,7 @@ echo; echo '$ mh-spawn c roadmaps/c.md --worktree --base mh/a --after a ...   (a
 mh-spawn c roadmaps/c.md --worktree --base mh/a --after a --agent-cmd "$agent" -q
 git log --format='  %s' mh/c
 
-echo; echo '$ mh-clean --dry-run   (once a is gone, c holds the only copy of a's work and its own; b of its own)'
+echo; echo '$ mh-clean --dry-run   (once a is gone, only c holds the work of a and c, and only b that of b)'
 mh-clean --dry-run 2>&1 || echo "exit $?"
 
 echo; echo '$ git merge mh/c; mh-clean'
