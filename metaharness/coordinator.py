@@ -60,12 +60,6 @@ class Run:
 
     # -- starting ----------------------------------------------------------------------
 
-    def _dependencies(self, h: HarnessPlan) -> list[str]:
-        if self.plan.strategy == "pipeline":
-            index = [x.id for x in self.plan.harnesses].index(h.id)
-            return [self.plan.harnesses[index - 1].id] if index else []
-        return list(h.depends)
-
     def _start(self, h: HarnessPlan, resume: dict[str, Any] | None) -> str:
         """Spawn, keep or adopt `h`; return what was done."""
         view = harness.inspect(self.tree / h.id) if (self.tree / h.id).is_dir() else None
@@ -79,7 +73,7 @@ class Run:
             if view.status.is_live:
                 self._note(h.id, instance=view.instance, status="running")
                 return "adopted"
-        args = h.spawn_args() + [a for dep in self._dependencies(h) for a in ("--after", dep)] + ["--run", self.run_id]
+        args = h.spawn_args() + [a for dep in self.plan.dependencies(h) for a in ("--after", dep)] + ["--run", self.run_id]
         proc = subprocess.run([sys.executable, "-m", "metaharness.cli.spawn", *args, "--detach", "--quiet"],
                               cwd=self.plan.path.parent, capture_output=True, text=True,
                               env={**os.environ, "MH_ROOT": str(self.tree.parent)})
@@ -159,7 +153,7 @@ class Run:
         ordered: list[HarnessPlan] = []
         remaining = list(self.plan.harnesses)
         while remaining:
-            ready = next(h for h in remaining if all(d in {o.id for o in ordered} for d in self._dependencies(h)))
+            ready = next(h for h in remaining if all(d in {o.id for o in ordered} for d in self.plan.dependencies(h)))
             ordered.append(ready)
             remaining.remove(ready)
         return ordered

@@ -73,6 +73,13 @@ class Plan:
     def get(self, harness_id: str) -> HarnessPlan:
         return next(h for h in self.harnesses if h.id == harness_id)
 
+    def dependencies(self, h: HarnessPlan) -> list[str]:
+        """What `h` runs after: in a pipeline the stage before it, else its `depends`."""
+        if self.strategy == "pipeline":
+            index = self.harnesses.index(h)
+            return [self.harnesses[index - 1].id] if index else []
+        return list(h.depends)
+
 
 def load(path: Path) -> Plan:
     """Read and validate a plan file."""
@@ -187,14 +194,13 @@ class _Validator:
             raise MhError(f"{self.path}: dependency cycle: {' -> '.join(cycle)}", Exit.USAGE)
         if strategy == "pipeline":
             harnesses = _stages_branch_from_the_previous(harnesses)
-        for index, (h, node) in enumerate(zip(harnesses, list_node.value)):
-            dependencies = [harnesses[index - 1].id] if strategy == "pipeline" and index else h.depends
-            self.check_worktree(h, node, {worktree.branch_for(d) for d in dependencies})
         plan = Plan(self.path, strategy, tuple(harnesses), bool(self.value(top, "fail_fast", bool, False)),
                     self.value(top, "max_parallel", int, None), self.value(top, "min_votes", int, None),
                     self.value(top, "score_cmd", str, None), self.value(top, "on_dependency_failure", str, "fail"),
                     tuple(self.value(top, "score_by", list, list(CRITERIA))))
         self.check_strategy(plan, top)
+        for h, node in zip(plan.harnesses, list_node.value):
+            self.check_worktree(h, node, {worktree.branch_for(d) for d in plan.dependencies(h)})
         return plan
 
     def check_strategy(self, plan: Plan, top: dict[str, tuple[Any, Any]]) -> None:

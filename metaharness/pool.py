@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Callable
 
 from metaharness import harness, liveness, queue
-from metaharness.status import Status
-from metaharness.waiter import await_end
 from metaharness.forkserver import ForkServer
+from metaharness.status import Status
 from metaharness.tree import atomic_write, read_json
+from metaharness.waiter import await_end
 
 RECLAIM_SECONDS = 30.0  # how often an idle pool looks for claims of vanished workers elsewhere
 
@@ -82,7 +82,7 @@ class Pool:
         while not stop_requested():
             self.wake.clear()
             with self._mutex:
-                finishing = self.exit_when_empty and self._drained()
+                finishing = self.exit_when_empty and queue.drained(self.tree)
                 if finishing and not self._workers:
                     return
                 # Once drained, the workers left are on their way out: replacing them would
@@ -94,9 +94,6 @@ class Pool:
                     self._workers[worker] = thread
                     thread.start()
             self.wake.wait(RECLAIM_SECONDS)
-
-    def _drained(self) -> bool:
-        return not any(i["state"] in ("pending", "claimed") for i in queue.items(self.tree))
 
     def _retiring(self, worker: str) -> bool:
         with self._mutex:
@@ -110,7 +107,7 @@ class Pool:
             while not self._retiring(worker):
                 item = queue.claim(self.tree, worker)
                 if item is None:
-                    if self.exit_when_empty and self._drained():
+                    if self.exit_when_empty and queue.drained(self.tree):
                         return
                     self._idle()
                     continue

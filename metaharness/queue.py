@@ -174,6 +174,11 @@ def reclaim_stale(tree: Path) -> list[str]:
     return returned
 
 
+def drained(tree: Path) -> bool:
+    """Nothing pending or claimed: every item is done or failed."""
+    return not any(i["state"] in ("pending", "claimed") for i in items(tree))
+
+
 def items(tree: Path) -> list[dict[str, Any]]:
     """Every item with its state (and owner, when claimed), pending first in claim order."""
     q = queue_dir(tree)

@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return common.run("spawn", _spawn, argv)
 
 
-def _worktree_spec(args: Any, workdir: Path) -> dict[str, str] | None:
+def _worktree_spec(args: Any, workdir: Path, after: list[str]) -> dict[str, str] | None:
     if args.base and not args.worktree:
         raise MhError("--base needs --worktree", Exit.USAGE)
     if not args.worktree:
@@ -95,7 +95,6 @@ def _worktree_spec(args: Any, workdir: Path) -> dict[str, str] | None:
     repo = worktree.repository_of(workdir)
     worktree.check_branch_name(repo, args.id)
     base = args.base or "HEAD"
-    after = {i for group in args.after for i in group.split(",")}
     if base not in {worktree.branch_for(i) for i in after}:  # a dependency's branch may not exist yet
         worktree.resolve(repo, base)
     return {"repo": str(repo), "base": base}
@@ -127,7 +126,6 @@ def _spawn(argv: Sequence[str] | None) -> int:
     workdir = Path(args.workdir or ".").absolute()
     if not workdir.is_dir():
         raise MhError(f"workdir {workdir} is not a directory", Exit.USAGE)
-    worktree_spec = _worktree_spec(args, workdir)
     template = None
     if args.prompt_template:
         template = str(Path(args.prompt_template).absolute())
@@ -139,6 +137,7 @@ def _spawn(argv: Sequence[str] | None) -> int:
     after = list(dict.fromkeys(i for group in args.after for i in group.split(",") if i))
     for dependency in after:
         validate_id(dependency)
+    worktree_spec = _worktree_spec(args, workdir, after)
     tree = find_tree(create=True)
     assert tree is not None
     check_no_cycle(tree, args.id, after)

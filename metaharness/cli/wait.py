@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from metaharness.cli import common
@@ -75,24 +76,18 @@ def _wait(argv: Sequence[str] | None) -> int:
     return aggregate_exit(ids, outcomes)
 
 
-def _wait_for_queue(tree: object, timeout: float | None) -> int:
+def _wait_for_queue(tree: Path, timeout: float | None) -> int:
     """Block (on changes under the queue) until nothing is pending or claimed."""
-    from pathlib import Path
-
     from metaharness import queue
     from metaharness.watch import wait_until
 
-    q = queue.queue_dir(Path(str(tree)))
+    q = queue.queue_dir(tree)
     if not q.is_dir():
         return Exit.OK  # no queue at all: nothing to drain
-
-    def drained() -> bool:
-        return not any(i["state"] in ("pending", "claimed") for i in queue.items(Path(str(tree))))
-
-    if not wait_until(drained, q, timeout, recursive=True):
+    if not wait_until(lambda: queue.drained(tree), q, timeout, recursive=True):
         print("mh-wait: error: timed out waiting for the queue to drain", file=sys.stderr)
         return Exit.TIMEOUT
-    failed = [i["item"] for i in queue.items(Path(str(tree))) if i["state"] == "failed"]
+    failed = [i["item"] for i in queue.items(tree) if i["state"] == "failed"]
     if failed:
         print(f"mh-wait: error: {len(failed)} queue item(s) failed: {', '.join(failed[:5])}", file=sys.stderr)
         return Exit.FAILED
