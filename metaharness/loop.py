@@ -122,8 +122,10 @@ class Supervisor:
         repo = Path(wanted["repo"])
         try:
             self._worktree_base, continued = worktree.create(repo, directory, self.spec["id"], wanted["base"])
-        except (MhError, OSError) as e:
-            return Status.FAILED, f"no worktree: {getattr(e, 'strerror', None) and f'{e.filename}: {e.strerror}' or e}"
+        except MhError as e:
+            return Status.FAILED, f"no worktree: {e}"
+        except OSError as e:  # its lock file or directory: a read-only or full disk, say
+            return Status.FAILED, f"no worktree: {e.filename}: {e.strerror}"
         self._workdir = directory / self._workdir.resolve().relative_to(repo.resolve())  # --workdir sub: the worktree's sub
         self._workdir.mkdir(parents=True, exist_ok=True)  # an untracked directory has no copy in the worktree
         made = {"path": str(directory), "branch": worktree.branch_for(self.spec["id"]), "base": self._worktree_base}

@@ -236,4 +236,3 @@ def run_bounded(argv: list[str], env: dict[str, str], timeout: float) -> int | N
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         return None
-

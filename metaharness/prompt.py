@@ -2,8 +2,8 @@
 
 Variables: HARNESS_ID, ITERATION, MAX_ITERATIONS, ROADMAP_PATH, ROADMAP, PROGRESS,
 MESSAGES, LAST_OUTCOME, CONTEXT (the shared context), DEPENDENCIES (how the harnesses
-this one runs --after ended) and ARTIFACTS (those they published). Unknown {{NAMES}} are left as they are, so a template can quote
-the syntax.
+this one runs --after ended) and ARTIFACTS (those they published). Unknown {{NAMES}} are
+left as they are, so a template can quote the syntax.
 """
 
 from __future__ import annotations

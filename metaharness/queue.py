@@ -174,6 +174,20 @@ def reclaim_stale(tree: Path) -> list[str]:
     return returned
 
 
+def counts(tree: Path) -> dict[str, int]:
+    """How many items are in each state, without reading them."""
+    q = queue_dir(tree)
+    return {state: len(_names(q / state)) for state in STATES}
+
+
+def _names(directory: Path) -> list[str]:
+    """The items in one state's directory: not temporary files, not claim files."""
+    try:
+        return [n for n in os.listdir(directory) if not n.startswith(".") and not n.endswith(".claim")]
+    except FileNotFoundError:
+        return []
+
+
 def drained(tree: Path) -> bool:
     """Nothing pending or claimed: every item is done or failed."""
     return not any(i["state"] in ("pending", "claimed") for i in items(tree))
@@ -184,11 +198,7 @@ def items(tree: Path) -> list[dict[str, Any]]:
     q = queue_dir(tree)
     found = []
     for state in STATES:
-        try:
-            names = sorted(n for n in os.listdir(q / state) if not n.startswith(".") and not n.endswith(".claim"))
-        except FileNotFoundError:
-            continue
-        for name in names:
+        for name in sorted(_names(q / state)):
             try:
                 record = read_json(q / state / name)
             except (FileNotFoundError, ValueError):

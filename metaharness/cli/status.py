@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from typing import Any, Sequence
@@ -14,8 +13,9 @@ from metaharness.status import Exit, MhError
 DESCRIPTION = """\
 Show every harness in the tree (or the named ones): status, iteration, roadmap progress,
 current task, age, heartbeat age, supervisor pid, the agent's turns, tokens and cost, its
-last tool call, a --worktree harness's branch (commits ahead of its base, dirty or clean), and alerts (STALLED, LOOPING, WAITING, DEAD, STALE). A running harness whose supervisor
-has gone is shown as dead; an unreadable one as corrupt."""
+last tool call, a --worktree harness's branch (commits ahead of its base, dirty or
+clean), and alerts (STALLED, LOOPING, WAITING, DEAD, STALE). A running harness whose
+supervisor has gone is shown as dead; an unreadable one as corrupt."""
 
 EPILOG = """\
 exit status: 0 shown (or --watch ended by Ctrl+C), 2 usage, 7 no such harness, 10 bad tree, 11 system error,
@@ -86,15 +86,12 @@ def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
     if queue_counts:
         print("queue: " + ", ".join(f"{n} {state}" for state, n in queue_counts.items()))
 
+
 def _queue_counts(tree: Any) -> dict[str, int] | None:
     """Items per queue state, if the tree has a queue."""
-    from metaharness.queue import STATES, queue_dir
+    from metaharness import queue
 
-    q = queue_dir(tree) if tree else None
-    if q is None or not q.is_dir():
-        return None
-    return {s: sum(1 for n in os.listdir(q / s) if not n.startswith(".") and not n.endswith(".claim"))
-            if (q / s).is_dir() else 0 for s in STATES}
+    return queue.counts(tree) if tree and queue.queue_dir(tree).is_dir() else None
 
 
 def _watch(tree: Any, ids: list[str]) -> int:
