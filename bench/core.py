@@ -27,6 +27,11 @@ def mh(verb: str, *args: str, env: dict[str, str], check: bool = True) -> subpro
                           text=True, check=check)
 
 
+def environment(root: str) -> dict[str, str]:
+    """The verbs of this checkout, on the tree under `root`."""
+    return {**os.environ, "MH_ROOT": root, "PATH": f"{BIN}:{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
 def timed(fn) -> float:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
     fn()
@@ -42,7 +47,7 @@ def main() -> None:
     compileall.compile_dir(REPO / "metaharness", quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        env = {**os.environ, "MH_ROOT": tmp, "PATH": f"{BIN}:{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        env = environment(tmp)
         road = root / "roadmap.md"
         road.write_text("- [ ] one\n- [ ] two\n")
         for i in range(100):
@@ -68,7 +73,7 @@ def main() -> None:
             latencies.append(returned - float((root / f"exit{run}").read_text()))
 
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "MH_ROOT": tmp, "PATH": f"{BIN}:{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        env = environment(tmp)
         for git in (["init", "-q", "-b", "main"], ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q",
                                                    "--allow-empty", "-m", "base"]):
             subprocess.run(["git", "-C", tmp, *git], check=True)
