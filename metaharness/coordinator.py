@@ -6,6 +6,11 @@ supervisor), ends are awaited on the supervisors' locks, and ending harnesses ea
 `control/stop`, as mh-stop does. The run's record, `.harness/runs/<run-id>/run.json`,
 names each harness's instance, so `--resume` keeps what completed, adopts what still
 runs, and spawns the rest again.
+
+Nothing starts until the whole run can: the plan was checked when it was loaded, and
+`check` refuses a plan id held by a live harness that is not the run's. A spawn refused
+after that (a file or the tree changed meanwhile) cancels what runs; once anything was
+started, that is the run's failure (1), never the usage status, which means nothing started.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class Run:
         self.dir = tree / "runs" / run_id
         self.record: dict[str, Any] = {"run_id": run_id, "plan": str(plan.path), "strategy": plan.strategy,
                                        "started": now_iso(), "status": "running", "harnesses": {}}
+        self.previous: dict[str, Any] | None = None  # with --resume, the earlier record's harnesses
+        self.started = False  # whether this run has spawned or adopted a harness
 
     # -- bookkeeping -------------------------------------------------------------------
 
@@ -60,17 +67,39 @@ class Run:
 
     # -- starting ----------------------------------------------------------------------
 
-    def _start(self, h: HarnessPlan, resume: dict[str, Any] | None) -> str:
+    def check(self, resume: bool) -> None:
+        """Refuse what would make the run refuse a spawn once others had started: a plan id
+        held by a live harness that is not this run's to adopt; with `resume`, no run."""
+        if resume:
+            try:
+                self.previous = read_json(self.dir / "run.json").get("harnesses", {})
+            except FileNotFoundError:
+                raise MhError(f"no run {self.run_id} to resume (no {self.dir / 'run.json'})", Exit.USAGE) from None
+        for h in self.plan.harnesses:
+            view = self._view(h.id)
+            if view is not None and view.status.is_live and not self._ours(view):
+                raise MhError(f"harness {h.id} is already running, outside this run (mh-stop it first)", Exit.ID_TAKEN)
+
+    def _view(self, harness_id: str) -> harness.View | None:
+        return harness.inspect(self.tree / harness_id) if (self.tree / harness_id).is_dir() else None
+
+    def _ours(self, view: harness.View) -> bool:
+        """Whether --resume may keep or adopt this harness: the earlier record names its
+        instance, or its spec names this run (mh-run may have been killed after the spawn
+        but before it recorded the instance)."""
+        if self.previous is None:
+            return False
+        return view.instance == self.previous.get(view.id, {}).get("instance") or view.spec.get("run") == self.run_id
+
+    def _start(self, h: HarnessPlan) -> str:
         """Spawn, keep or adopt `h`; return what was done."""
-        view = harness.inspect(self.tree / h.id) if (self.tree / h.id).is_dir() else None
-        known = (resume or {}).get(h.id, {}).get("instance")
-        # Ours if the record names its instance, or if its spec names this run (mh-run may
-        # have been killed after the spawn but before it recorded the instance).
-        if view is not None and resume is not None and (view.instance == known or view.spec.get("run") == self.run_id):
+        view = self._view(h.id)
+        if view is not None and self._ours(view):
             if view.status is Status.COMPLETED:
                 self._note(h.id, instance=view.instance, status="completed", exit_code=0)
                 return "kept"
             if view.status.is_live:
+                self.started = True
                 self._note(h.id, instance=view.instance, status="running")
                 return "adopted"
         args = h.spawn_args() + [a for dep in self.plan.dependencies(h) for a in ("--after", dep)] + ["--run", self.run_id]
@@ -79,18 +108,14 @@ class Run:
                               env={**os.environ, "MH_ROOT": str(self.tree.parent)})
         if proc.returncode != 0:
             raise MhError(f"cannot spawn {h.id}: {proc.stderr.strip().removeprefix('mh-spawn: error: ')}", proc.returncode)
+        self.started = True
         self._note(h.id, instance=harness.inspect(self.tree / h.id).instance, status="running")
         return "spawned"
 
     # -- the run -----------------------------------------------------------------------
 
     def execute(self, resume: bool) -> int:
-        previous: dict[str, Any] | None = None
-        if resume:
-            try:
-                previous = read_json(self.dir / "run.json").get("harnesses", {})
-            except FileNotFoundError:
-                raise MhError(f"no run {self.run_id} to resume (no {self.dir / 'run.json'})", Exit.USAGE) from None
+        self.check(resume)
         self._save()
         pending = self._in_dependency_order()
         live: list[str] = []
@@ -100,12 +125,9 @@ class Run:
                 while pending and (self.plan.max_parallel is None or len(live) < self.plan.max_parallel):
                     h = pending.pop(0)
                     try:
-                        done = self._start(h, previous)
-                    except MhError:
-                        self._cancel(live, f"could not spawn {h.id}")
-                        self.record.update(status="failed", ended=now_iso())
-                        self._save()
-                        raise
+                        done = self._start(h)
+                    except MhError as e:
+                        raise self._abandon(h.id, e, live) from None
                     self.say(f"{h.id}: {done}")
                     if done != "kept":
                         live.append(h.id)
@@ -139,6 +161,16 @@ class Run:
             self._save()
             return 128 + e.signum if isinstance(e, Interrupted) else Exit.SIGINT
         return self._conclude(outcomes)
+
+    def _abandon(self, harness_id: str, error: MhError, live: list[str]) -> MhError:
+        """After a refused spawn: cancel what runs, record the run failed, and return the
+        error to raise, with the usage status only if nothing was started."""
+        self._note(harness_id, status="failed", reason=str(error))
+        self._cancel(live, f"could not spawn {harness_id}")
+        code = Exit.FAILED if error.code == Exit.USAGE and self.started else error.code
+        self.record.update(status="failed", exit_code=int(code), ended=now_iso())
+        self._save()
+        return MhError(str(error), code)
 
     def _maybe_skipped(self, outcome: Outcome) -> Outcome:
         """With on_dependency_failure: skip, a harness failed by its dependency is skipped, not failed."""

@@ -2,7 +2,10 @@
 and a strategy. The only module that imports pyyaml.
 
 Keys mirror mh-spawn's options with underscores (`--agent-cmd` -> `agent_cmd`), per
-harness or under `defaults`. Every error names the file, the line and the field.
+harness or under `defaults`. Every error names the file, the line and the field, even for
+a value only mh-spawn's parser can judge: each option keeps the YAML node it came from.
+A loaded plan is one mh-spawn accepts for every harness (option values, roadmaps, workdirs,
+prompt templates, worktree bases), so a run that starts one harness starts them all.
 Dependencies come from `depends` and from a roadmap's front matter (`depends: [a, b]`);
 a cycle is refused with the cycle spelled out. With `worktree: true`, a pipeline stage's
 branch starts from the previous stage's branch unless it names its own `base`.
@@ -10,6 +13,7 @@ branch starts from the previous stage's branch unless it names its own `base`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -32,6 +36,7 @@ HARNESS_KEYS: Final = {
     "workdir": str, "prompt_template": str, "worktree": bool, "base": str,
 }
 OWN_KEYS: Final = frozenset({"id", "roadmap", "depends"})
+Source = tuple[Any, str]  # the YAML node an option's value came from, and the field to name
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,9 @@ class HarnessPlan:
             elif value is False or value is None:
                 continue
             elif isinstance(value, list):
-                for item in value:
-                    args += [flag, str(item)]
+                args += [f"{flag}={item}" for item in value]
             else:
-                args += [flag, str(value)]
+                args.append(f"{flag}={value}")  # one word: a value like `--verbose` is not an option
         return args
 
 
@@ -102,6 +106,7 @@ class _Validator:
     def __init__(self, path: Path, node: Any) -> None:
         self.path = path
         self.root = node
+        self.sources: dict[str, dict[str, Source]] = {}  # harness id -> option -> where it was set
 
     def fail(self, node: Any, where: str, message: str) -> MhError:
         line = f":{node.start_mark.line + 1}" if node is not None else ""
@@ -128,8 +133,6 @@ class _Validator:
         return found
 
     def plan(self) -> Plan:
-        from metaharness.tree import validate_id
-
         if self.root is None:
             raise MhError(f"{self.path}: the plan is empty", Exit.USAGE)
         top = self.mapping(self.root, "plan")
@@ -139,7 +142,7 @@ class _Validator:
         strategy = self.value(top, "strategy", str, "parallel")
         if strategy not in STRATEGIES:
             raise self.fail(top["strategy"][0], "strategy", f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
-        defaults = self.options(top["defaults"][0], "defaults") if "defaults" in top else {}
+        defaults = self.options(top["defaults"][0], "defaults") if "defaults" in top else ({}, {})
         if "harnesses" not in top:
             raise MhError(f"{self.path}: harnesses: missing", Exit.USAGE)
         import yaml
@@ -149,41 +152,7 @@ class _Validator:
             raise self.fail(list_node, "harnesses", "should be a non-empty list")
         harnesses: list[HarnessPlan] = []
         for index, node in enumerate(list_node.value):
-            where = f"harnesses[{index}]"
-            fields = self.mapping(node, where)
-            if "id" not in fields:
-                raise self.fail(node, f"{where}.id", "missing")
-            if not isinstance(fields["id"][1], str):
-                raise self.fail(fields["id"][0], f"{where}.id", "should be a string")
-            harness_id = fields["id"][1]
-            where = f"harnesses[{index}] ({harness_id})"
-            try:
-                validate_id(harness_id)
-            except MhError as e:
-                raise self.fail(fields["id"][0], f"{where}.id", str(e)) from None
-            if any(h.id == harness_id for h in harnesses):
-                raise self.fail(fields["id"][0], f"{where}.id", "duplicate id")
-            if "roadmap" not in fields:
-                raise self.fail(node, f"{where}.roadmap", "missing")
-            roadmap = (self.path.parent / str(fields["roadmap"][1])).resolve()
-            if not roadmap.is_file():
-                raise self.fail(fields["roadmap"][0], f"{where}.roadmap", f"{roadmap} does not exist")
-            depends = fields.get("depends", (None, []))[1] or []
-            if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
-                raise self.fail(fields["depends"][0], f"{where}.depends", "should be a list of ids")
-            own = {k: v for k, v in fields.items() if k not in OWN_KEYS}
-            options = {**defaults, **self.options_from(own, where)}
-            if "agent_cmd" in own and "agent" not in own:
-                options["agent"] = "cmd"  # a harness's own command beats a default agent
-            if "agent" not in options and "agent_cmd" not in options:
-                raise self.fail(node, where, "needs agent or agent_cmd (here or under defaults)")
-            if options.get("agent") not in (None, "claude", "codex", "gemini", "aider", "cmd"):
-                raise self.fail(fields.get("agent", (node,))[0], f"{where}.agent", f"unknown agent {options['agent']!r}")
-            if options.get("agent", "cmd") != "cmd":
-                options.pop("agent_cmd", None)  # defaults may carry one for the cmd agent
-            planned = HarnessPlan(harness_id, roadmap, tuple(dict.fromkeys(depends + _front_matter_depends(roadmap))), options)
-            _check_spawn_options(planned, f"{self.path}:{node.start_mark.line + 1}: {where}")
-            harnesses.append(planned)
+            harnesses.append(self.harness(index, node, defaults, {h.id for h in harnesses}))
         ids = {h.id for h in harnesses}
         for h in harnesses:
             for dep in h.depends:
@@ -202,6 +171,95 @@ class _Validator:
         for h, node in zip(plan.harnesses, list_node.value):
             self.check_worktree(h, node, {worktree.branch_for(d) for d in plan.dependencies(h)})
         return plan
+
+    def harness(self, index: int, node: Any, defaults: tuple[dict[str, Any], dict[str, Source]],
+                taken: set[str]) -> HarnessPlan:
+        """One entry of `harnesses`, checked as mh-spawn will check it."""
+        from metaharness.tree import validate_id
+
+        where = f"harnesses[{index}]"
+        fields = self.mapping(node, where)
+        if "id" not in fields:
+            raise self.fail(node, f"{where}.id", "missing")
+        if not isinstance(fields["id"][1], str):
+            raise self.fail(fields["id"][0], f"{where}.id", "should be a string")
+        harness_id = fields["id"][1]
+        where = f"harnesses[{index}] ({harness_id})"
+        try:
+            validate_id(harness_id)
+        except MhError as e:
+            raise self.fail(fields["id"][0], f"{where}.id", str(e)) from None
+        if harness_id in taken:
+            raise self.fail(fields["id"][0], f"{where}.id", "duplicate id")
+        if "roadmap" not in fields:
+            raise self.fail(node, f"{where}.roadmap", "missing")
+        roadmap = self.roadmap(*fields["roadmap"], f"{where}.roadmap")
+        depends = fields.get("depends", (None, []))[1] or []
+        if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
+            raise self.fail(fields["depends"][0], f"{where}.depends", "should be a list of ids")
+        own, own_sources = self.options_from({k: v for k, v in fields.items() if k not in OWN_KEYS}, where)
+        options, sources = {**defaults[0], **own}, {**defaults[1], **own_sources}
+        if "agent_cmd" in own and "agent" not in own:
+            options["agent"], sources["agent"] = "cmd", own_sources["agent_cmd"]  # its own command beats a default agent
+        if "agent" not in options and "agent_cmd" not in options:
+            raise self.fail(node, where, "needs agent or agent_cmd (here or under defaults)")
+        if options.get("agent") not in (None, "claude", "codex", "gemini", "aider", "cmd"):
+            raise self.fail(sources["agent"][0], f"{where}.agent", f"unknown agent {options['agent']!r}")
+        if options.get("agent", "cmd") != "cmd":
+            options.pop("agent_cmd", None)  # defaults may carry one for the cmd agent
+        planned = HarnessPlan(harness_id, roadmap, tuple(dict.fromkeys(depends + _front_matter_depends(roadmap))), options)
+        self.sources[harness_id] = sources
+        self.check_door(planned, f"{self.path}:{node.start_mark.line + 1}: {where}")
+        return planned
+
+    def roadmap(self, node: Any, value: Any, where: str) -> Path:
+        """The roadmap's absolute path, refused as mh-spawn would refuse it."""
+        from metaharness.roadmap import read_roadmap
+
+        path = (self.path.parent / str(value)).resolve()
+        if not path.exists():
+            raise self.fail(node, where, f"{path} does not exist")
+        if not path.is_file():  # a FIFO would hang the read below
+            raise self.fail(node, where, f"cannot read roadmap {path}: not a regular file")
+        try:
+            read_roadmap(path)
+        except OSError as e:
+            raise self.fail(node, where, f"cannot read roadmap {path}: {e.strerror or e}") from None
+        except UnicodeDecodeError:
+            raise self.fail(node, where, f"cannot read roadmap {path}: not UTF-8 text") from None
+        return path
+
+    def check_door(self, h: HarnessPlan, where: str) -> None:
+        """Refuse, before anything starts, what mh-spawn would refuse at the door, naming the
+        field that was set (under `defaults` or here): a value its parser rejects, a cmd agent
+        without a command, a budget of nothing, a workdir or prompt template it cannot use."""
+        sources = self.sources[h.id]
+
+        def fail(key: str, message: str) -> MhError:
+            return self.fail(*sources[key], message)
+
+        for key, value in h.options.items():
+            problem = _option_problem(key, value)
+            if problem:
+                raise fail(key, problem)
+        _check_spawn_options(h, where)  # what no single value shows
+        if h.options.get("agent") == "cmd" and not h.options.get("agent_cmd"):
+            raise fail("agent", "the cmd agent needs agent_cmd")
+        if h.options.get("budget_usd") is not None and not h.options["budget_usd"] > 0:
+            raise fail("budget_usd", "must be more than 0")
+        workdir = self.path.parent / h.options.get("workdir", ".")  # mh-spawn runs in the plan's directory
+        if not workdir.is_dir():
+            raise fail("workdir", f"{workdir} is not a directory")
+        if "prompt_template" in h.options:
+            template = self.path.parent / h.options["prompt_template"]
+            try:
+                if template.exists() and not template.is_file():  # a FIFO would hang the read
+                    raise OSError(0, "not a regular file")
+                template.read_text(encoding="utf-8")
+            except OSError as e:
+                raise fail("prompt_template", f"cannot read {template}: {e.strerror or e}") from None
+            except UnicodeDecodeError:
+                raise fail("prompt_template", f"cannot read {template}: not UTF-8 text") from None
 
     def check_strategy(self, plan: Plan, top: dict[str, tuple[Any, Any]]) -> None:
         if plan.max_parallel is not None and plan.max_parallel < 1:
@@ -247,23 +305,51 @@ class _Validator:
             raise self.fail(node, key, f"should be {kind.__name__}")
         return value
 
-    def options(self, node: Any, where: str) -> dict[str, Any]:
+    def options(self, node: Any, where: str) -> tuple[dict[str, Any], dict[str, Source]]:
         return self.options_from(self.mapping(node, where), where)
 
-    def options_from(self, fields: dict[str, tuple[Any, Any]], where: str) -> dict[str, Any]:
-        options = {}
+    def options_from(self, fields: dict[str, tuple[Any, Any]], where: str) -> tuple[dict[str, Any], dict[str, Source]]:
+        """The mh-spawn options among `fields`, and where each was set."""
+        options, sources = {}, {}
         for key, (node, value) in fields.items():
             kind = HARNESS_KEYS.get(key)
             if kind is None:
                 raise self.fail(node, f"{where}.{key}", "unknown key")
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
                 raise self.fail(node, f"{where}.{key}", "wrong kind of value")
-            options[key] = value
-        return options
+            options[key], sources[key] = value, (node, f"{where}.{key}")
+        return options, sources
+
+
+def _option_problem(key: str, value: Any) -> str | None:
+    """Why mh-spawn's parser would refuse `value` for its option `key`, or None."""
+    import argparse
+
+    action = _spawn_options()[key]
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, bool):
+            continue  # a flag: present or not
+        try:
+            converted = action.type(str(item)) if callable(action.type) else str(item)
+        except argparse.ArgumentTypeError as e:
+            return str(e)
+        except (TypeError, ValueError):
+            return f"not a valid value: {item!r}"
+        if action.choices is not None and converted not in action.choices:
+            return f"{item!r} is not one of {', '.join(map(str, action.choices))}"
+    return None
+
+
+@functools.cache
+def _spawn_options() -> dict[str, Any]:
+    """mh-spawn's parser actions by destination: the plan's keys (`agent_cmd`, ...)."""
+    from metaharness.cli.spawn import build_parser
+
+    return {action.dest: action for action in build_parser()._actions}
 
 
 def _check_spawn_options(planned: HarnessPlan, where: str) -> None:
-    """Refuse, before anything starts, an option value mh-spawn would refuse."""
+    """Refuse, before anything starts, options mh-spawn's parser would refuse together."""
     import contextlib
     import io
 

@@ -21,8 +21,9 @@ EPILOG = """\
 exit status: 0 every harness completed (parallel, pipeline) or there is a winner (race,
 voting); otherwise the status of the first harness, in plan order, that did not
 complete (1 failed, 3 incomplete, 4 stopped, 5 dead, 6 blocked, 124 timeout), or 1 if
-no candidate won; 2 usage (a bad plan), 10 bad tree, 11 system error, 70 internal
-error, 129/130/143 interrupted (SIGHUP/SIGINT/SIGTERM). See mh-run(1)."""
+no candidate won; 2 usage (a bad plan; nothing started), 8 a plan id is taken by a
+live harness outside the run, 10 bad tree, 11 system error, 70 internal error,
+129/130/143 interrupted (SIGHUP/SIGINT/SIGTERM). See mh-run(1)."""
 
 
 def build_parser() -> common.Parser:
@@ -31,7 +32,8 @@ def build_parser() -> common.Parser:
     p.add_argument("--resume", action="store_true", help="keep completed harnesses, adopt running ones, redo the rest")
     p.add_argument("--run-id", metavar="ID", help="name of the run (default: from the plan's path)")
     p.add_argument("--json", action="store_true", help="print the run's record as JSON at the end")
-    p.add_argument("--check", action="store_true", help="validate the plan and exit")
+    p.add_argument("--check", action="store_true",
+                   help="check the plan as the run would, start nothing, and exit")
     return p
 
 
@@ -43,12 +45,13 @@ def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from metaharness.coordinator import Run, default_run_id
     from metaharness.plan import load
-    from metaharness.tree import find_tree, validate_id
+    from metaharness.tree import find_tree, locate_tree, validate_id
 
     plan = load(Path(args.plan).absolute())
-    if args.check:
-        return Exit.OK
     run_id = validate_id(args.run_id) if args.run_id else default_run_id(plan.path)
+    if args.check:  # everything the run checks before it starts anything, and no .harness made
+        Run(find_tree() or locate_tree(), plan, run_id, lambda line: None).check(args.resume)
+        return Exit.OK
     tree = find_tree(create=True)
     assert tree is not None
     verbose = sys.stderr.isatty() or not args.json

@@ -233,7 +233,8 @@ def test_option_values_mh_spawn_would_refuse_are_refused_before_anything_starts(
           - {id: b, roadmap: b.md, agent_cmd: "true", max_iterations: 0}
     """)
     r = project.run("run", "plan.yaml")
-    assert r.returncode == 2 and "harnesses[1] (b)" in r.stderr and "max-iterations" in r.stderr
+    assert r.returncode == 2 and r.stderr.endswith("plan.yaml:4: harnesses[1] (b).max_iterations: "
+                                                   "not a positive integer: '0'\n"), r.stderr
     assert r.stderr.count("\n") == 1 and not (project.tree / "a").exists()
 
 
@@ -295,3 +296,94 @@ def test_sigterm_stops_the_runs_harnesses_like_ctrl_c(project):
     runner.send_signal(signal.SIGTERM)
     assert runner.wait(TIMEOUT) == 143
     assert project.result("b")["status"] == "stopped"
+
+
+@pytest.mark.parametrize("field, message", [
+    ("agent_cmd: 'true', workdir: nowhere", "harnesses[1] (b).workdir: {root}/nowhere is not a directory"),
+    ("agent_cmd: 'true', workdir: a.md", "harnesses[1] (b).workdir: {root}/a.md is not a directory"),
+    ("agent_cmd: 'true', prompt_template: none.md", "harnesses[1] (b).prompt_template: cannot read {root}/none.md"),
+    ("agent_cmd: 'true', prompt_template: latin1.md", "harnesses[1] (b).prompt_template: cannot read {root}/latin1.md"),
+    ("agent_cmd: 'true', budget_usd: 0", "harnesses[1] (b).budget_usd: must be more than 0"),
+    ("agent: cmd", "harnesses[1] (b).agent: the cmd agent needs agent_cmd"),
+])
+def test_check_and_run_refuse_what_mh_spawn_would_refuse_before_anything_starts(project, field, message):
+    (project.root / "latin1.md").write_bytes(b"caf\xe9\n")
+    _plan(project, f"""
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "exec sleep 1000", grace: 1}}
+          - {{id: b, roadmap: b.md, {field}}}
+    """)
+    for args in (("--check",), ()):
+        r = project.run("run", "plan.yaml", *args)
+        assert r.returncode == 2 and r.stderr.startswith(f"mh-run: error: {project.root}/plan.yaml:4: "), r.stderr
+        assert message.format(root=project.root) in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert not (project.tree / "a").exists() and not (project.tree / "runs").exists()
+
+
+@pytest.mark.parametrize("roadmap, message", [
+    ("latin1.md", "harnesses[0] (a).roadmap: cannot read roadmap {root}/latin1.md: not UTF-8"),
+    ("folder", "harnesses[0] (a).roadmap: cannot read roadmap {root}/folder: not a regular file"),
+    ("fifo", "harnesses[0] (a).roadmap: cannot read roadmap {root}/fifo: not a regular file"),
+])
+def test_a_roadmap_mh_spawn_cannot_read_is_refused_by_the_check(project, roadmap, message):
+    import os
+
+    (project.root / "latin1.md").write_bytes(b"- [ ] caf\xe9\n")
+    (project.root / "folder").mkdir()
+    os.mkfifo(project.root / "fifo")
+    _plan(project, f"harnesses:\n  - {{id: a, roadmap: {roadmap}, agent_cmd: 'true'}}\n")
+    r = project.run("run", "plan.yaml", "--check")
+    assert r.returncode == 2 and message.format(root=project.root) in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_a_spawn_refused_after_others_started_fails_the_run_with_1_and_records_it(project):
+    (project.root / "wb").mkdir()
+    _plan(project, f"""
+        max_parallel: 1
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "rmdir wb && {COMPLETE}"}}
+          - {{id: b, roadmap: b.md, agent_cmd: "true", workdir: wb}}
+    """)
+    r = project.run("run", "plan.yaml")
+    assert r.returncode == 1 and r.stderr.endswith(
+        f"mh-run: error: cannot spawn b: workdir {project.root}/wb is not a directory\n"), r.stderr
+    [run_file] = (project.tree / "runs").glob("*/run.json")
+    record = json.loads(run_file.read_text())
+    assert record["status"] == "failed" and record["exit_code"] == 1
+    assert record["harnesses"]["b"]["status"] == "failed" and "not a directory" in record["harnesses"]["b"]["reason"]
+
+
+def test_a_plan_id_taken_by_a_live_harness_is_refused_before_anything_starts(project):
+    project.spawn("b", GATED)
+    _plan(project, f"""
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "{COMPLETE}"}}
+          - {{id: b, roadmap: b.md, agent_cmd: "{COMPLETE}"}}
+    """)
+    for args in (("--check",), ()):
+        r = project.run("run", "plan.yaml", *args)
+        assert r.returncode == 8 and r.stderr == (
+            "mh-run: error: harness b is already running, outside this run (mh-stop it first)\n"), r.stderr
+    assert not (project.tree / "a").exists() and not (project.tree / "runs").exists()
+    (project.tree / "b" / "go").touch()
+
+
+@pytest.mark.parametrize("text, line, field", [
+    ("harnesses:\n  - id: a\n    roadmap: a.md\n    agent_cmd: 'true'\n\n\n    grace: 1x\n", 7, "harnesses[0] (a).grace"),
+    ("defaults:\n  agent_cmd: 'true'\n  grace: 1x\nharnesses:\n  - {id: a, roadmap: a.md}\n", 3, "defaults.grace"),
+])
+def test_a_bad_option_value_names_the_plans_line_and_field_not_the_flag(project, text, line, field):
+    _plan(project, text)
+    r = project.run("run", "plan.yaml", "--check")
+    assert r.returncode == 2 and r.stderr == (
+        f"mh-run: error: {project.root}/plan.yaml:{line}: {field}: not a duration: '1x' (try 90, 0.5, 5m, 2h, 1h30m)\n")
+
+
+def test_option_values_that_look_like_flags_reach_the_agent(project):
+    _plan(project, f"""
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "{COMPLETE}", model: --fast, agent_arg: [--verbose]}}
+    """)
+    r, _ = _run(project, "plan.yaml")
+    spec = json.loads((project.tree / "a" / "spec.json").read_text())
+    assert r.returncode == 0 and spec["model"] == "--fast" and spec["agent_args"] == ["--verbose"], r.stderr
