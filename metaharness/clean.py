@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from metaharness import liveness, worktree
-from metaharness.harness import take_ended_lock, inspect, list_ids
+from metaharness.harness import end_orphans, inspect, list_ids, take_ended_lock
 from metaharness.status import Exit, MhError, Status
 from metaharness.tree import read_json, validate_id
 
@@ -195,11 +195,12 @@ def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool, needed: dict[
             return refused(reason)
         if dry_run:
             return Outcome(t.id, Action.WOULD_REMOVE, None, t.worktree, t.branch, view is not None, len(t.archives))
-        if view is not None and view.status is Status.DEAD and view.state.get("agent_pid"):
+        if view is not None and view.status is Status.DEAD:
             # Its supervisor was killed and its agent may still be at work: end it, and judge again.
-            from metaharness.process import end_orphaned_agent
-
-            end_orphaned_agent(int(view.state["agent_pid"]), view.instance or "", view.spec.get("grace", 10.0))
+            try:
+                end_orphans(view.dir, view.instance, view.spec.get("grace"))
+            except MhError as e:
+                return refused(str(e))
             reason = _objection(t, force, judged_gone)
             if reason:
                 return refused(reason)

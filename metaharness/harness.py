@@ -7,7 +7,8 @@ dead) harness of the same id is first moved to `.harness/.archive/<id>.<instance
 spawner holding the old harness's lock, so a live harness is never moved.
 
 Readers derive the status: result.json if it exists, else state.json, where a live status
-whose supervisor is gone reads as `dead` and an unreadable file as `corrupt`. The result
+whose supervisor is gone reads as `dead`, and a harness with a file that cannot be read,
+or holds what metaharness.schema does not allow, as `corrupt`. The result
 is published before the supervisor lock is released, so a reader that finds the lock
 free and then no result knows the supervisor died. See mh-harness(7).
 """
@@ -21,16 +22,18 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Callable, Final
 
-from metaharness import liveness
+from metaharness import liveness, schema
 from metaharness.status import Exit, MhError, Status
-from metaharness.tree import RESERVED_IDS, read_json, validate_id, write_json
+from metaharness.tree import RESERVED_IDS, locate_tree, read_json, validate_id, write_json
 
 SUBDIRECTORIES: Final = ("iterations", "inbox/tmp", "inbox/new", "inbox/cur", "control")
 # How long a spawner waits for a lock held by a momentary reader probe or a finishing supervisor.
 _LOCK_HANDOVER_SECONDS: Final = 2.0
 _ABANDONED_BUILD_SECONDS: Final = 60.0
+_ORPHAN_GRACE_SECONDS: Final = 10.0  # TERM to KILL for a dead harness's agent, when its spec says nothing usable
+_ORPHAN_GRACE_LIMIT_SECONDS: Final = 600.0
 
 
 @dataclass(frozen=True)
@@ -67,38 +70,70 @@ def harness_dir(tree: Path | None, harness_id: str) -> Path:
     return tree / harness_id
 
 
+def appeared(tree: Path | None, harness_id: str, deadline: float) -> Path:
+    """The directory of harness `harness_id`, waiting until `deadline` (time.monotonic)
+    for one being spawned to appear (`mh-spawn a ... & mh-send a ...`); else NO_SUCH_HARNESS."""
+    validate_id(harness_id)
+    directory = (tree or locate_tree()) / harness_id
+    if not directory.is_dir():
+        from metaharness.watch import wait_for_path
+
+        wait_for_path(directory, max(0.0, deadline - time.monotonic()))
+    return harness_dir(directory.parent, harness_id)
+
+
 def inspect(directory: Path) -> View:
-    """Read one harness directory into a View, deriving dead and corrupt."""
-    spec = _read_optional(directory / "spec.json")
+    """Read one harness directory into a View, deriving dead and corrupt.
+
+    A corrupt View has an empty state and no result (and an empty spec if the spec is what
+    is wrong), so every reader can use any View as the schema describes it.
+    """
+    spec: dict[str, Any] = {}
     try:
-        result = _read_optional(directory / "result.json", missing=None)
+        spec = read_checked(directory, "spec.json", schema.SPEC) or {}
+        result = read_checked(directory, "result.json", schema.RESULT)
+        state = read_checked(directory, "state.json", schema.STATE)
         if result is not None:
-            return View(directory.name, directory, Status(result["status"]), spec or {}, _read_optional(directory / "state.json") or {}, result)
-        state = _read_optional(directory / "state.json", missing=None)
+            return View(directory.name, directory, Status(result["status"]), spec, state or {}, result)
         if state is None:
-            return View(directory.name, directory, Status.CORRUPT, spec or {}, {}, None, "state.json is missing")
-        _check_types(state)
+            raise Corrupt("state.json is missing")
         status = Status(state["status"])
         if status.is_live and not liveness.supervisor_alive(directory, state.get("host"), state.get("heartbeat_interval")):
             # Published before the lock is released: a result now means it just finished.
-            result = _read_optional(directory / "result.json", missing=None)
+            result = read_checked(directory, "result.json", schema.RESULT)
             if result is not None:
-                return View(directory.name, directory, Status(result["status"]), spec or {}, state, result)
+                return View(directory.name, directory, Status(result["status"]), spec, state, result)
             status = Status.DEAD
-        return View(directory.name, directory, status, spec or {}, state, None)
-    except (ValueError, KeyError, TypeError, OSError) as e:
-        return View(directory.name, directory, Status.CORRUPT, spec or {}, {}, None, str(e) or type(e).__name__)
+        return View(directory.name, directory, status, spec, state, None)
+    except Corrupt as e:
+        return View(directory.name, directory, Status.CORRUPT, spec, {}, None, str(e))
+    except OSError as e:  # the lock cannot be probed
+        return View(directory.name, directory, Status.CORRUPT, spec, {}, None, f"{Path(e.filename or directory).name}: {e.strerror or e}")
 
 
-_STATE_TYPES: Final = {"iteration": int, "progress": dict, "task": str, "started": str, "pid": int,
-                       "host": str, "usage": dict, "last_tool": str, "waiting_for": str}
+class Corrupt(ValueError):
+    """A file of a harness that cannot be read as its schema says: the message says why."""
 
 
-def _check_types(state: dict[str, Any]) -> None:
-    """A state.json that parses but holds the wrong kinds of values is corrupt too."""
-    for key, kind in _STATE_TYPES.items():
-        if state.get(key) is not None and not isinstance(state[key], kind):
-            raise TypeError(f"state.json: {key} should be {kind.__name__}, not {type(state[key]).__name__}")
+def read_checked(directory: Path | None, name: str, record: schema.Record, *, dir_fd: int | None = None) -> dict[str, Any] | None:
+    """Read `name` (in `directory`, or in the open directory `dir_fd`) and check it against
+    `record`; None if it does not exist, Corrupt if it is not what `record` describes."""
+    try:
+        found = read_json(name if directory is None else directory / name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as e:  # a directory, a symlink loop, unreadable
+        raise Corrupt(f"{name}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise Corrupt(f"{name} is not a JSON object: {_first_line(e)}") from None
+    problem = record.problem(found)
+    if problem:
+        raise Corrupt(f"{name}: {problem}")
+    return found
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:200]
 
 
 def request_stop(directory: Path, instance: str | None, sender: str, reason: str) -> None:
@@ -115,17 +150,6 @@ def request_stop(directory: Path, instance: str | None, sender: str, reason: str
         write_json("control/stop", request, dir_fd=fd)  # the moment of the request
     finally:
         os.close(fd)
-
-
-def _read_optional(path: Path, missing: Any = {}) -> Any:
-    try:
-        return read_json(path)
-    except FileNotFoundError:
-        return missing
-    except ValueError:
-        if missing is None:
-            raise
-        return {}
 
 
 def create(tree: Path, spec: dict[str, Any], state: dict[str, Any]) -> tuple[Path, int]:
@@ -195,12 +219,15 @@ def _archive_finished(tree: Path, harness_id: str) -> None:
     old = tree / harness_id
     if not old.is_dir():
         raise MhError(f"{old} exists and is not a harness directory", Exit.ID_TAKEN)
-    state = _read_optional(old / "state.json")
+    try:
+        state = read_checked(old, "state.json", schema.STATE) or {}
+    except (Corrupt, OSError):
+        state = {}  # nothing to learn from it: the lock alone decides
     if state.get("host") not in (None, liveness.this_host()) and liveness.supervisor_alive(
         old, state.get("host"), state.get("heartbeat_interval")
     ):
         raise MhError(f"harness {harness_id} is running on {state['host']}", Exit.ID_TAKEN)
-    if liveness.same_process(int(state.get("pid") or 0), state.get("pid_start")) and not (old / "result.json").exists():
+    if liveness.same_process(state.get("pid"), state.get("pid_start")) and not (old / "result.json").exists():
         raise MhError(f"harness {harness_id} is already running (pid {state['pid']})", Exit.ID_TAKEN)
     try:
         lock_fd = take_ended_lock(old / "lock")
@@ -217,15 +244,37 @@ def _archive_finished(tree: Path, harness_id: str) -> None:
             same = False
         if not same:
             raise MhError(f"harness {harness_id} was just spawned by someone else", Exit.ID_TAKEN)
-        if state.get("agent_pid") and not (old / "result.json").exists():
+        if not (old / "result.json").exists():
             # Its supervisor was killed: the agent it left must not work on beside the new one.
-            from metaharness.process import end_orphaned_agent
-
-            end_orphaned_agent(int(state["agent_pid"]), str(state.get("instance")), 5.0)
+            end_orphans(old, state.get("instance"), _ORPHAN_GRACE_SECONDS)
         instance = state.get("instance") or f"unknown-{time.time_ns()}"
         os.rename(old, tree / ".archive" / f"{harness_id}.{instance}")
     finally:
         os.close(lock_fd)
+
+
+def end_orphans(directory: Path, instance: object, grace: object) -> None:
+    """End what the agent of a dead harness left running (its supervisor was killed, so
+    nobody else ever will): TERM, `grace`, KILL. A SYSTEM error if something outlived KILL.
+
+    Harnesses the agent spawned are left alone: their supervisors hold their own locks."""
+    from metaharness import process
+
+    if not isinstance(grace, (int, float)) or not 0 <= grace <= _ORPHAN_GRACE_LIMIT_SECONDS:
+        grace = _ORPHAN_GRACE_SECONDS  # a spec.json that lost its value still gets its agent ended
+    survivors = process.end_orphaned_agent(instance if isinstance(instance, str) else "", float(grace),
+                                           supervisor_in(directory.parent))
+    if survivors:
+        pids = " ".join(map(str, survivors))
+        raise MhError(f"{directory.name}: processes its agent started outlived SIGKILL (pids {pids})", Exit.SYSTEM)
+
+
+def supervisor_in(tree: Path) -> Callable[[int], bool]:
+    """A test for 'this pid supervises a harness of `tree`': it holds a lock file there."""
+    from metaharness.process import holds_open
+
+    top = os.path.realpath(tree) + os.sep
+    return lambda pid: holds_open(pid, lambda path: path.startswith(top) and path.endswith(f"{os.sep}lock"))
 
 
 def take_ended_lock(path: Path) -> int | None:

@@ -25,21 +25,32 @@ def this_host() -> str:
     return os.uname().nodename
 
 
-def process_start_time(pid: int) -> int | None:
-    """Clock ticks since boot at which `pid` started (field 22 of /proc/PID/stat)."""
+def _stat(pid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/stat from the third (the state) on."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    return int(fields[19])
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
+def process_start_time(pid: int) -> int | None:
+    """Clock ticks since boot at which `pid` started (field 22 of /proc/PID/stat)."""
+    fields = _stat(pid)
+    return None if fields is None else int(fields[19])
 
 
 def same_process(pid: int, start_time: int | None) -> bool:
-    """True iff `pid` is running and is the very process that started at `start_time`."""
-    return start_time is not None and process_start_time(pid) == start_time
+    """True iff `pid` is running and is the very process that started at `start_time`.
+
+    A zombie is not running: it has exited and waits only for its parent to reap it, which
+    a parent that is not ours (another harness's agent, say) may never do."""
+    if start_time is None or not isinstance(pid, int) or pid <= 0:
+        return False
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in (b"Z", b"X") and int(fields[19]) == start_time
 
 
 def hold_lock(path: Path) -> int:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Final
 
 from metaharness import inbox, liveness, markers, process
+from metaharness.harness import supervisor_in
 from metaharness.escalation import Escalation, LoopDetector
 from metaharness.hooks import HOOK_TIMEOUT_SECONDS, Hooks
 from metaharness.agents import USAGE_FIELDS, Report, adapter_for
@@ -74,6 +75,8 @@ class Supervisor:
         self._done = threading.Event()
         self._state_lock = threading.Lock()  # the output pump publishes progress too
         self._last_beat = 0.0
+        # A harness the agent spawned is supervised on its own: the end-of-iteration sweep spares it.
+        self._other_supervisors = supervisor_in(directory.parent)
         self._roadmap = Path(self.spec["roadmap"])
         self._workdir = Path(self.spec["workdir"])
         self._worktree_base: str | None = None  # the commit a --worktree branch started from
@@ -386,8 +389,11 @@ class Supervisor:
                 agent.terminate(self.spec["grace"])  # never leave an agent behind a failing supervisor
                 raise
             finally:
-                exit_info = agent.finish(self.spec["grace"])
+                exit_info = agent.finish(self.spec["grace"], sweep_sparing=self._other_supervisors)
                 pump_closed.set()
+        if agent.survivors:
+            self._events.emit("survivors", iteration=n, pids=agent.survivors)
+            self._say(f"processes the agent started outlived SIGKILL: {agent.survivors}")
 
         report = parser.report
         found = markers.scan(report.final_text)

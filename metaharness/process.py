@@ -4,25 +4,67 @@ Each agent runs as the leader of a new session and process group, so one killpg 
 everything it started. Ending an agent is TERM to the group, a grace period, then KILL.
 When the leader exits, it is left a zombie (waitid WNOWAIT) until its group has been
 signalled: while the zombie exists its pid, and so the group id, cannot be recycled,
-so the signal can never reach a stranger's processes. The supervisor is a child
-subreaper, so descendants orphaned inside the group are re-parented to it and reaped.
+so the signal can never reach a stranger's processes.
+
+A group is not a cage: an agent CLI may run its tools in a session of their own (Claude
+Code and Gemini CLI do), or a command may double-fork. The supervisor is a child
+subreaper, so whatever the agent started stays its descendant, however it detached; at
+the end of every iteration the supervisor ends all its descendants but its own helpers
+(hooks, git) and other harnesses' supervisors. A process is signalled through a pidfd
+opened while its start time still matched, so a recycled pid is never hit. When the
+supervisor itself was killed, what its agent left is found by MH_INSTANCE in the
+environment, which every process the agent started inherits.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import select
 import signal
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Final
+from typing import Any, Callable, Final
 
 from metaharness.agents import Invocation
 
 _PR_SET_CHILD_SUBREAPER: Final = 36
 _REAP_AFTER_KILL_SECONDS: Final = 5.0
+
+# Helper programs (hooks, git) this process runs beside its agent: the end-of-iteration
+# sweep spares them. The lock covers fork-and-record, so a scan never sees one unrecorded.
+_helpers: set[int] = set()
+_helpers_lock = threading.Lock()
+
+
+def _start_helper(argv: list[str], env: dict[str, str], **popen: Any) -> subprocess.Popen[Any]:
+    with _helpers_lock:
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, start_new_session=True,
+                                umask=user_umask(), **popen)
+        _helpers.add(proc.pid)
+    return proc
+
+
+def _helper_done(proc: subprocess.Popen[Any]) -> None:
+    with _helpers_lock:
+        _helpers.discard(proc.pid)
+
+
+def user_umask() -> int:
+    """The umask the user started us with: what agents and helpers create files with
+    (ours is tightened for the private .harness tree; see tree.adopt_tree_mode)."""
+    saved = os.environ.get("MH_USER_UMASK")
+    if saved is not None:
+        try:
+            return int(saved, 8) & 0o777
+        except ValueError:
+            pass
+    current = os.umask(0o077)
+    os.umask(current)
+    return current
 
 
 @dataclass(frozen=True)
@@ -89,6 +131,7 @@ class AgentProcess:
     ) -> None:
         self._exited = threading.Event()
         self._exit: ExitInfo | None = None
+        self.survivors: list[int] = []
         self._on_exit = on_exit
         with open(stderr_path, "wb") as stderr:
             self._popen = subprocess.Popen(
@@ -99,6 +142,7 @@ class AgentProcess:
                 cwd=cwd,
                 env=env,
                 start_new_session=True,
+                umask=user_umask(),
             )
         self.pid = self._popen.pid
         self._threads = [
@@ -155,8 +199,11 @@ class AgentProcess:
             self._signal_group(signal.SIGKILL)
             self._exited.wait()
 
-    def finish(self, grace: float) -> ExitInfo:
-        """After the leader exited: end what it left in its group, reap, drain output."""
+    def finish(self, grace: float, sweep_sparing: Callable[[int], bool] | None = None) -> ExitInfo:
+        """After the leader exited: end what it left in its group, reap, drain output.
+        With `sweep_sparing` (the supervisor's case), also end every other descendant of
+        this process but the subtrees it accepts (see end_descendants); the pids that
+        outlived even KILL are left in `survivors`."""
         self._exited.wait()
         self._signal_group(signal.SIGTERM)  # leftovers only: the leader is a zombie by now
         reaper = threading.Thread(target=self._reap_group, daemon=True)
@@ -165,6 +212,8 @@ class AgentProcess:
         if reaper.is_alive():
             self._signal_group(signal.SIGKILL)
             reaper.join(_REAP_AFTER_KILL_SECONDS)
+        if sweep_sparing is not None:
+            self.survivors = end_descendants(grace, sweep_sparing)
         # A process that left the group but kept stdout open must not hang the supervisor.
         self._threads[0].join(grace)
         assert self._exit is not None
@@ -179,31 +228,187 @@ class AgentProcess:
                 return
 
 
-def end_orphaned_agent(pid: int, instance: str, grace: float) -> bool:
-    """End the group of an agent whose supervisor died, if `pid` is still that agent.
+# -- ending processes that left their group ----------------------------------------------
 
-    The agent is recognised by MH_INSTANCE in its environment, so a recycled pid is never
-    signalled. TERM, then KILL if it is still there after `grace`. True if it was found.
-    """
+
+@dataclass(frozen=True)
+class Proc:
+    """One line of the process table: enough to find a tree and to name a process safely."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    start: int  # clock ticks since boot: with the pid, unique for the life of the system
+    zombie: bool
+
+
+def _read_proc(pid: int) -> Proc | None:
     try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            environment = f.read().split(b"\0")
-        pidfd = os.pidfd_open(pid)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return Proc(pid, int(fields[1]), int(fields[2]), int(fields[19]), fields[0] in (b"Z", b"X"))
+
+
+def process_table() -> dict[int, Proc]:
+    """Every process this one can see, by pid."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (proc := _read_proc(int(name))) is not None:
+            table[proc.pid] = proc
+    return table
+
+
+def descendants(root: int, table: dict[int, Proc], spare: Callable[[int], bool]) -> list[Proc]:
+    """The processes below `root`, leaving out every subtree whose top `spare` accepts."""
+    children: dict[int, list[Proc]] = {}
+    for proc in table.values():
+        children.setdefault(proc.ppid, []).append(proc)
+    found, frontier = [], [root]
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            if child.pid not in _helpers and not spare(child.pid):
+                found.append(child)
+                frontier.append(child.pid)
+    return found
+
+
+def holds_open(pid: int, wanted: Callable[[str], bool]) -> bool:
+    """Does `pid` have a file open whose path `wanted` accepts? (A supervisor holds its lock.)"""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return False
-    try:
-        if f"MH_INSTANCE={instance}".encode() not in environment:
-            return False
-        os.killpg(pid, signal.SIGTERM)
-        import select
+    for fd in fds:
+        try:
+            if wanted(os.readlink(f"/proc/{pid}/fd/{fd}")):
+                return True
+        except OSError:
+            continue
+    return False
 
-        if not select.select([pidfd], [], [], grace)[0]:  # readable once the process has exited
-            os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+
+def _carries(pid: int, variable: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return variable in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def end_processes(find: Callable[[], list[Proc]], grace: float) -> list[int]:
+    """TERM every process `find` returns, KILL what is left after `grace` seconds; the pids
+    that outlived KILL too, or that we may not signal (normally none). `find` is asked again after every exit, so a
+    process forked meanwhile is caught."""
+    pidfds: dict[tuple[int, int], int] = {}
+    untouchable: set[int] = set()
+    sig, deadline = signal.SIGTERM, time.monotonic() + grace
+    try:
+        while True:
+            running = []
+            for proc in find():
+                fd = pidfds.get((proc.pid, proc.start))
+                if fd is None:
+                    fd = _open_pidfd(proc)
+                    if fd is None:
+                        continue  # gone already
+                    pidfds[(proc.pid, proc.start)] = fd
+                if proc.zombie or _has_exited(fd):
+                    _reap_if_mine(proc.pid)
+                    continue
+                try:
+                    signal.pidfd_send_signal(fd, sig)
+                except ProcessLookupError:
+                    continue
+                except PermissionError:  # another user's, under a name we matched: never ours to end
+                    untouchable.add(proc.pid)
+                    continue
+                running.append(fd)
+            if not running:
+                return sorted(untouchable)
+            now = time.monotonic()
+            if now >= deadline:
+                if sig == signal.SIGKILL:
+                    return sorted(untouchable | {pid for (pid, _), fd in pidfds.items() if fd in running})
+                sig, deadline = signal.SIGKILL, now + _REAP_AFTER_KILL_SECONDS
+                continue
+            select.select(running, [], [], deadline - now)  # readable once a process has exited
     finally:
-        os.close(pidfd)
-    return True
+        for fd in pidfds.values():
+            os.close(fd)
+
+
+def _open_pidfd(proc: Proc) -> int | None:
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except OSError:
+        return None
+    again = _read_proc(proc.pid)
+    if again is None or again.start != proc.start:  # the pid was recycled before we held it
+        os.close(fd)
+        return None
+    return fd
+
+
+def _has_exited(pidfd: int) -> bool:
+    return bool(select.select([pidfd], [], [], 0)[0])
+
+
+def _reap_if_mine(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # its parent reaps it, or it is re-parented to us and reaped next time
+
+
+def end_descendants(grace: float, spare: Callable[[int], bool]) -> list[int]:
+    """End everything this process started except its helpers and what `spare` accepts
+    (with their subtrees): what an agent left behind outside its group."""
+    me = os.getpid()
+
+    def find() -> list[Proc]:
+        with _helpers_lock:
+            return descendants(me, process_table(), spare)
+
+    return end_processes(find, grace)
+
+
+def end_orphaned_agent(instance: str, grace: float, spare: Callable[[int], bool]) -> list[int]:
+    """End what the agent of a dead supervisor left running: every process carrying
+    MH_INSTANCE=`instance`, with the rest of their process groups (a member that cleared
+    its environment), but not what `spare` accepts nor this process and its ancestors.
+    TERM, `grace`, KILL; returns the pids that survived (normally none)."""
+    if not instance:
+        return []  # nothing names the agent's processes safely
+    marker = f"MH_INSTANCE={instance}".encode()
+    exempt = _ancestry(os.getpid())
+
+    def find() -> list[Proc]:
+        table = process_table()
+        ours = [p for p in table.values() if p.pid not in exempt and not p.zombie and _carries(p.pid, marker)]
+        groups = {p.pgid for p in ours}
+        found = {p.pid: p for p in ours}
+        found.update((p.pid, p) for p in table.values() if p.pgid in groups and p.pid not in exempt)
+        spared = {pid for pid in found if spare(pid)}
+        for top in spared:
+            spared.update(d.pid for d in descendants(top, table, lambda _: False))
+        return [p for pid, p in found.items() if pid not in spared]
+
+    return end_processes(find, grace)
+
+
+def _ancestry(pid: int) -> set[int]:
+    chain = set()
+    while pid > 1 and pid not in chain:
+        chain.add(pid)
+        proc = _read_proc(pid)
+        if proc is None:
+            break
+        pid = proc.ppid
+    return chain
 
 
 def capture_bounded(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str] | None:
@@ -211,8 +416,8 @@ def capture_bounded(argv: list[str], env: dict[str, str], timeout: float) -> sub
     the terminal is for us to handle, not to kill it half-way; None if it had to be
     killed, with everything it started, after `timeout` seconds. Output that is not UTF-8
     (a Latin-1 file name, say) is kept as surrogate escapes, never an error."""
-    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            encoding="utf-8", errors="surrogateescape", start_new_session=True)
+    proc = _start_helper(argv, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
+                         errors="surrogateescape")
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -222,17 +427,20 @@ def capture_bounded(argv: list[str], env: dict[str, str], timeout: float) -> sub
         except subprocess.TimeoutExpired:  # a descendant that left the group still holds the pipes
             proc.wait()
         return None
+    finally:
+        _helper_done(proc)
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def run_bounded(argv: list[str], env: dict[str, str], timeout: float) -> int | None:
     """Run a helper program (a hook) in its own group; its exit status, or None if it had
     to be killed after `timeout` seconds. Blocks: call it from a thread."""
-    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = _start_helper(argv, env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         return proc.wait(timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         return None
+    finally:
+        _helper_done(proc)

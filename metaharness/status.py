@@ -35,6 +35,10 @@ class Status(str, Enum):
         return self in LIVE_STATUSES
 
 
+# How long a verb that names a harness (mh-wait, mh-send, mh-stop) waits for it to appear,
+# so `mh-spawn a ... & mh-send a ...` in a script or Makefile never races the spawn.
+APPEAR_GRACE_SECONDS: Final = 10.0
+
 LIVE_STATUSES: Final = frozenset({Status.PENDING, Status.STARTING, Status.RUNNING, Status.WAITING})
 
 

@@ -58,15 +58,23 @@ def locate_tree() -> Path:
 
 
 def find_tree(create: bool = False) -> Path | None:
-    """Locate `.harness/` (creating it in the project root if `create`); None if absent."""
+    """Locate `.harness/` (creating it in the project root if `create`); None if absent.
+
+    The tree is private unless its owner opened it up: it is created 0700, and whatever is
+    found, this process creates its files with no more permission than the top directory
+    grants (see adopt_tree_mode)."""
     candidate = locate_tree()
     if candidate.is_dir():
         check_format(candidate)
+        adopt_tree_mode(candidate)
         return candidate
     if not create:
         return None
     try:
-        candidate.mkdir(parents=True, exist_ok=True)
+        candidate.parent.mkdir(parents=True, exist_ok=True)
+        _tighten_umask(0o700)
+        candidate.mkdir(mode=0o700, exist_ok=True)
+        adopt_tree_mode(candidate)
         for sub in (".tmp", ".archive"):
             (candidate / sub).mkdir(exist_ok=True)
         if not (candidate / "FORMAT").exists():
@@ -74,6 +82,28 @@ def find_tree(create: bool = False) -> Path | None:
     except OSError as e:
         raise MhError(f"cannot create {candidate}: {e.strerror}", Exit.SYSTEM) from e
     return candidate
+
+
+def adopt_tree_mode(tree: Path) -> None:
+    """Create files with at most the permissions of the tree's top directory, whatever the
+    umask: a 0700 tree (the default) gets 0600 files and 0700 directories; after `chmod 0770
+    .harness`, files are created 0640 and directories 0770, so the group reads everything
+    and can send messages and stop requests (new files in group-writable directories).
+
+    Prompts, messages and agent output are private by default on a shared machine. The
+    user's own umask is kept in $MH_USER_UMASK for the agents and git (process.user_umask),
+    so what they create in the project is as the user would have it."""
+    try:
+        mode = tree.stat().st_mode & 0o777
+    except OSError:
+        return
+    _tighten_umask(mode)
+
+
+def _tighten_umask(mode: int) -> None:
+    current = os.umask(0o077)
+    os.environ.setdefault("MH_USER_UMASK", f"{current:03o}")
+    os.umask(~mode & 0o077)  # never masks the owner's own bits: the tree must stay usable
 
 
 def check_format(tree: Path) -> None:
@@ -141,7 +171,11 @@ def read_json(path: Path | str, *, dir_fd: int | None = None) -> dict[str, Any]:
     """Read a JSON object; FileNotFoundError if absent, ValueError if it is not an object."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
     with os.fdopen(fd, "rb") as f:
-        record = json.loads(f.read())
+        data = f.read()
+    try:
+        record = json.loads(data)
+    except RecursionError:  # [[[[... a hundred thousand deep
+        raise ValueError(f"{path}: nested too deeply") from None
     if not isinstance(record, dict):
         raise ValueError(f"{path}: not a JSON object")
     return record

@@ -6,7 +6,7 @@ import sys
 from typing import Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit, MhError
+from metaharness.status import APPEAR_GRACE_SECONDS, Exit, MhError
 
 DESCRIPTION = """\
 Deliver MESSAGE (or standard input, with -) to the inbox of harness ID, or of every
@@ -23,6 +23,8 @@ def build_parser() -> common.Parser:
     p = common.parser("send", DESCRIPTION, EPILOG)
     p.add_argument("words", nargs="+", metavar="ID MESSAGE", help="the harness and the message ('-' reads stdin)")
     p.add_argument("-a", "--all", action="store_true", help="send to every running harness (no ID)")
+    p.add_argument("--grace", type=common.duration, default=APPEAR_GRACE_SECONDS, metavar="DUR",
+                   help="how long to wait for the harness to appear (default 10s)")
     p.add_argument("--from", dest="sender", metavar="NAME", help="sender shown in the prompt (default: $MH_ID or user@host)")
     return p
 
@@ -45,22 +47,17 @@ def _send(argv: Sequence[str] | None) -> int:
         raw = sys.stdin.buffer.read(inbox.MAX_MESSAGE_BYTES + 1)  # no need to read more to refuse it
     else:
         raw = " ".join(words).encode("utf-8", "surrogateescape")  # argv bytes as given
-    if len(raw) > inbox.MAX_MESSAGE_BYTES:
-        raise MhError(f"the message is longer than the limit of {inbox.MAX_MESSAGE_BYTES} bytes", Exit.USAGE)
-    try:
-        body = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MhError("the message is not valid UTF-8", Exit.USAGE) from None
-    if not body.strip():
-        raise MhError("the message is empty", Exit.USAGE)
     sender = args.sender or inbox.default_sender()
+    body = inbox.check_message(raw, sender)
 
     tree = find_tree()
     if args.all:
         targets = [] if tree is None else [harness.inspect(tree / i) for i in harness.list_ids(tree)]
         targets = [v for v in targets if v.status.is_live]
     else:
-        view = harness.inspect(harness.harness_dir(tree, ids[0]))
+        import time
+
+        view = harness.inspect(harness.appeared(tree, ids[0], time.monotonic() + args.grace))
         if not view.status.is_live:
             raise MhError(f"harness {view.id} has ended ({view.status.value}); nothing would read the message", Exit.NOT_RUNNING)
         targets = [view]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit, MhError
+from metaharness.status import APPEAR_GRACE_SECONDS, Exit, MhError
 
 DESCRIPTION = """\
 Wait, without polling, until every named harness has ended (or the first one, with
@@ -28,7 +28,7 @@ def build_parser() -> common.Parser:
     p.add_argument("-a", "--all", action="store_true", help="wait for every harness in the tree")
     p.add_argument("--any", action="store_true", help="return when the first harness ends, with its status")
     p.add_argument("-t", "--timeout", type=common.duration, metavar="DUR", help="give up after DUR (exit 124)")
-    p.add_argument("--grace", type=common.duration, default=10.0, metavar="DUR",
+    p.add_argument("--grace", type=common.duration, default=APPEAR_GRACE_SECONDS, metavar="DUR",
                    help="how long to wait for a harness to appear (default 10s)")
     p.add_argument("--json", action="store_true", help="print one JSON outcome per harness")
     p.add_argument("--queue", action="store_true",

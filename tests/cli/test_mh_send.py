@@ -81,7 +81,7 @@ def test_an_empty_message_is_refused(project):
 
 
 def test_sending_to_an_unknown_or_finished_harness_fails_clearly(project):
-    r = project.run("send", "nobody", "hi")
+    r = project.run("send", "--grace", "0", "nobody", "hi")
     assert (r.returncode, r.stderr) == (7, "mh-send: error: no such harness: nobody\n")
     project.spawn("done", "echo '<promise>COMPLETE</promise>'")
     project.run("wait", "done")
@@ -124,3 +124,18 @@ def test_messages_sent_while_iterations_run_are_each_delivered_exactly_once(proj
     assert received == sent[: len(received)]  # in order, none skipped
     waiting = list((project.tree / "a" / "inbox" / "new").iterdir())
     assert len(received) + len(waiting) == sent.index(delivered) + 1  # every accepted one is somewhere
+
+
+def test_send_right_after_a_background_spawn_waits_for_the_harness_to_appear(project):
+    road = project.roadmap("r.md")
+    agent = "cat \"$MH_PROMPT_FILE\" > seen; grep -q 'use sqlite' seen && echo '<promise>COMPLETE</promise>'"
+    # A Makefile's `a: ; mh-spawn a r.md & mh-send a "use sqlite"`: the send may come first.
+    spawn = project.start("spawn", "a", str(road), "-q", "--backoff", "0", "--agent-cmd", agent)
+    r = project.run("send", "a", "use sqlite")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert spawn.wait(TIMEOUT) == 0
+
+
+def test_send_gives_up_on_a_harness_that_never_appears_after_its_grace(project):
+    r = project.run("send", "--grace", "0.1", "ghost", "hi")
+    assert (r.returncode, r.stderr) == (7, "mh-send: error: no such harness: ghost\n")

@@ -51,7 +51,7 @@ def test_stop_all_and_unknown_ids(project):
     project.spawn("b", "exec sleep 1000")
     assert project.run("stop", "--all").returncode == 0
     assert {project.result(i)["status"] for i in "ab"} == {"stopped"}
-    r = project.run("stop", "zzz")
+    r = project.run("stop", "--grace", "0", "zzz")
     assert (r.returncode, r.stderr) == (7, "mh-stop: error: no such harness: zzz\n")
     assert project.run("stop").returncode == 2
 
@@ -78,3 +78,18 @@ def test_stop_on_a_dead_harness_ends_the_agent_its_killed_supervisor_left(projec
     assert project.run("stop", "a").returncode == 0
     os.waitpid(agent, 0)  # adopted by the test's subreaper; returns once it has been ended
     assert not process_exists(agent)
+
+
+def test_stop_right_after_a_background_spawn_waits_for_the_harness_to_appear(project):
+    road = project.roadmap("r.md")
+    # The Makefile race: `mh-spawn a r.md & mh-stop a` — the stop may run before the spawn has begun.
+    spawn = project.start("spawn", "a", str(road), "-q", "--agent-cmd", "exec sleep 1000")
+    r = project.run("stop", "a")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert spawn.wait(TIMEOUT) == 4
+    assert project.result("a")["status"] == "stopped"
+
+
+def test_stop_gives_up_on_a_harness_that_never_appears_after_its_grace(project):
+    r = project.run("stop", "--grace", "0.2", "ghost")
+    assert (r.returncode, r.stderr) == (7, "mh-stop: error: no such harness: ghost\n")

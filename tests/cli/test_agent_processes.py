@@ -1,0 +1,116 @@
+"""Nothing an agent started outlives its iteration, however it detached itself; a killed
+supervisor's agent is ended whole by mh-stop, a new spawn and mh-clean --force; a zombie
+supervisor is dead."""
+
+import os
+import signal
+
+import pytest
+
+from conftest import TIMEOUT, process_exists, wait_for
+
+# Writes the pid of a TERM-ignoring sleeper in a session of its own (as Claude Code and
+# Gemini CLI run their tools), then the pid of a double-forked daemon, then waits.
+DETACHING_AGENT = (
+    "setsid sh -c 'trap \"\" TERM; echo $$ > detached.pid; exec sleep 1000' & "
+    "sh -c '(sleep 1000 & echo $! > daemon.pid) &'; "
+    "while [ ! -s detached.pid ] || [ ! -s daemon.pid ]; do sleep 0.05; done; "
+)
+
+
+def _pids(project, *names):
+    return [int((project.root / f"{name}.pid").read_text()) for name in names]
+
+
+def _gone(project, pids):
+    """Wait (on the test's subreaper, which adopts them) until every pid has exited."""
+    return wait_for(lambda: not any(process_exists(p) for p in pids), project.root)
+
+
+def test_a_detached_grandchild_ends_with_the_iteration_that_started_it(project):
+    road = project.roadmap("r.md", tasks=1)
+    r = project.run("spawn", "a", str(road), "-q", "--grace", "0.5",
+                    "--agent-cmd", DETACHING_AGENT + "echo '<promise>COMPLETE</promise>'")
+    assert (r.returncode, r.stderr) == (0, "")
+    detached, daemon = _pids(project, "detached", "daemon")
+    assert not process_exists(detached) and not process_exists(daemon)  # gone before mh-spawn returned
+
+
+def test_mh_stop_mid_iteration_ends_what_the_agent_detached(project):
+    project.spawn("a", DETACHING_AGENT + "echo ready; exec sleep 1000", "--grace", "0.5")
+    project.wait_for_agent("a")
+    assert wait_for(lambda: (project.root / "daemon.pid").exists() and (project.root / "daemon.pid").stat().st_size,
+                    project.root)
+    pids = _pids(project, "detached", "daemon")
+    assert project.run("stop", "a").returncode == 0
+    assert project.result("a")["status"] == "stopped"
+    assert not any(process_exists(p) for p in pids)
+
+
+def test_a_harness_spawned_by_an_agent_is_not_swept_with_its_iteration(project):
+    inner = project.roadmap("inner.md", tasks=1)
+    project.run("spawn", "outer", str(project.roadmap("outer.md", tasks=1)), "-q", "--agent-cmd",
+                f"mh-spawn inner {inner} --detach -q --agent-cmd 'exec sleep 1000'; echo '<promise>COMPLETE</promise>'")
+    assert project.result("outer")["status"] == "completed"
+    state = project.wait_for_state("inner", lambda s: s.get("agent_pid"))
+    assert project.run("status", "inner").stdout.split("\n")[1].split()[1] == "running"
+    assert project.run("stop", "inner").returncode == 0
+    assert not process_exists(state["agent_pid"])
+
+
+def test_mh_stop_after_kill_9_ends_the_whole_group_even_members_ignoring_term(project):
+    # The issue's reproduction: the leader exits at once on TERM, a member ignores it.
+    project.spawn("t", "sh -c 'trap \"\" TERM; echo $$ > member.pid; sleep 1000'; echo done", "--grace", "1")
+    agent = project.wait_for_agent("t")
+    assert wait_for(lambda: (project.root / "member.pid").exists() and (project.root / "member.pid").stat().st_size,
+                    project.root)
+    member = _pids(project, "member")[0]
+    project.kill_supervisor("t")
+    r = project.run("stop", "t")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert _gone(project, [agent, member])
+    assert os.getpgid(os.getpid()) != agent  # nothing of ours was in that group
+
+
+def test_mh_stop_after_kill_9_ends_what_the_agent_detached_and_a_second_stop_finds_nothing(project):
+    project.spawn("t", DETACHING_AGENT + "exec sleep 1000", "--grace", "0.5")
+    project.wait_for_agent("t")
+    assert wait_for(lambda: (project.root / "daemon.pid").exists() and (project.root / "daemon.pid").stat().st_size,
+                    project.root)
+    pids = _pids(project, "detached", "daemon")
+    project.kill_supervisor("t")
+    assert project.run("stop", "t").returncode == 0
+    assert _gone(project, pids)
+    assert project.run("stop", "t").returncode == 0
+
+
+def test_spawning_over_a_dead_id_ends_the_old_agent_first(project):
+    project.spawn("t", DETACHING_AGENT + "exec sleep 1000", "--grace", "0.5")
+    old_agent = project.wait_for_agent("t")
+    assert wait_for(lambda: (project.root / "daemon.pid").exists() and (project.root / "daemon.pid").stat().st_size,
+                    project.root)
+    pids = _pids(project, "detached", "daemon") + [old_agent]
+    project.kill_supervisor("t")
+    project.spawn("t", "echo '<promise>COMPLETE</promise>'")
+    assert _gone(project, pids)
+    assert project.run("wait", "t").returncode == 0
+
+
+def test_a_zombie_supervisor_is_dead_and_its_id_can_be_spawned_again(project):
+    project.spawn("z", "exec sleep 1000", "--grace", "0.5")
+    agent = project.wait_for_agent("z")
+    supervisor = project.state("z")["pid"]
+    os.kill(supervisor, signal.SIGKILL)  # and do not reap it: the zombie stays until we do
+    try:
+        assert wait_for(lambda: not process_exists(supervisor), project.root)
+        with open(f"/proc/{supervisor}/stat") as f:
+            assert ") Z" in f.read()  # still a zombie: nobody reaped it
+        assert project.run("status", "z").stdout.split("\n")[1].split()[1] == "dead"
+        r = project.spawn("z", "echo '<promise>COMPLETE</promise>'")
+        assert r.stderr == ""
+        assert project.run("wait", "z").returncode == 0
+        assert _gone(project, [agent])
+    finally:
+        os.waitpid(supervisor, 0)
+
+
