@@ -3,17 +3,30 @@
 A task is a list item (`-`, `*`, `+` or `1.`) starting with a checkbox, at any indent.
 Boxes inside fenced code blocks and in a leading `---` front-matter block do not count.
 The supervisor re-reads the roadmap after every iteration: the agent checks boxes in place.
+
+A roadmap is a regular file of UTF-8 text of at most MAX_ROADMAP_BYTES. It is opened
+with O_NONBLOCK and checked with fstat before anything is read, so a FIFO, a directory or
+a device named as a roadmap is refused at once instead of hanging its reader. Every verb
+that accepts a roadmap (mh-spawn, mh-queue add) checks it with `load_roadmap`, so a
+roadmap one accepts the other never refuses later. See mh-harness(7).
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from metaharness.status import Exit, MhError
+
+MAX_ROADMAP_BYTES: Final = 1024 * 1024  # 1 MiB: far beyond any plan an agent can follow in one prompt
 _TASK: Final = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[([ xX])\]\s*(.*?)\s*$")
 _FENCE: Final = re.compile(r"^\s*(```|~~~)")
+_HEADING: Final = re.compile(r"^\s*#")
 
 
 @dataclass(frozen=True)
@@ -27,17 +40,22 @@ class Progress:
         return self.total > 0 and self.done == self.total
 
 
-def parse_roadmap(text: str) -> Progress:
-    """Count the checked and total tasks of a roadmap's text."""
+def _body(text: str) -> list[str]:
+    """The roadmap's lines after its leading `---` front-matter block, if it has one."""
     lines = text.splitlines()
     if lines and lines[0].strip() == "---":
         end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() in ("---", "...")), None)
         if end is not None:
-            lines = lines[end + 1 :]
+            return lines[end + 1 :]
+    return lines
+
+
+def parse_roadmap(text: str) -> Progress:
+    """Count the checked and total tasks of a roadmap's text."""
     done = total = 0
     current = None
     fence = None
-    for line in lines:
+    for line in _body(text):
         m = _FENCE.match(line)
         if m:
             fence = None if fence == m.group(1) else fence or m.group(1)
@@ -54,7 +72,46 @@ def parse_roadmap(text: str) -> Progress:
     return Progress(done, total, current)
 
 
+def has_instructions(text: str) -> bool:
+    """Whether the roadmap asks for anything: a task, or some text that is not a heading."""
+    return any(line.strip() and not _HEADING.match(line) for line in _body(text))
+
+
 def read_roadmap(path: Path) -> tuple[str, Progress]:
-    """Read and parse a roadmap file (OSError / UnicodeDecodeError propagate)."""
-    text = path.read_text(encoding="utf-8")
+    """Read and parse a roadmap file.
+
+    Raises OSError, its strerror the reason (missing, not a regular file, over
+    MAX_ROADMAP_BYTES), or UnicodeDecodeError. Never blocks on a FIFO or a device.
+    """
+    _refuse_special(os.stat(path).st_mode)  # before open: opening some devices acts on them
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        _refuse_special(os.fstat(fd).st_mode)  # replaced by a FIFO since the stat: still no read
+        data = f.read(MAX_ROADMAP_BYTES + 1)  # no need to read more to refuse it
+    if len(data) > MAX_ROADMAP_BYTES:
+        raise OSError(errno.EFBIG, f"larger than the limit of {MAX_ROADMAP_BYTES // (1024 * 1024)} MiB")
+    text = data.decode("utf-8")
     return text, parse_roadmap(text)
+
+
+def load_roadmap(path: Path) -> tuple[str, Progress]:
+    """Read a roadmap a verb was given, or refuse it with the reason (a usage error)."""
+    try:
+        text, progress = read_roadmap(path)
+    except OSError as e:
+        raise MhError(f"cannot read roadmap {path}: {e.strerror or e}", Exit.USAGE) from None
+    except UnicodeDecodeError as e:
+        raise MhError(f"cannot read roadmap {path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})",
+                      Exit.USAGE) from None
+    if progress.total == 0 and not has_instructions(text):
+        raise MhError(f"roadmap {path} asks for nothing: it has no '- [ ]' task and no text besides headings",
+                      Exit.USAGE)
+    return text, progress
+
+
+def _refuse_special(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else
+                "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "of an unknown kind")
+        raise OSError(errno.EINVAL, f"not a regular file ({kind})")

@@ -104,7 +104,7 @@ def _spawn(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from metaharness import harness, liveness, process, signals
     from metaharness.agents import adapter_for
-    from metaharness.roadmap import read_roadmap
+    from metaharness.roadmap import load_roadmap
     from metaharness.tree import find_tree, new_instance_id, now_iso, validate_id
 
     validate_id(args.id)
@@ -118,11 +118,8 @@ def _spawn(argv: Sequence[str] | None) -> int:
         raise MhError(f"--agent-cmd is for the cmd agent, not {agent}", Exit.USAGE)
     if args.budget_usd is not None and not args.budget_usd > 0:
         raise MhError("--budget-usd must be more than 0", Exit.USAGE)
+    _, progress = load_roadmap(Path(args.roadmap))
     roadmap = Path(args.roadmap).absolute()
-    try:
-        _, progress = read_roadmap(roadmap)
-    except (OSError, UnicodeDecodeError) as e:
-        raise MhError(f"cannot read roadmap {args.roadmap}: {getattr(e, 'strerror', None) or e}", Exit.USAGE) from None
     workdir = Path(args.workdir or ".").absolute()
     if not workdir.is_dir():
         raise MhError(f"workdir {workdir} is not a directory", Exit.USAGE)

@@ -136,7 +136,30 @@ def test_an_unreadable_roadmap_is_a_usage_error(project):
     road = project.root / "bin.md"
     road.write_bytes(b"\xff\xfe\x00 not utf-8")
     r = project.run("spawn", "a", str(road), "--agent-cmd", "true")
-    assert r.returncode == 2 and "cannot read roadmap" in r.stderr
+    assert (r.returncode, r.stderr) == (2, f"mh-spawn: error: cannot read roadmap {road}: not UTF-8 text (byte 0xff at offset 0)\n")
+
+
+def test_a_fifo_as_the_roadmap_is_refused_at_once_instead_of_hanging(project):
+    os.mkfifo(project.root / "road.md")
+    r = project.run("spawn", "a", "road.md", "--agent-cmd", "true")  # a hang fails by the run's timeout
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", "mh-spawn: error: cannot read roadmap road.md: not a regular file (a FIFO)\n")
+    assert not project.tree.exists()
+
+
+def test_a_roadmap_over_1_mib_is_refused_naming_the_limit(project):
+    road = project.root / "big.md"
+    road.write_text("- [ ] t\n" + "x" * 1024 * 1024)
+    r = project.run("spawn", "a", "big.md", "--agent-cmd", "true")
+    assert (r.returncode, r.stderr) == (2, "mh-spawn: error: cannot read roadmap big.md: larger than the limit of 1 MiB\n")
+    assert not project.tree.exists()
+
+
+def test_a_roadmap_of_headings_only_is_refused_rather_than_run_to_the_iteration_limit(project):
+    (project.root / "empty.md").write_text("# Roadmap\n\n")
+    r = project.run("spawn", "a", "empty.md", "--agent-cmd", "true")
+    assert (r.returncode, r.stderr) == (
+        2, "mh-spawn: error: roadmap empty.md asks for nothing: it has no '- [ ]' task and no text besides headings\n")
+    assert not project.tree.exists()
 
 
 @pytest.mark.parametrize("args, message", [
