@@ -32,6 +32,8 @@ SUBDIRECTORIES: Final = ("iterations", "inbox/tmp", "inbox/new", "inbox/cur", "c
 # How long a spawner waits for a lock held by a momentary reader probe or a finishing supervisor.
 _LOCK_HANDOVER_SECONDS: Final = 2.0
 _ABANDONED_BUILD_SECONDS: Final = 60.0
+RESERVE_NAME: Final = "reserve"
+RESERVE_BYTES: Final = 64 * 1024  # a result, the state, the last events and log lines, with room to spare
 _ORPHAN_GRACE_SECONDS: Final = 10.0  # TERM to KILL for a dead harness's agent, when its spec says nothing usable
 _ORPHAN_GRACE_LIMIT_SECONDS: Final = 600.0
 
@@ -170,6 +172,7 @@ def create(tree: Path, spec: dict[str, Any], state: dict[str, Any]) -> tuple[Pat
         write_json(build / "state.json", state)
         for name in ("heartbeat", "events.jsonl", "log"):
             (build / name).touch()
+        _reserve_space(build / RESERVE_NAME)
         _publish(tree, build, harness_id)
     except BaseException:
         if lock_fd >= 0:
@@ -177,6 +180,21 @@ def create(tree: Path, spec: dict[str, Any], state: dict[str, Any]) -> tuple[Pat
         shutil.rmtree(build, ignore_errors=True)
         raise
     return tree / harness_id, lock_fd
+
+
+def _reserve_space(path: Path) -> None:
+    """Set disk space aside for the result: a supervisor that meets a full disk frees it
+    to write result.json, so the harness ends `failed: disk full`, not `dead`."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+        except OSError as e:
+            if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            os.write(fd, bytes(RESERVE_BYTES))  # a filesystem without fallocate
+    finally:
+        os.close(fd)
 
 
 def _sweep_abandoned_builds(tmp: Path) -> None:

@@ -14,6 +14,7 @@ The result is published (durably) before the lock is released. See mh-harness(7)
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import signal
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Final
 
 from metaharness import inbox, liveness, markers, process
-from metaharness.harness import supervisor_in
+from metaharness.harness import RESERVE_NAME, supervisor_in
 from metaharness.escalation import Escalation, LoopDetector
 from metaharness.hooks import HOOK_TIMEOUT_SECONDS, Hooks
 from metaharness.agents import USAGE_FIELDS, Report, adapter_for
@@ -42,6 +43,7 @@ from metaharness.watch import DirectoryWatch
 MAX_BACKOFF_SECONDS: Final = 600.0
 MAX_RATE_LIMIT_WAIT_SECONDS: Final = 6 * 3600.0  # usage limits reset within hours
 HEARTBEAT_ON_OUTPUT_SECONDS: Final = 1.0  # at most one extra beat per second of output
+DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 @dataclass(frozen=True)
@@ -107,11 +109,24 @@ class Supervisor:
         try:
             status, reason = self._await_dependencies() or self._make_worktree() or self._loop()
         except Exception as e:  # a bug or a broken disk must still end in a result
-            os.write(self._log_fd, traceback.format_exc().encode())
-            status, reason, code = Status.FAILED, f"supervisor error: {type(e).__name__}: {e}", Exit.SOFTWARE
+            if isinstance(e, OSError) and e.errno in DISK_FULL:
+                self._free_reserve()  # the space set aside at spawn: enough to write the result
+                status, reason, code = Status.FAILED, _disk_full(e), Exit.SYSTEM
+            else:
+                status, reason, code = Status.FAILED, f"supervisor error: {type(e).__name__}: {e}", Exit.SOFTWARE
+            try:
+                os.write(self._log_fd, traceback.format_exc().encode())
+            except OSError:
+                pass
         finally:
             watch.close()
         return self._finish(status, reason, code)
+
+    def _free_reserve(self) -> None:
+        try:
+            os.unlink(self.dir / RESERVE_NAME)
+        except FileNotFoundError:
+            pass
 
     def _make_worktree(self) -> tuple[Status, str] | None:
         """With --worktree, check out branch mh/<id> now, after the dependencies, so it can start
@@ -594,10 +609,25 @@ class Supervisor:
                     worktree.describe(directory, self.spec["id"], self._worktree_base)
             except Exception as e:  # nothing may keep the result from being written
                 result["worktree"] = {"path": str(directory), "error": f"{type(e).__name__}: {e}"}
-        write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended
-        self._publish_state(status=status, reason=reason, agent_pid=None, next_attempt=None, stalled_since=None)
-        self._events.emit("ended", status=status.value, exit_code=code, reason=reason)
-        self._say(f"{status.value}: {reason}")
+        try:
+            write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended
+        except OSError as e:
+            if e.errno not in DISK_FULL:
+                raise
+            self._free_reserve()
+            result.update(status=Status.FAILED.value, exit_code=Exit.SYSTEM,
+                          reason=f"{_disk_full(e)} (after: {reason})")
+            status, code = Status.FAILED, int(Exit.SYSTEM)
+            write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended
+        self._free_reserve()
+        try:  # all that follows is for readers' convenience: a full disk must not hold the lock
+            self._publish_state(status=status, reason=result["reason"], agent_pid=None, next_attempt=None,
+                                stalled_since=None)
+            self._events.emit("ended", status=status.value, exit_code=code, reason=result["reason"])
+            self._say(f"{status.value}: {result['reason']}")
+        except OSError as e:
+            if e.errno not in DISK_FULL:
+                raise
         self._done.set()
         os.close(self._lock_fd)  # waiters wake now, and find the result
         self._hook(_HOOK_FOR_STATUS[status], reason)
@@ -606,6 +636,10 @@ class Supervisor:
         self._events.close()
         os.close(self._log_fd)
         return code
+
+
+def _disk_full(e: OSError) -> str:
+    return "the disk is full: " + (f"{e.filename}: " if e.filename else "") + (e.strerror or str(e))
 
 
 def _seconds_since_modified(path: Path) -> float:
