@@ -1,10 +1,16 @@
-"""Durations as users write them: plain seconds (`90`, `0.5`) or units (`5m`, `1h30m`)."""
+"""Durations as users write them: plain seconds (`90`, `0.5`) or units (`5m`, `1h30m`).
+
+Every duration is at most MAX_SECONDS, a year: longer means "never" for a harness, and
+the waits built from a duration (a thread's Event, a select, a queue) refuse anything
+beyond about 292 years with an OverflowError, so 1e308 must be refused here, as usage.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Final
 
+MAX_SECONDS: Final = 365 * 86400.0  # a year
 _UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
@@ -17,11 +23,15 @@ def parse_duration(text: str) -> float:
     except ValueError:
         parts = _PART.findall(text)
         if not parts or "".join(n + u for n, u in parts) != text:
-            raise ValueError(f"not a duration: {text!r} (try 90, 0.5, 5m, 2h, 1h30m)") from None
-        return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
-    if not seconds >= 0 or seconds == float("inf"):  # also rejects nan
-        raise ValueError(f"not a duration: {text!r} (must be a finite number >= 0)")
+            raise ValueError(f"not a duration: {_shown(text)} (try 90, 0.5, 5m, 2h, 1h30m)") from None
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    if not 0 <= seconds <= MAX_SECONDS:  # also rejects nan and inf
+        raise ValueError(f"not a duration: {_shown(text)} (must be from 0 to a year, {MAX_SECONDS / 86400:.0f}d)")
     return seconds
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def format_age(seconds: float | None) -> str:

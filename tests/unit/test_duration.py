@@ -1,6 +1,6 @@
 import pytest
 
-from metaharness.duration import format_age, parse_duration
+from metaharness.duration import MAX_SECONDS, format_age, parse_duration
 
 
 @pytest.mark.parametrize("text, seconds", [
@@ -14,6 +14,16 @@ def test_durations_accept_plain_seconds_and_units(text, seconds):
 def test_nonsense_durations_are_refused(text):
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["1e308", "1e10", "366d", "99999999d", "9" * 400, "-inf", "-0.5"])
+def test_durations_beyond_a_year_are_refused_naming_the_limit(text):
+    with pytest.raises(ValueError, match="from 0 to a year, 365d"):
+        parse_duration(text)
+
+
+def test_a_year_is_the_longest_duration():
+    assert parse_duration("365d") == MAX_SECONDS == 365 * 86400
 
 
 def test_ages_are_compact():

@@ -1,0 +1,146 @@
+"""What a harness's JSON files hold, as every reader relies on it: one table per file.
+
+spec.json, state.json and result.json are written by metaharness, atomically, but they
+are plain files that a hand edit, a disk error or an older or newer writer can leave
+holding anything. A reader checks a whole file against its table when it reads it
+(harness.inspect, the waiter) and treats a file that fails as corrupt, naming the first
+field that is wrong; so everything a reader gets from a View has the kind listed here,
+and no reader has to guard against the rest. A top-level field may be absent or null
+unless it is required; a nested field may be absent but not null unless it says so.
+Fields not listed are ignored: a newer writer may add some. See mh-harness(7).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Final, Mapping
+
+from metaharness.duration import MAX_SECONDS
+from metaharness.status import LIVE_STATUSES, Status
+
+# The most a count (iterations, tokens, turns) or an amount (dollars) may be, in an option
+# or a file: more than any harness uses, and exact in a double, as jq holds numbers.
+MAX_COUNT: Final = 10**12
+MAX_PID: Final = 2**22  # PID_MAX_LIMIT on Linux
+MAX_EXIT_CODE: Final = 255
+
+# A check returns None if the value is acceptable, else what it should have been.
+Check = Callable[[Any], "str | None"]
+
+
+def integer(low: int, high: int) -> Check:
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        return None if ok else f"an integer from {low} to {high}"
+    return check
+
+
+def number(low: float, high: float) -> Check:
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and low <= value <= high
+        return None if ok else f"a number from {low:.15g} to {high:.15g}"
+    return check
+
+
+def text(value: Any) -> str | None:
+    return None if isinstance(value, str) else "a string"
+
+
+def name(value: Any) -> str | None:
+    """A string handed to the system (a path, a git ref, a host): non-empty, no NUL."""
+    return None if isinstance(value, str) and value and "\0" not in value else "a non-empty string without NUL"
+
+
+def flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "true or false"
+
+
+def one_of(words: frozenset[str]) -> Check:
+    def check(value: Any) -> str | None:
+        return None if isinstance(value, str) and value in words else f"one of {', '.join(sorted(words))}"
+    return check
+
+
+def list_of(item: Check, items: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if isinstance(value, list) and all(item(v) is None for v in value) else f"a list of {items}"
+    return check
+
+
+def nullable(inner: Check) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value is None else inner(value)
+    return check
+
+
+class Record:
+    """A JSON object: the check for each field it may have, and which it must have."""
+
+    def __init__(self, fields: Mapping[str, Check | Record], required: tuple[str, ...] = (), top: bool = False) -> None:
+        self.fields, self.required, self.top = fields, required, top
+
+    def problem(self, record: Any, where: str = "") -> str | None:
+        """What is wrong with `record` (`where` names it in the message), or None."""
+        if not isinstance(record, dict):
+            return f"{where or 'it'} should be an object, not {_shown(record)}"
+        for key in self.required:
+            if record.get(key) is None:
+                return f"{where}{key} is missing"
+        for key, check in self.fields.items():
+            if key not in record or (self.top and record[key] is None and key not in self.required):
+                continue
+            value = record[key]
+            if isinstance(check, Record):
+                found = check.problem(value, f"{where}{key}.")
+                if found:
+                    return found
+            elif (expected := check(value)) is not None:
+                return f"{where}{key} should be {expected}, not {_shown(value)}"
+        return None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+COUNT: Final = integer(0, MAX_COUNT)
+POSITIVE: Final = integer(1, MAX_COUNT)
+AMOUNT: Final = number(0, MAX_COUNT)  # dollars, tokens, turns: what usage sums
+SECONDS: Final = number(0, MAX_SECONDS)  # a duration the user gave: bounded like the options
+PID: Final = integer(1, MAX_PID)
+
+PROGRESS: Final = Record({"done": COUNT, "total": COUNT})
+USAGE: Final = Record({k: AMOUNT for k in ("turns", "input_tokens", "output_tokens", "cost_usd", "tool_calls")})
+
+_WRITTEN: Final = frozenset(s.value for s in Status if s not in (Status.DEAD, Status.CORRUPT))
+_TERMINAL: Final = _WRITTEN - {s.value for s in LIVE_STATUSES}
+
+SPEC: Final = Record({
+    "format": COUNT, "id": name, "instance": name, "created": text, "roadmap": name, "run": name,
+    "after": list_of(name, "ids"), "agent": name, "agent_cmd": text, "workdir": name,
+    "worktree": Record({"repo": name, "base": name}), "model": text, "max_turns": POSITIVE,
+    "allowed_tools": text, "permission_mode": text, "agent_args": list_of(text, "strings"), "resume_session": flag,
+    "budget_usd": AMOUNT, "budget_tokens": POSITIVE, "rate_limit_backoff": SECONDS, "stall_after": SECONDS,
+    "on_stall": list_of(text, "actions"), "loop_after": POSITIVE, "on_loop": list_of(text, "actions"), "result_grace": SECONDS,
+    "hook_timeout": SECONDS, "max_iterations": POSITIVE, "max_failures": POSITIVE, "timeout": SECONDS,
+    "iteration_timeout": SECONDS, "backoff": SECONDS, "grace": SECONDS, "heartbeat_interval": SECONDS,
+    "prompt_template": name,
+}, top=True)
+
+STATE: Final = Record({
+    "status": one_of(_WRITTEN), "id": name, "instance": name, "pid": PID, "pid_start": COUNT, "host": name,
+    "started": text, "updated": text, "iteration": COUNT, "progress": PROGRESS, "task": text,
+    "heartbeat_interval": SECONDS, "agent_pid": PID, "usage": USAGE, "last_tool": text, "last_outcome": text,
+    "last_progress": text, "waiting_for": text, "next_attempt": text, "stalled_since": text, "looping": text,
+    "reason": text, "model": text, "session_id": text,
+    "worktree": Record({"path": name, "branch": name, "base": name}, required=("path", "base")),
+}, required=("status",), top=True)
+
+RESULT: Final = Record({
+    "status": one_of(_TERMINAL), "id": name, "instance": name, "exit_code": integer(0, MAX_EXIT_CODE),
+    "reason": text, "iterations": COUNT, "progress": PROGRESS, "started": text, "ended": text, "usage": USAGE,
+    "duration_s": AMOUNT,
+    "worktree": Record({"path": name, "branch": name, "base": name, "head": nullable(text), "ahead": COUNT,
+                        "files_changed": COUNT, "dirty": flag, "error": text}),
+}, required=("status",), top=True)
