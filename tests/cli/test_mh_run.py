@@ -233,8 +233,8 @@ def test_option_values_mh_spawn_would_refuse_are_refused_before_anything_starts(
           - {id: b, roadmap: b.md, agent_cmd: "true", max_iterations: 0}
     """)
     r = project.run("run", "plan.yaml")
-    assert r.returncode == 2 and r.stderr.endswith("plan.yaml:4: harnesses[1] (b).max_iterations: "
-                                                   "not a positive integer: '0'\n"), r.stderr
+    assert r.returncode == 2 and "plan.yaml:4: harnesses[1] (b).max_iterations: " in r.stderr, r.stderr
+    assert "'0'" in r.stderr and "--max-iterations" not in r.stderr
     assert r.stderr.count("\n") == 1 and not (project.tree / "a").exists()
 
 
@@ -324,6 +324,7 @@ def test_check_and_run_refuse_what_mh_spawn_would_refuse_before_anything_starts(
     ("latin1.md", "harnesses[0] (a).roadmap: cannot read roadmap {root}/latin1.md: not UTF-8"),
     ("folder", "harnesses[0] (a).roadmap: cannot read roadmap {root}/folder: not a regular file"),
     ("fifo", "harnesses[0] (a).roadmap: cannot read roadmap {root}/fifo: not a regular file"),
+    ("title.md", "harnesses[0] (a).roadmap: roadmap {root}/title.md asks for nothing"),
 ])
 def test_a_roadmap_mh_spawn_cannot_read_is_refused_by_the_check(project, roadmap, message):
     import os
@@ -331,6 +332,7 @@ def test_a_roadmap_mh_spawn_cannot_read_is_refused_by_the_check(project, roadmap
     (project.root / "latin1.md").write_bytes(b"- [ ] caf\xe9\n")
     (project.root / "folder").mkdir()
     os.mkfifo(project.root / "fifo")
+    (project.root / "title.md").write_text("# Only a title\n")
     _plan(project, f"harnesses:\n  - {{id: a, roadmap: {roadmap}, agent_cmd: 'true'}}\n")
     r = project.run("run", "plan.yaml", "--check")
     assert r.returncode == 2 and message.format(root=project.root) in r.stderr and r.stderr.count("\n") == 1, r.stderr
@@ -375,8 +377,9 @@ def test_a_plan_id_taken_by_a_live_harness_is_refused_before_anything_starts(pro
 def test_a_bad_option_value_names_the_plans_line_and_field_not_the_flag(project, text, line, field):
     _plan(project, text)
     r = project.run("run", "plan.yaml", "--check")
-    assert r.returncode == 2 and r.stderr == (
-        f"mh-run: error: {project.root}/plan.yaml:{line}: {field}: not a duration: '1x' (try 90, 0.5, 5m, 2h, 1h30m)\n")
+    assert r.returncode == 2 and r.stderr.startswith(
+        f"mh-run: error: {project.root}/plan.yaml:{line}: {field}: not a duration: '1x'"), r.stderr
+    assert "--grace" not in r.stderr and r.stderr.count("\n") == 1
 
 
 def test_option_values_that_look_like_flags_reach_the_agent(project):
