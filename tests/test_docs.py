@@ -2,7 +2,10 @@
 STATUS agrees with the code, and the README's commands and examples really run."""
 
 import importlib
+import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -65,12 +68,92 @@ def test_man_pages_lint_clean(page):
 def test_the_readme_opens_with_the_commands_ci_runs():
     readme = (REPO / "README.md").read_text()
     first_block = readme.split("```sh\n", 1)[1].split("```", 1)[0].strip().splitlines()
-    assert first_block == [
-        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]'",
-        ".venv/bin/python -m pytest",
-    ]
-    assert "examples/quickstart.sh" in readme
-    assert "README.md" in (REPO / ".ci" / "run").read_text()
+    assert first_block == ["scripts/demo", "scripts/test"]
+    assert all(os.access(REPO / command, os.X_OK) for command in first_block)
+    assert "examples/quickstart.sh" in (REPO / "scripts" / "demo").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "README.md" in ci and "MH_TEST_REPORT" in ci
+
+
+def _stub_checkout(tmp_path, tests=3, skipped=0):
+    """A checkout with the scripts and a .venv whose python logs pip and pytest, and fakes a report."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(REPO / "scripts", checkout / "scripts")
+    shutil.copy(REPO / "pyproject.toml", checkout)
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    python = checkout / ".venv" / "bin" / "python"
+    python.write_text(f"""#!/bin/sh
+case "$1 $2" in
+-m\\ pip) echo "$*" >> {tmp_path}/pip.log; exit 0 ;;
+-m\\ pytest)
+    for arg; do case $arg in --junitxml=*) report=${{arg#--junitxml=}} ;; esac; done
+    echo '<testsuites><testsuite tests="{tests}" skipped="{skipped}"/></testsuites>' > "$report"; exit 0 ;;
+esac
+exec {sys.executable} "$@"
+""")
+    python.chmod(0o755)
+    return checkout
+
+
+def _script(checkout, *args):
+    return subprocess.run([str(checkout / "scripts" / args[0]), *args[1:]], cwd=checkout, env=base_env(checkout),
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def test_the_set_up_installs_only_when_the_venv_is_new_or_pyproject_changed(tmp_path):
+    checkout = _stub_checkout(tmp_path)
+    log = tmp_path / "pip.log"
+    assert _script(checkout, "setup", "--test").returncode == 0
+    assert log.read_text().splitlines() == ["-m pip install --quiet --disable-pip-version-check -e .[test]"]
+    for args in (("setup", "--test"), ("setup",), ("test",)):  # the test install serves the demo too
+        assert _script(checkout, *args).returncode == 0
+    assert len(log.read_text().splitlines()) == 1
+    later = (checkout / ".venv" / ".installed-test").stat().st_mtime + 10
+    os.utime(checkout / "pyproject.toml", (later, later))
+    r = _script(checkout, "setup")
+    assert r.returncode == 0 and log.read_text().splitlines()[1:] == [
+        "-m pip install --quiet --disable-pip-version-check -e ."]
+
+
+@pytest.mark.parametrize("tests, skipped, code", [(3, 3, 1), (0, 0, 1), (3, 2, 0)])
+def test_a_test_run_in_which_no_test_ran_fails(tmp_path, tests, skipped, code):
+    checkout = _stub_checkout(tmp_path, tests, skipped)
+    (checkout / ".venv" / ".installed-test").touch()
+    r = _script(checkout, "test", "-k", "whatever")
+    assert r.returncode == code, r.stderr
+    assert ("scripts/test: error: no test ran" in r.stderr) == bool(code)
+
+
+def test_the_readmes_session_runs_as_written(tmp_path):
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## A session", 1)[1].split("```console\n", 1)[1].split("```", 1)[0]
+    commands = [line[2:] for line in block.splitlines() if line.startswith("$ ")]
+    script = "".join(f"echo {shlex.quote('$ ' + c)}\n{c}\n" for c in commands)
+    r = subprocess.run(["bash", "-e", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT * 2,
+                       env={**base_env(tmp_path), "TMPDIR": str(tmp_path), "DEMO_PAUSE": "0.2"})
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+    def shape(text):  # a table row by its first column (ids, headers); the rest exactly
+        return [line.split()[0] if "  " in line else line for line in text.strip().splitlines()]
+
+    assert shape(r.stdout) == shape(block)
+    final = r.stdout.split("$ mh-status")[-1].strip().splitlines()[1:]
+    assert [line.split()[:2] for line in final] == [["api", "completed"], ["ui", "completed"]]
+
+
+def test_the_example_makefile_runs_three_harnesses_then_the_one_after_them(tmp_path):
+    work = tmp_path / "work"
+    r = subprocess.run(["make", "-s", "-C", str(REPO / "examples"), "-j3", f"WORK={work}"], cwd=tmp_path,
+                       env={**base_env(tmp_path), "DEMO_PAUSE": "0.2"}, capture_output=True, text=True,
+                       timeout=TIMEOUT * 2)
+    assert r.returncode == 0, r.stderr
+    table = r.stdout.split("ID ", 1)[1].splitlines()[1:5]
+    assert [line.split()[:2] for line in table] == [
+        ["api", "completed"], ["docs", "completed"], ["release", "completed"], ["ui", "completed"]]
+    release_began = json.loads((work / ".harness" / "release" / "spec.json").read_text())["created"]
+    for harness_id in ("api", "docs", "ui"):
+        assert json.loads((work / ".harness" / harness_id / "result.json").read_text())["ended"] <= release_began
+    assert "[ ]" in (REPO / "examples" / "roadmaps" / "release.md").read_text()  # the copies were checked
 
 
 def test_the_quickstart_runs_three_harnesses_and_the_example_plan_to_completion(tmp_path):
