@@ -8,25 +8,37 @@ and the claim is complete the moment it exists (its content was written before).
 open(O_EXCL), link is atomic on NFS too, and unlike rename it never replaces. The winner
 then moves the item from pending/ to claimed/. A claim whose owner is provably gone (its
 worker lock free on the same host, its lease expired elsewhere) is reclaimed: the item
-returns to pending/ as one more attempt. See mh-harness(7).
+returns to pending/ as one more attempt.
+
+An item's name is `PP-NNNNNNNNNNNNNNNNNNNN-STEM`: its priority (2 digits), the time it was
+added (20 digits of nanoseconds) and up to 40 ASCII letters, digits, '.', '_' or '-' from
+its roadmap's name, never ending in `.claim`. Only files so named are items, and the file's
+name, not the record's `item` field, says which. Every name an operator gives is checked
+with `validate_item_name` before it is joined to a state directory, so no name
+(`../FORMAT`, an absolute path) ever reaches a file outside the queue. See mh-harness(7).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from metaharness import liveness
+from metaharness.roadmap import load_roadmap
 from metaharness.status import Exit, MhError
 from metaharness.tree import atomic_write, now_iso, read_json
 
 PRIORITIES: Final = {"high": 10, "normal": 50, "low": 90}
 STATES: Final = ("pending", "claimed", "done", "failed")
 DEFAULT_LEASE_SECONDS: Final = 3600.0
+MAX_STEM_LENGTH: Final = 40  # characters of the roadmap's name kept in the item's name
+# Never ending in `.claim`, the suffix of claim files beside the items in claimed/.
+_ITEM_NAME: Final = re.compile(r"\d{2}-\d{20}-[A-Za-z0-9._-]{1,%d}(?<!\.claim)" % MAX_STEM_LENGTH)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,20 @@ def ensure(tree: Path) -> Path:
     return q
 
 
+def is_item_name(name: str) -> bool:
+    """Whether `name` has the shape of an item's name (what `mh-queue ls` prints)."""
+    return _ITEM_NAME.fullmatch(name) is not None
+
+
+def validate_item_name(name: str) -> str:
+    """Return `name` if it may name an item, else raise a usage error."""
+    if is_item_name(name):
+        return name
+    shown = name if len(name) <= 64 else name[:64] + "..."  # no item's name is longer
+    raise MhError(f"invalid item name {shown!r}: an item is named PRIORITY-TIME-NAME, as mh-queue ls prints it",
+                  Exit.USAGE)
+
+
 def parse_priority(text: str) -> int:
     if text in PRIORITIES:
         return PRIORITIES[text]
@@ -64,9 +90,14 @@ def parse_priority(text: str) -> int:
 
 
 def add(tree: Path, roadmap: Path, priority: int, max_attempts: int) -> str:
-    """Queue a roadmap; return the item's name."""
+    """Queue a roadmap (refused as mh-spawn would refuse it); return the item's name."""
+    load_roadmap(roadmap)
     q = ensure(tree)
-    stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in roadmap.stem)[:40] or "item"
+    # ASCII only: the stem is part of the item's name and of its harness id.
+    stem = "".join(c if c.isascii() and c.isalnum() or c in "._-" else "-" for c in roadmap.stem)
+    stem = stem[:MAX_STEM_LENGTH] or "item"
+    if stem.endswith(".claim"):
+        stem = stem[:-6] + "-claim"
     name = f"{priority:02d}-{time.time_ns():020d}-{stem}"
     record = {"item": name, "harness": f"q-{stem}-{name[3:23][-8:]}", "roadmap": str(roadmap.absolute()),
               "priority": priority, "added": now_iso(), "attempts": 0, "max_attempts": max_attempts,
@@ -84,13 +115,14 @@ def claim(tree: Path, worker: str, lease: float = DEFAULT_LEASE_SECONDS) -> dict
     ticket = q / "workers" / f".{worker}.{os.getpid()}.{os.urandom(4).hex()}.ticket"
     written = False
     try:
-        for name in sorted(os.listdir(q / "pending")):
-            if name.startswith(".") or (q / "claimed" / f"{name}.claim").exists():
+        for name in sorted(_names(q / "pending")):
+            if (q / "claimed" / f"{name}.claim").exists():
                 continue
             try:
                 record = read_json(q / "pending" / name)
             except (FileNotFoundError, ValueError):
                 continue
+            record["item"] = name  # the file's name is the item's: settling it touches no other
             if record.get("not_before", 0) > now:
                 continue
             if not written:  # only when there is something to claim: idle polls write nothing
@@ -154,6 +186,8 @@ def reclaim_stale(tree: Path) -> list[str]:
     returned = []
     for claim_file in sorted((q / "claimed").glob("*.claim")):
         name = claim_file.name.removesuffix(".claim")
+        if not is_item_name(name):
+            continue
         try:
             owner = Owner(**{k: v for k, v in read_json(claim_file).items() if k in Owner.__annotations__})
         except (FileNotFoundError, ValueError, TypeError):
@@ -181,9 +215,9 @@ def counts(tree: Path) -> dict[str, int]:
 
 
 def _names(directory: Path) -> list[str]:
-    """The items in one state's directory: not temporary files, not claim files."""
+    """The items in one state's directory: not temporary files, not claim files, nothing else."""
     try:
-        return [n for n in os.listdir(directory) if not n.startswith(".") and not n.endswith(".claim")]
+        return [n for n in os.listdir(directory) if is_item_name(n)]
     except FileNotFoundError:
         return []
 
@@ -203,7 +237,7 @@ def items(tree: Path) -> list[dict[str, Any]]:
                 record = read_json(q / state / name)
             except (FileNotFoundError, ValueError):
                 continue
-            record["state"] = state
+            record.update(item=name, state=state)
             if state == "claimed":
                 try:
                     record["owner"] = read_json(q / "claimed" / f"{name}.claim")
@@ -215,10 +249,11 @@ def items(tree: Path) -> list[dict[str, Any]]:
 
 def operator_move(tree: Path, name: str, action: str) -> None:
     """`retry`: a failed (or done) item back to pending with its attempts reset; `drop`: remove it."""
+    validate_item_name(name)
     q = queue_dir(tree)
     for state in ("failed", "done", "pending"):
         path = q / state / name
-        if path.exists():
+        if path.is_file():
             break
     else:
         raise MhError(f"no such item: {name} (a claimed item cannot be changed)", Exit.NO_SUCH_HARNESS)
@@ -226,7 +261,7 @@ def operator_move(tree: Path, name: str, action: str) -> None:
         path.unlink()
         return
     record = read_json(path)
-    record.update(attempts=0, not_before=0.0)
+    record.update(item=name, attempts=0, not_before=0.0)
     atomic_write(q / "pending" / name, json.dumps(record), durable=True)
     if state != "pending":
         path.unlink()

@@ -16,8 +16,9 @@ on (claimed, by whom and since when), done, or failed after their last attempt. 
 claim items with link(2): each item goes to exactly one of them."""
 
 EPILOG = """\
-exit status: 0 done, 2 usage (a bad priority, a missing roadmap), 7 no such item,
-10 bad tree, 11 system error, 70 internal error. See mh-queue(1)."""
+exit status: 0 done, 2 usage (a bad priority, a roadmap mh-spawn would refuse, a bad
+item name), 7 no such item, 10 bad tree, 11 system error, 70 internal error.
+See mh-queue(1)."""
 
 
 def build_parser() -> common.Parser:
@@ -44,13 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _queue(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from metaharness import queue
+    from metaharness.roadmap import load_roadmap
     from metaharness.tree import find_tree
 
     if args.action == "add":
         priority = queue.parse_priority(args.priority)
         for roadmap in args.roadmaps:
-            if not Path(roadmap).is_file():
-                raise MhError(f"cannot read roadmap {roadmap}: not a file", Exit.USAGE)
+            load_roadmap(Path(roadmap))  # all or nothing: one refused roadmap queues none
         tree = find_tree(create=True)
         assert tree is not None
         for roadmap in args.roadmaps:
@@ -58,6 +59,7 @@ def _queue(argv: Sequence[str] | None) -> int:
         return Exit.OK
     tree = find_tree()
     if args.action in ("retry", "drop"):
+        queue.validate_item_name(args.item)
         if tree is None:
             raise MhError(f"no such item: {args.item}", Exit.NO_SUCH_HARNESS)
         queue.operator_move(tree, args.item, args.action)

@@ -1,5 +1,6 @@
 """The link(2)-claimed work queue: exactly-once claims under concurrency, retries, reclaim."""
 
+import json
 import multiprocessing
 import os
 import time
@@ -105,3 +106,48 @@ def test_a_renewed_lease_keeps_a_claim_from_another_host_alive(tree):
     record["lease_until"] = time.time() - 1
     claim_file.write_text(__import__("json").dumps(record))
     assert queue.reclaim_stale(tree) == [name]
+
+
+def test_an_item_name_is_what_add_makes_and_nothing_else(tree):
+    name = queue.add(tree, _roadmap(tree), 50, 3)
+    assert queue.is_item_name(name) and queue.validate_item_name(name) == name
+    for bad in ("", "../../FORMAT", "/etc/passwd", f"../done/{name}", f"{name}.claim", f"{name}/x", "50-1-r",
+                f"{name}{'x' * 40}", f".{name}", f"{name}\n"):
+        assert not queue.is_item_name(bad), bad
+        with pytest.raises(MhError) as refused:
+            queue.validate_item_name(bad)
+        assert refused.value.code == 2
+
+
+def test_a_roadmap_name_in_any_script_makes_a_valid_item_name_and_harness_id(tree):
+    from metaharness.tree import validate_id
+
+    for stem in ("café", "路线图", "x.claim", "a b/c", "-" * 80, ".claim"):
+        road = tree.parent / f"{stem.replace('/', '_')}.md"
+        road.write_text("- [ ] t\n")
+        name = queue.add(tree, road, 50, 3)
+        assert queue.is_item_name(name), name
+        [record] = [i for i in queue.items(tree) if i["item"] == name]
+        assert validate_id(record["harness"])
+
+
+def test_a_stray_file_in_a_state_directory_is_neither_listed_nor_claimed_nor_settled(tree):
+    name = queue.add(tree, _roadmap(tree), 50, 3)
+    record = json.loads((tree / "queue" / "pending" / name).read_text())
+    (tree / "queue" / "pending" / "notes.json").write_text(json.dumps(record))
+    (tree / "queue" / "pending" / name).write_text(json.dumps(dict(record, item="../../FORMAT")))
+    assert [i["item"] for i in queue.items(tree)] == [name]  # the file's name, not what it says
+    claimed = queue.claim(tree, "w")
+    assert claimed["item"] == name and queue.claim(tree, "w") is None
+    assert queue.finish(tree, claimed["item"], True, "ok") == "done"
+    assert sorted(os.listdir(tree / "queue" / "done")) == [name]
+
+
+def test_operator_move_refuses_a_path_and_leaves_the_file_alone(tree):
+    victim = tree.parent / "victim.json"
+    victim.write_text('{"attempts": 5}')
+    for action in ("drop", "retry"):
+        with pytest.raises(MhError) as refused:
+            queue.operator_move(tree, str(victim), action)
+        assert refused.value.code == 2 and "invalid item name" in str(refused.value)
+    assert victim.read_text() == '{"attempts": 5}'
