@@ -6,14 +6,17 @@ tools; api_retry), `assistant` (one line per content block: text or tool_use), `
 (tool_result), and a final `result` carrying subtype, is_error, num_turns, the final text,
 total_cost_usd and usage. API errors arrive as subtype "success" with is_error true, so
 is_error is checked first. Per-message usage counts are placeholders: totals come from
-the result.
+the result. A subscriber's usage limit comes first as a `rate_limit_event` whose
+rate_limit_info has status "rejected" and resetsAt (epoch seconds), then as an error result
+with api_error_status 429 and the text "You've hit your session limit · resets 3pm (UTC)".
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from metaharness.agents import Invocation, JsonLinesParser, preview
+from metaharness.agents import Invocation, JsonLinesParser, future, preview
 from metaharness.prompt import TEMPLATES
 
 _FAILED_SUBTYPES = {
@@ -53,7 +56,21 @@ class ClaudeParser(JsonLinesParser):
             ]
         if kind == "result":
             return [self._result(record)]
+        if kind == "rate_limit_event":
+            return self._rate_limit(record["rate_limit_info"])
         return [{"event": "unknown", "type": str(kind)}]
+
+    def _rate_limit(self, info: dict[str, Any]) -> list[dict[str, Any]]:
+        """Keep the reset of a rejected limit: the structured time beats the result's text."""
+        status = info.get("status")
+        if status not in ("rejected", "allowed_warning"):
+            return []  # Claude Code reports every change, "allowed" included
+        resets = [float(info[k]) for k in ("resetsAt", "overageResetsAt") if isinstance(info.get(k), (int, float))]
+        if status == "rejected" and resets:
+            self.reset_stated = True  # to the second; the result's text has it only to the minute
+            self.report.retry_at = future(min(resets), self.clock())  # whichever comes first frees the next request
+        when = time.strftime(", resets %Y-%m-%d %H:%M:%S UTC", time.gmtime(min(resets))) if resets else ""
+        return [{"event": "error", "message": f"{info.get('rateLimitType') or 'usage'} limit {status}{when}"}]
 
     def _result(self, record: dict[str, Any]) -> dict[str, Any]:
         report = self.report
@@ -78,9 +95,8 @@ class ClaudeParser(JsonLinesParser):
             details = "; ".join(str(e) for e in record.get("errors") or [])
             reason = _FAILED_SUBTYPES.get(str(subtype), "")
             reason = f"{reason} ({report.turns} turns)" if subtype == "error_max_turns" else reason
-            self.fail(", ".join(r for r in (reason, details or report.final_text) if r) or f"error result ({subtype})")
-            if record.get("api_error_status") in (429, 529):
-                report.rate_limited = True
+            self.fail(", ".join(r for r in (reason, details or report.final_text) if r) or f"error result ({subtype})",
+                      rate_limited=record.get("api_error_status") in (429, 529))
         return {"event": "result", "subtype": subtype, "is_error": report.is_error, "turns": report.turns,
                 "duration_ms": record.get("duration_ms"), "cost_usd": report.cost_usd,
                 "input_tokens": report.input_tokens, "output_tokens": report.output_tokens, "error": report.error}

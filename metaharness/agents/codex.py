@@ -4,7 +4,10 @@
 JSON lines: thread.started (the session), turn.started, item.started / item.completed
 (agent_message, reasoning, command_execution, file_change, mcp_tool_call, web_search),
 turn.completed (usage) or turn.failed (the error). `error` lines also report retries that
-later succeed, so only turn.failed fails the run. Codex reports tokens, not cost.
+later succeed, so only turn.failed fails the run. Codex reports tokens, not cost. At a usage
+limit the turn fails with "You've hit your usage limit. ... try again at 9:25 AM." (local
+time, to the minute; "Dec 1st, 2026 9:25 AM" when not today): the API's resets_at itself
+never reaches the JSON.
 """
 
 from __future__ import annotations

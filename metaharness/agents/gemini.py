@@ -6,6 +6,8 @@ assistant's reply as delta chunks to concatenate), tool_use, tool_result, error 
 such as "Loop detected"), result (status, error, stats). The final text is the reply after
 the last tool call. Gemini ends a loop of identical tool calls itself and reports success;
 that is not a finished iteration. Its exit status on an API error is the HTTP status mod 256.
+A quota error's result carries Google's "Please retry in 37.68s." and Gemini CLI's own
+"Suggested retry after 37s." (from the RetryInfo detail).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 like the real CLI that replays transcripts recorded from it (tests/fixtures/)."""
 
 import json
+import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -130,6 +132,72 @@ def test_status_shows_a_rate_limit_wait_and_usage(project):
     project.wait_for_state("a", lambda s: s["status"] == "waiting")
     row = project.run("status").stdout.splitlines()[1]
     assert "waiting (rate limit until " in row
+    assert project.run("stop", "a").returncode == 0
+
+
+def _next_attempt(state):
+    return datetime.fromisoformat(state["next_attempt"].replace("Z", "+00:00")).timestamp()
+
+
+def _rewritten(tmp_path, name, old, new):
+    """A recorded transcript with one stated reset replaced (the recording's is long past)."""
+    text = (FIXTURES / "transcripts" / name).read_text()
+    assert old in text
+    path = tmp_path / name
+    path.write_text(text.replace(old, new))
+    (tmp_path / name.replace(".jsonl", ".meta.json")).write_text((FIXTURES / "transcripts" / name.replace(
+        ".jsonl", ".meta.json")).read_text())
+    return path
+
+
+def test_claude_s_stated_reset_is_waited_for_not_the_backoff(project, tmp_path):
+    reset = int(time.time()) + 6
+    limited = _rewritten(tmp_path, "claude-rate_limit.jsonl", '"resetsAt":1796031000', f'"resetsAt":{reset}')
+    project.fake_cli("claude", limited, "claude-success.jsonl")
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "claude", "--detach", "--rate-limit-backoff", "1h")
+    assert (r.returncode, r.stderr) == (0, "")
+    state = project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    assert _next_attempt(state) == pytest.approx(reset, abs=0.01)  # not an hour away
+    assert state["waiting_for"].startswith("rate limit until ")
+    assert project.run("wait", "a").returncode == 0
+    assert project.result("a")["status"] == "completed" and project.result("a")["iterations"] == 2
+    [wait] = [e for e in project.events("a") if e["event"] == "rate_limited"]
+    assert 0 < wait["wait_s"] <= 6
+    assert {"event": "error", "message": f"five_hour limit rejected, resets "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(reset))}", "iteration": 1} in [
+        {k: v for k, v in e.items() if k != "t"} for e in project.events("a")]
+
+
+def _codex_clock(t, now):
+    """How Codex states a reset: local time to the minute, dated unless it is today."""
+    if t.date() == now.date():
+        return t.strftime("%I:%M %p").lstrip("0")
+    return t.strftime(f"%b {t.day}{'th' if 11 <= t.day <= 13 else {1: 'st', 2: 'nd', 3: 'rd'}.get(t.day % 10, 'th')}"
+                      ", %Y ") + t.strftime("%I:%M %p").lstrip("0")
+
+
+def test_codex_s_try_again_at_is_waited_for_in_local_time(project, tmp_path):
+    zone = timezone(timedelta(hours=5, minutes=30))
+    project.env["TZ"] = "IST-5:30"  # POSIX for UTC+5:30: a half-hour zone, and not this machine's
+    now = datetime.now(zone)
+    stated = (now + timedelta(minutes=3)).replace(second=0, microsecond=0)
+    limited = _rewritten(tmp_path, "codex-rate_limit.jsonl", "try again at 9:30 AM",
+                         f"try again at {_codex_clock(stated, now)}")
+    project.fake_cli("codex", limited)
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "codex", "--detach", "--rate-limit-backoff", "1h")
+    assert (r.returncode, r.stderr) == (0, "")
+    state = project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    assert _next_attempt(state) == pytest.approx(stated.timestamp() + 60, abs=0.01)  # the end of the stated minute
+    assert project.run("stop", "a").returncode == 0
+
+
+def test_gemini_s_please_retry_in_is_waited_for(project):
+    project.fake_cli("gemini", "gemini-rate_limit.jsonl")
+    before = time.time()
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "gemini", "--detach", "--rate-limit-backoff", "1h")
+    assert (r.returncode, r.stderr) == (0, "")
+    state = project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    assert before + 37.68 <= _next_attempt(state) + 0.001 <= time.time() + 37.69  # "Please retry in 37.680249766s"
     assert project.run("stop", "a").returncode == 0
 
 

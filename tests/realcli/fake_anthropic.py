@@ -4,12 +4,19 @@ offline (ANTHROPIC_BASE_URL=http://127.0.0.1:PORT).
 The script: when the conversation's last message is not a tool result, the model asks to
 run `Bash` with SCRIPT_COMMAND; once it has the result, it answers FINAL_TEXT. Requests are
 answered as server-sent events when they ask for a stream, as one JSON message otherwise.
+
+serve(rate_limit_reset=EPOCH) refuses every message until then with the 429 a subscriber
+gets at a usage limit: `anthropic-ratelimit-unified-*` headers saying the limit is rejected
+and when it resets. Claude Code run with CLAUDE_CODE_OAUTH_TOKEN reports them as a
+`rate_limit_event` with `rate_limit_info.resetsAt` and gives up at once.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -38,6 +45,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._json({"input_tokens": 1000})
         if not self.path.startswith("/v1/messages"):
             return self._json({"type": "error", "error": {"type": "not_found_error", "message": self.path}}, 404)
+        reset = getattr(self.server, "rate_limit_reset", None)
+        if reset is not None and time.time() < reset:
+            return self._rate_limited(reset)
         blocks, stop = _reply(body)
         message = {"id": "msg_fake", "type": "message", "role": "assistant", "model": body.get("model", "fake"),
                    "content": blocks, "stop_reason": stop, "stop_sequence": None,
@@ -65,6 +75,25 @@ class Handler(BaseHTTPRequestHandler):
                                       "usage": {"output_tokens": 20}})
         self._event("message_stop", {"type": "message_stop"})
 
+    def _rate_limited(self, reset: int) -> None:
+        payload = json.dumps({"type": "error", "error": {
+            "type": "rate_limit_error", "message": "This request would exceed your account's rate limit."}}).encode()
+        self.send_response(429)
+        for name, value in (("content-type", "application/json"), ("content-length", str(len(payload))),
+                            ("retry-after", str(max(1, reset - int(time.time())))),
+                            ("anthropic-ratelimit-unified-status", "rejected"),
+                            ("anthropic-ratelimit-unified-reset", str(reset)),
+                            ("anthropic-ratelimit-unified-representative-claim", "five_hour"),
+                            ("anthropic-ratelimit-unified-5h-status", "rejected"),
+                            ("anthropic-ratelimit-unified-5h-reset", str(reset)),
+                            ("anthropic-ratelimit-unified-5h-utilization", "1.0"),
+                            ("anthropic-ratelimit-unified-fallback", "unavailable"),
+                            ("anthropic-ratelimit-unified-overage-status", "rejected"),
+                            ("anthropic-ratelimit-unified-overage-disabled-reason", "out_of_credits")):
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
     def _event(self, name: str, data: dict[str, Any]) -> None:
         self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
         self.wfile.flush()
@@ -78,14 +107,16 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def serve() -> ThreadingHTTPServer:
-    """Start the server on a free loopback port, in a daemon thread."""
+def serve(rate_limit_reset: int | None = None) -> ThreadingHTTPServer:
+    """Start the server on a free loopback port, in a daemon thread (rate limited until
+    `rate_limit_reset`, epoch seconds, if given)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.rate_limit_reset = rate_limit_reset  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
 if __name__ == "__main__":
-    s = serve()
+    s = serve(int(sys.argv[1]) if len(sys.argv) > 1 else None)
     print(s.server_address[1], flush=True)
     threading.Event().wait()

@@ -2,20 +2,29 @@
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
 
-from metaharness.agents import adapter_for, note_rate_limit, Report
+from metaharness.agents import CLOCK_SLACK_SECONDS, adapter_for, note_rate_limit, Report, stated_reset
 from metaharness.markers import scan
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
-def parse(name):
+def parse(name, now=None, lines=None):
+    """Parse a recorded transcript (or `lines`), as if at `now` if given."""
     parser = adapter_for(name.split("-")[0]).parser()
-    events = [e for line in (FIXTURES / "transcripts" / name).read_text().splitlines(keepends=True) for e in parser.feed(line)]
+    if now is not None:
+        parser.clock = lambda: now
+    lines = lines if lines is not None else (FIXTURES / "transcripts" / name).read_text().splitlines(keepends=True)
+    events = [e for line in lines for e in parser.feed(line)]
     return parser.report, events
+
+
+def meta(name):
+    return json.loads((FIXTURES / "transcripts" / name.replace(".jsonl", ".meta.json")).read_text())
 
 
 # transcript: (error substring or None, rate limited, turns, input tokens, output tokens, cost, tool calls, complete)
@@ -32,6 +41,9 @@ EXPECTED = {
     "codex-api_error_400.jsonl": ("fake: bad request", False, 0, 0, 0, 0.0, 0, False),
     "codex-api_error_429.jsonl": ("429 Too Many Requests", True, 0, 0, 0, 0.0, 0, False),
     "codex-stream_failed.jsonl": ("stream disconnected", False, 0, 0, 0, 0.0, 0, False),
+    "claude-rate_limit.jsonl": ("You've hit your session limit", True, 1, 0, 0, 0.0, 0, False),
+    "codex-rate_limit.jsonl": ("hit your usage limit", True, 0, 0, 0, 0.0, 0, False),
+    "gemini-rate_limit.jsonl": ("exceeded your current quota", True, 0, 0, 0, 0.0, 0, False),
     "gemini-success.jsonl": (None, False, 2, 2500, 60, 0.0, 1, True),
     "gemini-tool_error.jsonl": (None, False, 1, 2500, 50, 0.0, 1, False),
     "gemini-api_error_400.jsonl": ("invalid argument", False, 0, 0, 0, 0.0, 0, False),
@@ -85,11 +97,114 @@ def test_garbage_and_unknown_lines_are_recorded_and_parsing_goes_on(agent):
 
 def test_rate_limit_reset_times_are_read_when_given():
     report = Report()
-    assert note_rate_limit(report, "Claude AI usage limit reached|1900000000")
+    assert note_rate_limit(report, "Claude AI usage limit reached|1900000000", now=1800000000)
     assert report.rate_limited and report.retry_at == 1900000000
     report = Report()
-    assert note_rate_limit(report, "429 Too Many Requests; retry after 30 seconds") and report.retry_at is not None
+    assert note_rate_limit(report, "429 Too Many Requests; retry after 30 seconds", now=1800000000)
+    assert report.retry_at == 1800000030
     assert not note_rate_limit(Report(), "file not found")
+
+
+@pytest.fixture
+def local_zone(monkeypatch):
+    """Set the process's local time zone (a POSIX TZ string needs no zone database)."""
+    def set_zone(tz):
+        monkeypatch.setenv("TZ", tz)
+        time.tzset()
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _recorded(name):
+    """When the CLI printed its transcript, and the reset the fake API gave it."""
+    m = meta(name)
+    return m["recorded_at"] + m["duration_s"], m["fake_answer"]
+
+
+def test_claude_s_rate_limit_event_gives_the_exact_reset():
+    now, answer = _recorded("claude-rate_limit.jsonl")
+    report, events = parse("claude-rate_limit.jsonl", now)
+    assert report.rate_limited and report.retry_at == answer["anthropic-ratelimit-unified-reset"]
+    assert report.retry_at - now == pytest.approx(3600, abs=5)
+    assert {"event": "error", "message": "five_hour limit rejected, resets 2026-11-30 09:30:00 UTC"} in events
+
+
+def test_without_the_event_claude_s_result_text_gives_the_end_of_the_stated_minute(local_zone):
+    local_zone("EST+5")  # the text names its zone, (UTC): the local one must not matter
+    now, answer = _recorded("claude-rate_limit.jsonl")
+    lines = [line for line in (FIXTURES / "transcripts" / "claude-rate_limit.jsonl").read_text().splitlines()
+             if '"rate_limit_event"' not in line]
+    report, _ = parse("claude-rate_limit.jsonl", now, lines)
+    assert "resets 9:30am (UTC)" in report.error
+    reset = answer["anthropic-ratelimit-unified-reset"]  # 09:30:00: the text says 9:30, so 09:31 is safe
+    assert report.rate_limited and report.retry_at == reset // 60 * 60 + 60
+
+
+def test_codex_s_try_again_at_is_local_time_to_the_minute(local_zone):
+    local_zone("UTC0")  # as recorded
+    now, answer = _recorded("codex-rate_limit.jsonl")
+    report, _ = parse("codex-rate_limit.jsonl", now)
+    assert "try again at 9:30 AM." in report.error
+    assert report.rate_limited and report.retry_at == answer["body"]["error"]["resets_at"] // 60 * 60 + 60
+
+
+def test_codex_s_clock_time_already_past_today_is_tomorrow_s(local_zone):
+    local_zone("IST-5:30")  # 9:30 AM here was 04:00 UTC, hours before the recording at 08:30 UTC
+    now, _ = _recorded("codex-rate_limit.jsonl")
+    report, _ = parse("codex-rate_limit.jsonl", now)
+    tomorrow = time.strftime("%Y-%m-%d %H:%M", time.gmtime(report.retry_at))
+    assert tomorrow == "2026-12-01 04:01" and 19 * 3600 < report.retry_at - now < 20 * 3600
+
+
+def test_gemini_s_please_retry_in_gives_the_delay():
+    now, _ = _recorded("gemini-rate_limit.jsonl")
+    report, _ = parse("gemini-rate_limit.jsonl", now)
+    assert "Please retry in 37.680249766s" in report.error and "Suggested retry after 37s" in report.error
+    assert report.rate_limited and report.retry_at == pytest.approx(now + 37.680249766)
+
+
+NOW = 1796027144.0  # 2026-11-30 08:25:44 UTC
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("or try again at Dec 1st, 2026 9:24 AM.", "2026-12-01 09:25:00"),  # Codex, not today: dated
+    ("Try again at 11:02 PM.", "2026-11-30 23:03:00"),
+    ("You've hit your weekly limit · resets Dec 3, 9am (Europe/Paris)", "2026-12-03 08:01:00"),
+    ("You've hit your Opus limit · resets Jan 3, 2027, 9:30am (America/New_York)", "2027-01-03 14:31:00"),
+    ("You've hit your session limit · resets 3pm (Mars/Olympus_Mons)", "2026-11-30 15:01:00"),  # unknown zone: local
+    ("Please retry in 500ms.", "2026-11-30 08:25:44"),
+    ("Claude AI usage limit reached|1900000000", "2030-03-17 17:46:40"),  # far ahead: the supervisor bounds the wait
+    ("Try again at 8:22 AM.", None),  # minutes ago: already reset, so the generic backoff decides
+    ("Claude AI usage limit reached|1796020000", None),  # in the past
+    ("Try again later.", None),
+    ("try again at 13:05 PM", None),
+])
+def test_stated_resets_are_read_in_every_form_the_clis_use(local_zone, text, expected):
+    local_zone("UTC0")
+    got = stated_reset(text, NOW)
+    assert (got and time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(got))) == expected
+
+
+def test_a_clock_time_just_before_midnight_read_just_after_is_past(local_zone):
+    local_zone("UTC0")
+    midnight = 1796083200.0  # 2026-12-01 00:00:00 UTC
+    assert stated_reset("try again at 11:59 PM.", midnight + 30) is None  # yesterday's, not tonight's
+    assert stated_reset("try again at 11:59 PM.", midnight + CLOCK_SLACK_SECONDS + 61) == midnight + 86400
+
+
+def test_a_rejected_limit_whose_reset_has_passed_leaves_the_wait_to_the_backoff():
+    now, answer = _recorded("claude-rate_limit.jsonl")
+    lines = (FIXTURES / "transcripts" / "claude-rate_limit.jsonl").read_text().splitlines()
+    report, _ = parse("claude-rate_limit.jsonl", answer["anthropic-ratelimit-unified-reset"] + 600, lines)
+    assert report.rate_limited and report.retry_at is None  # neither the event's time nor the text's is ahead
+
+
+def test_an_allowed_rate_limit_event_is_no_limit():
+    parser = adapter_for("claude").parser()
+    info = {"status": "allowed", "resetsAt": 1900000000, "rateLimitType": "five_hour"}
+    assert parser.feed(json.dumps({"type": "rate_limit_event", "rate_limit_info": info})) == []
+    assert not parser.report.rate_limited and parser.report.retry_at is None
 
 
 def _help_options(text):
