@@ -7,21 +7,31 @@ written, so every message reaches exactly one prompt. Names start with the sendi
 in nanoseconds, so sorting names orders messages by when they were sent.
 
 Each message names the harness instance it was addressed to; a supervisor ignores
-messages for another instance of the same id. See mh-harness(7).
+messages for another instance of the same id.
+
+A message is at most MAX_MESSAGE_BYTES of UTF-8, its sender at most MAX_SENDER_CHARS:
+`deliver` refuses more, so no sender can make a supervisor quote a book. The supervisor
+reads only regular files of new/ no larger than a message file can be, without blocking,
+so a FIFO or a huge file dropped there is reported, never read. See mh-harness(7).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from metaharness.status import Exit, MhError
 from metaharness.tree import atomic_write, now_iso
 
-MAX_MESSAGE_BYTES: Final = 64 * 1024
+MAX_MESSAGE_BYTES: Final = 64 * 1024  # 64 KiB of UTF-8: a note for a prompt, not a document
+MAX_SENDER_CHARS: Final = 256
+# The largest file deliver writes: JSON escapes a byte in at most 6, and 4 KiB for the rest.
+MAX_MESSAGE_FILE_BYTES: Final = 6 * (MAX_MESSAGE_BYTES + MAX_SENDER_CHARS * 4) + 4096
 
 
 @dataclass(frozen=True)
@@ -33,8 +43,24 @@ class Message:
     instance: str | None
 
 
+def check_message(raw: bytes, sender: str) -> str:
+    """Return the message `raw` as text, or raise a usage error: over a limit, not UTF-8, empty."""
+    if len(sender) > MAX_SENDER_CHARS:
+        raise MhError(f"the sender's name is longer than the limit of {MAX_SENDER_CHARS} characters", Exit.USAGE)
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise MhError(f"the message is longer than the limit of {MAX_MESSAGE_BYTES // 1024} KiB", Exit.USAGE)
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MhError("the message is not valid UTF-8", Exit.USAGE) from None
+    if not body.strip():
+        raise MhError("the message is empty", Exit.USAGE)
+    return body
+
+
 def deliver(harness_fd: int, instance: str, sender: str, body: str) -> str:
     """Deliver `body` into the inbox of the harness directory open as `harness_fd`."""
+    check_message(body.encode("utf-8", "surrogatepass"), sender)
     sent_ns = time.time_ns()
     name = f"{sent_ns}.{os.getpid()}_{os.urandom(3).hex()}.{os.uname().nodename}"
     record = {"from": sender, "sent": now_iso(sent_ns / 1e9), "instance": instance, "body": body}
@@ -57,7 +83,7 @@ def waiting(inbox: Path) -> list[Message]:
     messages = []
     for name in sorted(os.listdir(inbox / "new")):
         try:
-            record = json.loads((inbox / "new" / name).read_text())
+            record = json.loads(_read_message_file(inbox / "new" / name))
             messages.append(
                 Message(name, str(record.get("from", "?")), str(record.get("sent", "?")),
                         str(record.get("body", "")), record.get("instance"))
@@ -65,6 +91,22 @@ def waiting(inbox: Path) -> list[Message]:
         except (OSError, ValueError, AttributeError):
             messages.append(Message(name, "?", "?", "(unreadable message file)", None))
     return messages
+
+
+def _read_message_file(path: Path) -> bytes:
+    """A message file's bytes; OSError for anything deliver cannot have written.
+
+    Opened without blocking and checked before any read: a FIFO in new/ would
+    otherwise hang the supervisor, a huge file fill its memory and the prompt.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        data = f.read(MAX_MESSAGE_FILE_BYTES + 1)
+    if len(data) > MAX_MESSAGE_FILE_BYTES:
+        raise OSError(f"{path}: larger than any message")
+    return data
 
 
 def take(inbox: Path, messages: list[Message]) -> None:

@@ -66,13 +66,25 @@ def test_an_agent_can_message_another_harness(project):
     assert "From a at" in _prompt(project, "b", 2) and "schema is ready" in _prompt(project, "b", 2)
 
 
-def test_a_message_over_the_limit_is_refused_and_nothing_is_delivered(project):
+def test_a_message_over_64_kib_is_refused_naming_the_limit_and_nothing_is_delivered(project):
     project.spawn("a", GATED)
     project.wait_for_agent("a")
-    r = project.run("send", "a", "-", input="x" * (64 * 1024 + 1))
-    assert r.returncode == 2 and "limit" in r.stderr and r.stderr.count("\n") == 1
+    half = "x" * 32 * 1024
+    for r in (project.run("send", "a", "-", input="x" * (64 * 1024 + 1)),
+              project.run("send", "a", "x" * (64 * 1024 + 1)),
+              project.run("send", "a", half, half)):  # joined with a space: one byte over
+        assert (r.returncode, r.stdout, r.stderr) == (2, "", "mh-send: error: the message is longer than the limit of 64 KiB\n")
     inbox = project.tree / "a" / "inbox"
     assert not any(list((inbox / d).iterdir()) for d in ("tmp", "new"))
+    assert project.run("send", "a", "-", input="x" * 64 * 1024).returncode == 0  # exactly the limit
+
+
+def test_a_sender_name_over_256_characters_is_refused(project):
+    project.spawn("a", GATED)
+    project.wait_for_agent("a")
+    r = project.run("send", "--from", "n" * 257, "a", "hi")
+    assert (r.returncode, r.stderr) == (2, "mh-send: error: the sender's name is longer than the limit of 256 characters\n")
+    assert not list((project.tree / "a" / "inbox" / "new").iterdir())
 
 
 def test_an_empty_message_is_refused(project):

@@ -1,9 +1,15 @@
+"""The maildir inbox: delivery in order, exactly once, within limits, and what a supervisor will not read."""
+
 import multiprocessing
 import os
+import threading
 
 import pytest
 
+from conftest import TIMEOUT
+
 from metaharness import inbox
+from metaharness.status import MhError
 
 
 @pytest.fixture
@@ -58,3 +64,33 @@ def test_concurrent_senders_lose_nothing_and_leave_no_temporaries(box):
         by_sender.setdefault(m.sender, []).append(int(m.body))
     assert all(v == list(range(50)) for v in by_sender.values())  # each sender's order is kept
     assert os.listdir(root / "inbox" / "tmp") == []
+
+
+def test_deliver_refuses_a_message_over_the_limit_in_bytes_and_delivers_nothing(box):
+    root, fd = box
+    with pytest.raises(MhError) as refused:
+        inbox.deliver(fd, "inst", "me", "é" * (inbox.MAX_MESSAGE_BYTES // 2 + 1))  # 2 bytes each in UTF-8
+    assert (refused.value.code, str(refused.value)) == (2, "the message is longer than the limit of 64 KiB")
+    with pytest.raises(MhError):
+        inbox.deliver(fd, "inst", "n" * (inbox.MAX_SENDER_CHARS + 1), "hi")
+    assert os.listdir(root / "inbox" / "new") == [] and os.listdir(root / "inbox" / "tmp") == []
+
+
+def test_the_largest_message_deliver_can_write_is_read_back_whole(box):
+    root, fd = box
+    body, sender = "\x01" * inbox.MAX_MESSAGE_BYTES, "\U0001d11e" * inbox.MAX_SENDER_CHARS  # the costliest escapes
+    inbox.deliver(fd, "inst", sender, body)
+    [m] = inbox.waiting(root / "inbox")
+    assert (m.body, m.sender) == (body, sender)
+
+
+def test_a_fifo_or_an_oversized_file_in_new_is_reported_without_being_read(box):
+    root, _ = box
+    os.mkfifo(root / "inbox" / "new" / "1.fifo")
+    (root / "inbox" / "new" / "2.huge").write_text('{"body": "' + "x" * inbox.MAX_MESSAGE_FILE_BYTES + '"}')
+    found = []
+    reader = threading.Thread(target=lambda: found.extend(inbox.waiting(root / "inbox")), daemon=True)
+    reader.start()
+    reader.join(TIMEOUT)
+    assert [(m.name, m.body) for m in found] == [("1.fifo", "(unreadable message file)"),
+                                                 ("2.huge", "(unreadable message file)")]
