@@ -2,7 +2,7 @@
 offline (ANTHROPIC_BASE_URL=http://127.0.0.1:PORT).
 
 The script: when the conversation's last message is not a tool result, the model asks to
-run `Bash` with SCRIPT_COMMAND; once it has the result, it answers FINAL_TEXT. Requests are
+run `Bash` with SCRIPT_COMMAND (or the command given to serve()); once it has the result, it answers FINAL_TEXT. Requests are
 answered as server-sent events when they ask for a stream, as one JSON message otherwise.
 
 serve(rate_limit_reset=EPOCH) refuses every message until then with the 429 a subscriber
@@ -24,14 +24,14 @@ SCRIPT_COMMAND = "echo hello > out.txt && sed -i 's/- \\[ \\]/- [x]/' roadmap.md
 FINAL_TEXT = "Created out.txt and checked the task.\n<progress>wrote out.txt</progress>\n<promise>COMPLETE</promise>"
 
 
-def _reply(request: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+def _reply(request: dict[str, Any], command: str = SCRIPT_COMMAND) -> tuple[list[dict[str, Any]], str]:
     """Content blocks and stop reason for the next assistant turn."""
     messages = request.get("messages") or []
     last = messages[-1]["content"] if messages else ""
     had_result = isinstance(last, list) and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in last)
     if request.get("tools") and not had_result:
         return [{"type": "tool_use", "id": "toolu_fake_1", "name": "Bash",
-                 "input": {"command": SCRIPT_COMMAND, "description": "write and check"}}], "tool_use"
+                 "input": {"command": command, "description": "write and check"}}], "tool_use"
     return [{"type": "text", "text": FINAL_TEXT}], "end_turn"
 
 
@@ -48,7 +48,7 @@ class Handler(BaseHTTPRequestHandler):
         reset = getattr(self.server, "rate_limit_reset", None)
         if reset is not None and time.time() < reset:
             return self._rate_limited(reset)
-        blocks, stop = _reply(body)
+        blocks, stop = _reply(body, getattr(self.server, "command", SCRIPT_COMMAND))
         message = {"id": "msg_fake", "type": "message", "role": "assistant", "model": body.get("model", "fake"),
                    "content": blocks, "stop_reason": stop, "stop_sequence": None,
                    "usage": {"input_tokens": 1000, "output_tokens": 20}}
@@ -107,11 +107,12 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def serve(rate_limit_reset: int | None = None) -> ThreadingHTTPServer:
+def serve(rate_limit_reset: int | None = None, command: str = SCRIPT_COMMAND) -> ThreadingHTTPServer:
     """Start the server on a free loopback port, in a daemon thread (rate limited until
-    `rate_limit_reset`, epoch seconds, if given)."""
+    `rate_limit_reset`, epoch seconds, if given; the Bash tool call runs `command`)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.rate_limit_reset = rate_limit_reset  # type: ignore[attr-defined]
+    server.command = command  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_for
 from realcli.fake_anthropic import serve
 
 CLAUDE = shutil.which("claude")
@@ -74,3 +75,44 @@ def test_the_real_claude_cli_s_usage_limit_is_waited_out_until_the_reset_it_stat
     assert result["status"] == "completed" and result["iterations"] == 2 and "[x]" in road.read_text()
     [limited] = [e for e in project.events("a") if e["event"] == "rate_limited"]
     assert limited["iteration"] == 1 and 0 < limited["wait_s"] <= 8
+
+
+def _carrying(instance):
+    """Pids of processes whose environment holds MH_INSTANCE=instance: what the agent started."""
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                if f"MH_INSTANCE={instance}".encode() in f.read().split(b"\0"):
+                    with open(f"/proc/{name}/stat") as s:
+                        if s.read().rsplit(") ", 1)[1][0] != "Z":
+                            found.append(int(name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+@pytest.mark.parametrize("how", ["mh-stop", "stall"])
+def test_the_tool_commands_of_the_real_claude_cli_end_with_the_iteration(project, how):
+    # Claude Code runs its Bash tool in a session of its own, outside the agent's group.
+    server = serve(command="sh -c 'echo $$ > tool.pid; exec sleep 300'")
+    try:
+        _use_claude(project, f"http://127.0.0.1:{server.server_address[1]}")
+        road = project.roadmap("roadmap.md", tasks=1)
+        stall = ["--stall-after", "3", "--on-stall", "stop"] if how == "stall" else []
+        r = project.run("spawn", "a", str(road), "--agent", "claude", "--max-turns", "5", "--grace", "2",
+                        "--iteration-timeout", "2m", "--detach", *stall)
+        assert (r.returncode, r.stderr) == (0, "")
+        assert wait_for(lambda: (project.root / "tool.pid").exists() and (project.root / "tool.pid").stat().st_size,
+                        project.root)
+        tool = int((project.root / "tool.pid").read_text())
+        instance = project.state("a")["instance"]
+        assert tool in _carrying(instance)
+        with open(f"/proc/{tool}/stat") as f:
+            assert int(f.read().rsplit(") ", 1)[1].split()[2]) != project.state("a")["agent_pid"]  # not in its group
+        if how == "mh-stop":
+            assert project.run("stop", "a").returncode == 0
+        assert project.run("wait", "a").returncode in (1, 4)
+    finally:
+        server.shutdown()
+    assert _carrying(instance) == []
