@@ -346,13 +346,12 @@ class Supervisor:
         parser = self._adapter.parser()
         progress_notes: list[str] = []
         pump_closed, pump_failed = threading.Event(), []
-        with open(it_dir / "output", "wb") as output, open(it_dir / "transcript", "wb") as transcript:
+        # The agent's output is kept once as it came (output: what parsers and mh-logs
+        # --iteration read) and once as a person reads it (log, beside the supervisor's lines).
+        with open(it_dir / "output", "wb") as output:
 
             def show(text: str) -> None:
-                line = (text if text.endswith("\n") else text + "\n").encode()
-                transcript.write(line)
-                transcript.flush()
-                os.write(self._log_fd, line)
+                os.write(self._log_fd, (text if text.endswith("\n") else text + "\n").encode())
 
             def note_progress(text: str) -> None:
                 for note in markers.scan(text).progress:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit
+from metaharness.status import Exit, MhError
 
 DESCRIPTION = """\
 Print the log of harness ID: the supervisor's own lines (starting with ---) and the
@@ -37,13 +38,14 @@ def _logs(argv: Sequence[str] | None) -> int:
     from metaharness.follow import follow_lines
     from metaharness.harness import harness_dir
     from metaharness.liveness import lock_is_held
-    from metaharness.status import MhError
     from metaharness.tree import find_tree
 
     directory = harness_dir(find_tree(), args.id)
     path = directory / "log"
+    render = None
     if args.iteration:
-        path = directory / "iterations" / f"{args.iteration:04d}" / "transcript"
+        path = directory / "iterations" / f"{args.iteration:04d}" / "output"
+        render = _renderer(directory)
         if not path.exists() and args.follow:
             from metaharness.watch import wait_until
 
@@ -52,8 +54,25 @@ def _logs(argv: Sequence[str] | None) -> int:
         if not path.exists():
             raise MhError(f"harness {args.id} has no iteration {args.iteration}", Exit.NO_SUCH_HARNESS)
     for line in follow_lines(path, directory, args.follow):
-        print(line, flush=args.follow)
+        for shown in (render(line) if render else [line]):
+            print(shown, flush=args.follow)
     return Exit.OK
+
+
+def _renderer(directory: Path) -> Callable[[str], list[str]] | None:
+    """For a structured agent (JSON lines), turn each raw output line into the readable
+    lines the log shows: -> tool call, <- tool result, == result. None: print as it is."""
+    from metaharness.agents import adapter_for, render
+    from metaharness.harness import inspect
+
+    try:
+        adapter = adapter_for(str(inspect(directory).spec.get("agent") or "cmd"))
+    except MhError:
+        return None  # an agent this version does not know: show its output raw
+    if not adapter.structured:
+        return None
+    parser = adapter.parser()
+    return lambda line: [shown for event in parser.feed(line + "\n") if (shown := render(event)) is not None]
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""mh-logs: the readable log, one iteration's transcript, and following."""
+"""mh-logs: the readable log, one iteration's output made readable, and following."""
 
 from conftest import TIMEOUT
 

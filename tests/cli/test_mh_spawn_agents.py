@@ -30,8 +30,12 @@ def test_a_successful_run_completes_and_its_events_and_usage_are_recorded(projec
     assert {"session", "tool_call", "tool_result", "text", "result"} <= kinds
     result = project.result("a")
     assert result["status"] == "completed" and result["usage"]["tool_calls"] >= 1 and result["usage"]["input_tokens"] > 0
-    transcript_text = (project.tree / "a" / "iterations" / "0001" / "transcript").read_text()
-    assert "-> " in transcript_text and "== result" in transcript_text  # human-readable, not JSON
+    shown = project.run("logs", "a", "--iteration", "1").stdout
+    assert "-> " in shown and "== result" in shown and "{" not in shown.split("\n")[0]  # human-readable, not JSON
+    # Stored once as it came and once as a person reads it, beside the supervisor's lines.
+    iteration = project.tree / "a" / "iterations" / "0001"
+    assert sorted(p.name for p in iteration.iterdir()) == ["meta.json", "output", "prompt", "stderr"]
+    assert shown in (project.tree / "a" / "log").read_text()
 
 
 def test_claude_gets_its_headless_flags_and_the_bootstrap_file(project):
