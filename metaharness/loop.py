@@ -33,7 +33,7 @@ from metaharness.agents import USAGE_FIELDS, Report, adapter_for
 from metaharness.agents import render as render_event
 from metaharness.events import EventLog
 from metaharness.prompt import (default_template, format_artifacts, format_context, format_dependencies,
-                                format_messages, render)
+                                format_messages, read_template, render)
 from metaharness.roadmap import Progress, read_roadmap
 from metaharness.signals import SignalCatcher
 from metaharness.status import Exit, MhError, Status, exit_for
@@ -474,7 +474,7 @@ class Supervisor:
         waiting = inbox.waiting(box)
         mine = [m for m in waiting if m.instance in (None, self.spec["instance"])]
         template_path = self.spec.get("prompt_template")
-        template = Path(template_path).read_text() if template_path else default_template()
+        template = read_template(template_path) if template_path else default_template()
         prompt = render(template, {
             "HARNESS_ID": self.spec["id"], "ITERATION": n, "MAX_ITERATIONS": self.spec["max_iterations"],
             "ROADMAP_PATH": str(self._roadmap), "ROADMAP": roadmap_text.rstrip(), "PROGRESS": f"{progress.done}/{progress.total}",

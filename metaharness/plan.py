@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from metaharness import worktree
+from metaharness.prompt import read_template
 from metaharness.status import Exit, MhError
+from metaharness.userfile import read_text
 
+MAX_PLAN_BYTES: Final = 1024 * 1024  # 1 MiB: a plan of thousands of harnesses still fits
 STRATEGIES: Final = ("parallel", "pipeline", "race", "voting")
 TOP_KEYS: Final = frozenset({"strategy", "fail_fast", "max_parallel", "min_votes", "score_cmd", "score_by", "defaults",
                              "harnesses", "on_dependency_failure"})
@@ -90,7 +93,7 @@ def load(path: Path) -> Plan:
     import yaml
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, MAX_PLAN_BYTES)
     except (OSError, UnicodeDecodeError) as e:
         raise MhError(f"cannot read plan {path}: {getattr(e, 'strerror', None) or e}", Exit.USAGE) from None
     try:
@@ -247,9 +250,7 @@ class _Validator:
         if "prompt_template" in h.options:
             template = self.path.parent / h.options["prompt_template"]
             try:
-                if template.exists() and not template.is_file():  # a FIFO would hang the read
-                    raise OSError(0, "not a regular file")
-                template.read_text(encoding="utf-8")
+                read_template(template)
             except OSError as e:
                 raise fail("prompt_template", f"cannot read {template}: {e.strerror or e}") from None
             except UnicodeDecodeError:

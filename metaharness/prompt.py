@@ -15,7 +15,16 @@ from typing import Final, Mapping
 from metaharness.inbox import Message
 
 TEMPLATES: Final = Path(__file__).parent / "templates"
+MAX_TEMPLATE_BYTES: Final = 1024 * 1024  # 1 MiB, as for a roadmap: a prompt is not a corpus
 _VARIABLE: Final = re.compile(r"\{\{([A-Z_]+)\}\}")
+
+
+def read_template(path: Path | str) -> str:
+    """A user's prompt template: OSError (not a regular file, too large, ...) or
+    UnicodeDecodeError rather than a hang on a FIFO."""
+    from metaharness.userfile import read_text
+
+    return read_text(path, MAX_TEMPLATE_BYTES)
 
 
 def default_template() -> str:

@@ -4,24 +4,22 @@ A task is a list item (`-`, `*`, `+` or `1.`) starting with a checkbox, at any i
 Boxes inside fenced code blocks and in a leading `---` front-matter block do not count.
 The supervisor re-reads the roadmap after every iteration: the agent checks boxes in place.
 
-A roadmap is a regular file of UTF-8 text of at most MAX_ROADMAP_BYTES. It is opened
-with O_NONBLOCK and checked with fstat before anything is read, so a FIFO, a directory or
-a device named as a roadmap is refused at once instead of hanging its reader. Every verb
+A roadmap is a regular file of UTF-8 text of at most MAX_ROADMAP_BYTES, read so that a
+FIFO, a directory or a device named as a roadmap is refused at once instead of hanging
+its reader (see userfile). Every verb
 that accepts a roadmap (mh-spawn, mh-queue add) checks it with `load_roadmap`, so a
 roadmap one accepts the other never refuses later. See mh-harness(7).
 """
 
 from __future__ import annotations
 
-import errno
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from metaharness.status import Exit, MhError
+from metaharness.userfile import read_text
 
 MAX_ROADMAP_BYTES: Final = 1024 * 1024  # 1 MiB: far beyond any plan an agent can follow in one prompt
 _TASK: Final = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[([ xX])\]\s*(.*?)\s*$")
@@ -83,14 +81,7 @@ def read_roadmap(path: Path) -> tuple[str, Progress]:
     Raises OSError, its strerror the reason (missing, not a regular file, over
     MAX_ROADMAP_BYTES), or UnicodeDecodeError. Never blocks on a FIFO or a device.
     """
-    _refuse_special(os.stat(path).st_mode)  # before open: opening some devices acts on them
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as f:
-        _refuse_special(os.fstat(fd).st_mode)  # replaced by a FIFO since the stat: still no read
-        data = f.read(MAX_ROADMAP_BYTES + 1)  # no need to read more to refuse it
-    if len(data) > MAX_ROADMAP_BYTES:
-        raise OSError(errno.EFBIG, f"larger than the limit of {MAX_ROADMAP_BYTES // (1024 * 1024)} MiB")
-    text = data.decode("utf-8")
+    text = read_text(path, MAX_ROADMAP_BYTES)
     return text, parse_roadmap(text)
 
 
@@ -107,11 +98,3 @@ def load_roadmap(path: Path) -> tuple[str, Progress]:
         raise MhError(f"roadmap {path} asks for nothing: it has no '- [ ]' task and no text besides headings",
                       Exit.USAGE)
     return text, progress
-
-
-def _refuse_special(mode: int) -> None:
-    if not stat.S_ISREG(mode):
-        kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else
-                "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-                else "of an unknown kind")
-        raise OSError(errno.EINVAL, f"not a regular file ({kind})")

@@ -126,8 +126,10 @@ def _spawn(argv: Sequence[str] | None) -> int:
     template = None
     if args.prompt_template:
         template = str(Path(args.prompt_template).absolute())
+        from metaharness.prompt import read_template
+
         try:
-            Path(template).read_text()
+            read_template(template)
         except (OSError, UnicodeDecodeError) as e:
             raise MhError(f"cannot read prompt template {args.prompt_template}: {getattr(e, 'strerror', None) or e}", Exit.USAGE) from None
 

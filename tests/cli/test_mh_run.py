@@ -1,6 +1,7 @@
 """mh-run: plans, validation, strategies, cancellation and resume."""
 
 import json
+import os
 import signal
 import textwrap
 
@@ -390,3 +391,10 @@ def test_option_values_that_look_like_flags_reach_the_agent(project):
     r, _ = _run(project, "plan.yaml")
     spec = json.loads((project.tree / "a" / "spec.json").read_text())
     assert r.returncode == 0 and spec["model"] == "--fast" and spec["agent_args"] == ["--verbose"], r.stderr
+
+
+def test_a_fifo_as_the_plan_is_refused_at_once_not_read(project):
+    os.mkfifo(project.root / "plan.yaml")
+    for args in (["--check", "plan.yaml"], ["plan.yaml"]):
+        r = project.run("run", *args, timeout=20)
+        assert r.returncode == 2 and r.stderr.endswith("plan.yaml: not a regular file (a FIFO)\n")

@@ -302,3 +302,12 @@ def test_a_prompt_template_of_ones_own_gets_every_variable(project):
 def test_an_unreadable_prompt_template_is_a_usage_error(project):
     r = project.run("spawn", "a", str(project.roadmap()), "--agent-cmd", "true", "--prompt-template", "nope.md")
     assert r.returncode == 2 and "cannot read prompt template" in r.stderr
+
+
+def test_a_fifo_as_the_prompt_template_is_refused_at_once_not_read(project):
+    os.mkfifo(project.root / "template.md")
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent-cmd", "true", "--prompt-template", "template.md",
+                    timeout=20)
+    assert (r.returncode, r.stderr) == (2, "mh-spawn: error: cannot read prompt template template.md: "
+                                           "not a regular file (a FIFO)\n")
+    assert not (project.tree / "a").exists()
