@@ -29,7 +29,7 @@ from metaharness import inbox, liveness, markers, process
 from metaharness.harness import RESERVE_NAME, supervisor_in
 from metaharness.escalation import Escalation, LoopDetector
 from metaharness.hooks import HOOK_TIMEOUT_SECONDS, Hooks
-from metaharness.agents import USAGE_FIELDS, Report, adapter_for
+from metaharness.agents import USAGE_FIELDS, Report, adapter_for, preview
 from metaharness.agents import render as render_event
 from metaharness.events import EventLog
 from metaharness.prompt import (default_template, format_artifacts, format_context, format_dependencies,
@@ -377,7 +377,9 @@ class Supervisor:
                 text = raw.decode("utf-8", "replace")
                 events = parser.feed(text)
                 for event in events:
-                    self._events.emit(**event, iteration=n)
+                    # The model's words are in full in log (and output): the event keeps a preview.
+                    recorded = {**event, "text": preview(event["text"])} if event["event"] == "text" else event
+                    self._events.emit(**recorded, iteration=n)
                 if not self._adapter.structured:
                     show(text)
                     note_progress(text)

@@ -221,3 +221,16 @@ def test_aider_gets_the_prompt_as_a_message_file(project, tmp_path):
     argv = _calls(log)[0]["argv"]
     message_file = argv[argv.index("--message-file") + 1]
     assert message_file.endswith("iterations/0001/prompt") and "--yes-always" in argv
+
+
+def test_the_models_words_are_kept_whole_in_the_log_and_previewed_in_the_events(project, tmp_path):
+    long = "I'll create the file. " + "Here is my plan in great detail. " * 100
+    recorded = (FIXTURES / "transcripts" / "claude-success.jsonl").read_text()
+    transcript = tmp_path / "long.jsonl"
+    transcript.write_text(recorded.replace("\"I'll create the file.\"", json.dumps(long), 1))
+    project.fake_cli("claude", transcript)
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "claude")
+    assert r.returncode == 0
+    [first] = [e for e in project.events("a") if e["event"] == "text"][:1]
+    assert len(first["text"]) <= 200 and first["text"].startswith("I'll create the file.")
+    assert long.strip() in (project.tree / "a" / "log").read_text()
