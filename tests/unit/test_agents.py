@@ -229,3 +229,19 @@ def test_adapters_pass_only_options_the_real_cli_accepts(agent, help_file):
         argv = adapter_for(agent).invocation({**options, "permission_mode": mode}, "prompt", "/tmp/prompt").argv
         flags = {a.split("=")[0] for a in argv[1:] if a.startswith("-") and a != "-"}
         assert flags <= accepted, flags - accepted
+
+
+def test_the_text_parser_keeps_only_what_the_markers_need_however_much_is_printed():
+    from metaharness.agents.cmd import TextParser
+    from metaharness.markers import scan
+
+    parser = TextParser()
+    for i in range(200_000):
+        parser.feed(f"line {i} of a very chatty agent\n")
+    for line in ["  <promise>BLOCKED</promise>\n", "\n", "the API key is missing\n", "more chatter\n"]:
+        parser.feed(line)
+    text = parser.report.final_text
+    assert len(text) < 100
+    assert scan(text).blocked_reason == "the API key is missing" and not scan(text).complete
+    parser.feed("<promise>COMPLETE</promise>")
+    assert scan(parser.report.final_text).complete
