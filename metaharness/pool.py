@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Final
 
 from metaharness import harness, liveness, queue
 from metaharness.forkserver import ForkServer
@@ -26,6 +26,7 @@ from metaharness.tree import atomic_write, read_json
 from metaharness.waiter import await_end
 
 RECLAIM_SECONDS = 30.0  # how often an idle pool looks for claims of vanished workers elsewhere
+MAX_WORKERS: Final = 1000  # each is a thread, a supervisor and an agent: more is a typing mistake
 
 
 def pools_dir(tree: Path) -> Path:
@@ -61,8 +62,8 @@ class Pool:
 
     def size(self) -> int:
         try:
-            return max(0, int((self.dir / "size").read_text().strip()))
-        except (OSError, ValueError):
+            return min(max(0, int((self.dir / "size").read_text().strip())), MAX_WORKERS)
+        except (OSError, ValueError):  # ValueError: not a number, or not UTF-8
             return len(self._workers)
 
     def run(self, stop_requested: Callable[[], bool]) -> None:
@@ -130,7 +131,8 @@ class Pool:
         queue.reclaim_stale(self.tree)
 
     def _run_item(self, worker: str, item: dict[str, object]) -> None:
-        name, harness_id = str(item["item"]), str(item["harness"])
+        name = str(item["item"])
+        harness_id = queue.harness_for(name)
         earlier = self._earlier_harness(harness_id, name)
         if earlier is not None:
             # Reclaimed from a worker that died: its harness ran on (or finished). Adopt it

@@ -89,6 +89,14 @@ def parse_priority(text: str) -> int:
     raise MhError(f"not a priority: {text!r} (high, normal, low, or 0-99, lower first)", Exit.USAGE)
 
 
+def harness_for(name: str) -> str:
+    """The id of the harness that works on item `name` (a valid item name): q-STEM-NNNNNNNN.
+
+    Derived from the name, never read from the item's file, so an edited or forged record
+    cannot point a worker at a path outside the tree."""
+    return f"q-{name[24:]}-{name[3:23][-8:]}"
+
+
 def add(tree: Path, roadmap: Path, priority: int, max_attempts: int) -> str:
     """Queue a roadmap (refused as mh-spawn would refuse it); return the item's name."""
     load_roadmap(roadmap)
@@ -99,7 +107,7 @@ def add(tree: Path, roadmap: Path, priority: int, max_attempts: int) -> str:
     if stem.endswith(".claim"):
         stem = stem[:-6] + "-claim"
     name = f"{priority:02d}-{time.time_ns():020d}-{stem}"
-    record = {"item": name, "harness": f"q-{stem}-{name[3:23][-8:]}", "roadmap": str(roadmap.absolute()),
+    record = {"item": name, "harness": harness_for(name), "roadmap": str(roadmap.absolute()),
               "priority": priority, "added": now_iso(), "attempts": 0, "max_attempts": max_attempts,
               "not_before": 0.0, "last_reason": None}
     atomic_write(q / "pending" / name, json.dumps(record), durable=True)  # the moment it is queued

@@ -141,3 +141,16 @@ def test_a_dead_fork_server_loses_no_item(project):
         (project.root / f"go-{name}").touch()
     assert pool.wait(TIMEOUT) == 0, pool.stderr.read()
     assert [_items(project)[i]["state"] for i in items] == ["done", "done"]
+
+
+def test_a_forged_harness_field_in_an_item_cannot_point_a_worker_outside_the_tree(project):
+    [item] = _queue(project, "a.md")
+    pending = project.tree / "queue" / "pending" / item
+    record = json.loads(pending.read_text())
+    (project.root / "outside").mkdir()
+    pending.write_text(json.dumps({**record, "harness": "../../outside"}))
+    r = project.run("pool", "-n", "1", "--exit-when-empty", "--agent-cmd", "echo '<promise>COMPLETE</promise>'", "-q")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert _items(project)[item]["state"] == "done"
+    assert (project.tree / record["harness"] / "result.json").exists()  # the id its name gives
+    assert list((project.root / "outside").iterdir()) == []
