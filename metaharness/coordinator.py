@@ -20,7 +20,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from metaharness import harness
 from metaharness.plan import HarnessPlan, Plan
@@ -29,6 +29,7 @@ from metaharness.tree import now_iso, read_json, write_json
 from metaharness.waiter import Outcome, aggregate_exit, await_all, await_end
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+SCORE_TIMEOUT_SECONDS: Final = 600.0  # a voting check that runs longer is killed and scores 0
 
 
 class Interrupted(Exception):
@@ -272,11 +273,16 @@ class Run:
         made, wanted = view.state.get("worktree"), view.spec.get("worktree")
         if isinstance(made, dict) and isinstance(wanted, dict):  # the same place in its worktree
             workdir = Path(made["path"]) / workdir.resolve().relative_to(Path(wanted["repo"]).resolve())
-        try:
-            proc = subprocess.run(["/bin/sh", "-c", self.plan.score_cmd], cwd=workdir, capture_output=True, text=True,
-                                  env={**os.environ, "MH_ID": h.id}, timeout=600)
-        except (OSError, subprocess.TimeoutExpired) as e:
+        from metaharness.process import capture_bounded
+
+        try:  # in a group of its own, ended whole if it hangs: nothing it starts outlives mh-run
+            proc = capture_bounded(["/bin/sh", "-c", self.plan.score_cmd], {**os.environ, "MH_ID": h.id},
+                                   SCORE_TIMEOUT_SECONDS, cwd=workdir)
+        except OSError as e:
             self._note(h.id, score_error=str(e))
+            return 0.0
+        if proc is None:
+            self._note(h.id, score_error=f"score_cmd still running after {SCORE_TIMEOUT_SECONDS:g}s: killed")
             return 0.0
         numbers = _NUMBER.findall(proc.stdout)
         if numbers:

@@ -411,13 +411,14 @@ def _ancestry(pid: int) -> set[int]:
     return chain
 
 
-def capture_bounded(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str] | None:
+def capture_bounded(argv: list[str], env: dict[str, str], timeout: float,
+                    cwd: Path | None = None) -> subprocess.CompletedProcess[str] | None:
     """Run a helper program (git) in its own session, capturing its output, so Ctrl+C at
     the terminal is for us to handle, not to kill it half-way; None if it had to be
     killed, with everything it started, after `timeout` seconds. Output that is not UTF-8
     (a Latin-1 file name, say) is kept as surrogate escapes, never an error."""
     proc = _start_helper(argv, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
-                         errors="surrogateescape")
+                         errors="surrogateescape", cwd=cwd)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
