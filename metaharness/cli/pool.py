@@ -27,7 +27,7 @@ pool was scaled, 1 items failed, 2 usage, 7 no such pool, 10 bad tree, 11 system
 
 def build_parser() -> common.Parser:
     p = common.parser("pool", DESCRIPTION, EPILOG)
-    p.add_argument("-n", "--workers", type=int, default=1, metavar="N", help="how many workers (default 1)")
+    p.add_argument("-n", "--workers", type=_size, default=1, metavar="N", help="how many workers (default 1)")
     p.add_argument("--exit-when-empty", action="store_true", help="exit once nothing is pending or claimed")
     p.add_argument("--retry-backoff", type=common.duration, default=60.0, metavar="DUR",
                    help="wait before retrying a failed item, doubling per attempt (default 60s)")
@@ -38,9 +38,16 @@ def build_parser() -> common.Parser:
 def scale_parser() -> common.Parser:
     p = common.parser("pool", "Change the size of a running pool.", EPILOG)
     p.prog = "mh-pool scale"
-    p.add_argument("size", type=int, metavar="N")
+    p.add_argument("size", type=_size, metavar="N")
     p.add_argument("--pool", metavar="POOL-ID", help="which pool (default: the only one running)")
     return p
+
+
+def _size(text: str) -> int:
+    """argparse type for a pool's size: 0 to MAX_WORKERS."""
+    from metaharness.pool import MAX_WORKERS
+
+    return common.bounded_int(text, 0, MAX_WORKERS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,8 +60,6 @@ def _pool(argv: Sequence[str] | None) -> int:
 
     if argv[:1] == ["scale"]:
         args = scale_parser().parse_args(argv[1:])
-        if args.size < 0:
-            raise MhError("the size must be 0 or more", Exit.USAGE)
         from metaharness import pool
 
         tree = find_tree()
@@ -66,8 +71,6 @@ def _pool(argv: Sequence[str] | None) -> int:
         pool.set_size(tree, args.pool or running[0], args.size)  # type: ignore[arg-type]
         return Exit.OK
     args, spawn_args = build_parser().parse_known_args(argv)
-    if args.workers < 0:
-        raise MhError("-n must be 0 or more", Exit.USAGE)
     _check_spawn_args(spawn_args)
     from metaharness import pool, queue
     from metaharness.signals import SignalCatcher
@@ -91,6 +94,7 @@ def _pool(argv: Sequence[str] | None) -> int:
 def _check_spawn_args(spawn_args: list[str]) -> None:
     """Refuse options mh-spawn would refuse, before any item is claimed."""
     from metaharness.cli.spawn import build_parser as spawn_parser
+    from metaharness.cli.spawn import check_options
 
     parser = spawn_parser()
     parser.prog = "mh-pool"
@@ -99,6 +103,7 @@ def _check_spawn_args(spawn_args: list[str]) -> None:
         raise MhError("--detach makes no sense for pool workers", Exit.USAGE)
     if not parsed.agent and not parsed.agent_cmd:
         raise MhError("say which agent the workers run: --agent NAME or --agent-cmd 'COMMAND'", Exit.USAGE)
+    check_options(parsed)  # a workdir or template that every item's mh-spawn would refuse
 
 
 if __name__ == "__main__":

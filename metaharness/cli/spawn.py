@@ -100,14 +100,11 @@ def _worktree_spec(args: Any, workdir: Path, after: list[str]) -> dict[str, str]
     return {"repo": str(repo), "base": base}
 
 
-def _spawn(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
-    from metaharness import harness, liveness, process, signals
+def check_options(args: Any) -> tuple[str, Path, str | None]:
+    """Refuse what mh-spawn refuses at the door, but for the id and the roadmap (mh-pool asks
+    too, before it claims an item); return the agent, the workdir and the template path."""
     from metaharness.agents import adapter_for
-    from metaharness.roadmap import load_roadmap
-    from metaharness.tree import find_tree, new_instance_id, now_iso, validate_id
 
-    validate_id(args.id)
     agent = args.agent or ("cmd" if args.agent_cmd else None)
     if agent is None:
         raise MhError("say which agent runs: --agent claude|codex|gemini|aider, or --agent-cmd 'COMMAND'", Exit.USAGE)
@@ -118,20 +115,32 @@ def _spawn(argv: Sequence[str] | None) -> int:
         raise MhError(f"--agent-cmd is for the cmd agent, not {agent}", Exit.USAGE)
     if args.budget_usd is not None and not args.budget_usd > 0:
         raise MhError("--budget-usd must be more than 0", Exit.USAGE)
-    _, progress = load_roadmap(Path(args.roadmap))
-    roadmap = Path(args.roadmap).absolute()
     workdir = Path(args.workdir or ".").absolute()
     if not workdir.is_dir():
         raise MhError(f"workdir {workdir} is not a directory", Exit.USAGE)
     template = None
     if args.prompt_template:
-        template = str(Path(args.prompt_template).absolute())
         from metaharness.prompt import read_template
 
+        template = str(Path(args.prompt_template).absolute())
         try:
             read_template(template)
         except (OSError, UnicodeDecodeError) as e:
-            raise MhError(f"cannot read prompt template {args.prompt_template}: {getattr(e, 'strerror', None) or e}", Exit.USAGE) from None
+            raise MhError(f"cannot read prompt template {args.prompt_template}: {getattr(e, 'strerror', None) or e}",
+                          Exit.USAGE) from None
+    return agent, workdir, template
+
+
+def _spawn(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    from metaharness import harness, liveness, process, signals
+    from metaharness.roadmap import load_roadmap
+    from metaharness.tree import find_tree, new_instance_id, now_iso, validate_id
+
+    validate_id(args.id)
+    agent, workdir, template = check_options(args)
+    _, progress = load_roadmap(Path(args.roadmap))
+    roadmap = Path(args.roadmap).absolute()
 
     after = list(dict.fromkeys(i for group in args.after for i in group.split(",") if i))
     for dependency in after:

@@ -64,7 +64,12 @@ def test_bad_pool_options_are_refused_before_anything_is_claimed(project):
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     r = project.run("pool", "--exit-when-empty")
     assert r.returncode == 2 and "--agent" in r.stderr
-    assert [i["state"] for i in _items(project).values()] == ["pending"]
+    # What every item's mh-spawn would refuse is refused once, before an attempt is spent.
+    r = project.run("pool", "--exit-when-empty", "--workdir", "no-such-dir", "--agent-cmd", "true")
+    assert (r.returncode, r.stderr) == (2, f"mh-pool: error: workdir {project.root / 'no-such-dir'} is not a directory\n")
+    r = project.run("pool", "--exit-when-empty", "--prompt-template", "missing.md", "--agent-cmd", "true")
+    assert r.returncode == 2 and r.stderr.startswith("mh-pool: error: cannot read prompt template missing.md")
+    assert [(i["state"], i["attempts"]) for i in _items(project).values()] == [("pending", 0)]
 
 
 def test_ctrl_c_puts_the_claimed_items_back_in_pending_untried(project):
