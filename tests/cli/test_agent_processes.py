@@ -19,12 +19,16 @@ DETACHING_AGENT = (
 
 
 def _pids(project, *names):
-    return [int((project.root / f"{name}.pid").read_text()) for name in names]
+    """The pids the agent wrote to NAME.pid, once it has written them all."""
+    files = [project.root / f"{name}.pid" for name in names]
+    assert wait_for(lambda: all(f.exists() and f.stat().st_size for f in files), project.root)
+    return [int(f.read_text()) for f in files]
 
 
-def _gone(project, pids):
-    """Wait (on the test's subreaper, which adopts them) until every pid has exited."""
-    return wait_for(lambda: not any(process_exists(p) for p in pids), project.root)
+def _gone(pids):
+    """Every pid has exited (a zombie waiting for the test's subreaper counts as exited): the
+    verb that ended them returned only once they had."""
+    return not any(process_exists(p) for p in pids)
 
 
 def test_a_detached_grandchild_ends_with_the_iteration_that_started_it(project):
@@ -39,8 +43,6 @@ def test_a_detached_grandchild_ends_with_the_iteration_that_started_it(project):
 def test_mh_stop_mid_iteration_ends_what_the_agent_detached(project):
     project.spawn("a", DETACHING_AGENT + "echo ready; exec sleep 1000", "--grace", "0.5")
     project.wait_for_agent("a")
-    assert wait_for(lambda: (project.root / "daemon.pid").exists() and (project.root / "daemon.pid").stat().st_size,
-                    project.root)
     pids = _pids(project, "detached", "daemon")
     assert project.run("stop", "a").returncode == 0
     assert project.result("a")["status"] == "stopped"
@@ -62,37 +64,31 @@ def test_mh_stop_after_kill_9_ends_the_whole_group_even_members_ignoring_term(pr
     # The issue's reproduction: the leader exits at once on TERM, a member ignores it.
     project.spawn("t", "sh -c 'trap \"\" TERM; echo $$ > member.pid; sleep 1000'; echo done", "--grace", "1")
     agent = project.wait_for_agent("t")
-    assert wait_for(lambda: (project.root / "member.pid").exists() and (project.root / "member.pid").stat().st_size,
-                    project.root)
     member = _pids(project, "member")[0]
     project.kill_supervisor("t")
     r = project.run("stop", "t")
     assert (r.returncode, r.stderr) == (0, "")
-    assert _gone(project, [agent, member])
+    assert _gone([agent, member])
     assert os.getpgid(os.getpid()) != agent  # nothing of ours was in that group
 
 
 def test_mh_stop_after_kill_9_ends_what_the_agent_detached_and_a_second_stop_finds_nothing(project):
     project.spawn("t", DETACHING_AGENT + "exec sleep 1000", "--grace", "0.5")
     project.wait_for_agent("t")
-    assert wait_for(lambda: (project.root / "daemon.pid").exists() and (project.root / "daemon.pid").stat().st_size,
-                    project.root)
     pids = _pids(project, "detached", "daemon")
     project.kill_supervisor("t")
     assert project.run("stop", "t").returncode == 0
-    assert _gone(project, pids)
+    assert _gone(pids)
     assert project.run("stop", "t").returncode == 0
 
 
 def test_spawning_over_a_dead_id_ends_the_old_agent_first(project):
     project.spawn("t", DETACHING_AGENT + "exec sleep 1000", "--grace", "0.5")
     old_agent = project.wait_for_agent("t")
-    assert wait_for(lambda: (project.root / "daemon.pid").exists() and (project.root / "daemon.pid").stat().st_size,
-                    project.root)
     pids = _pids(project, "detached", "daemon") + [old_agent]
     project.kill_supervisor("t")
     project.spawn("t", "echo '<promise>COMPLETE</promise>'")
-    assert _gone(project, pids)
+    assert _gone(pids)
     assert project.run("wait", "t").returncode == 0
 
 
@@ -109,7 +105,7 @@ def test_a_zombie_supervisor_is_dead_and_its_id_can_be_spawned_again(project):
         r = project.spawn("z", "echo '<promise>COMPLETE</promise>'")
         assert r.stderr == ""
         assert project.run("wait", "z").returncode == 0
-        assert _gone(project, [agent])
+        assert _gone([agent])
     finally:
         os.waitpid(supervisor, 0)
 
