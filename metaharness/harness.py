@@ -264,11 +264,18 @@ def _archive_finished(tree: Path, harness_id: str) -> None:
             raise MhError(f"harness {harness_id} was just spawned by someone else", Exit.ID_TAKEN)
         if not (old / "result.json").exists():
             # Its supervisor was killed: the agent it left must not work on beside the new one.
-            end_orphans(old, state.get("instance"), _ORPHAN_GRACE_SECONDS)
+            end_orphans(old, state.get("instance"), _spec_value(old, "grace"))
         instance = state.get("instance") or f"unknown-{time.time_ns()}"
         os.rename(old, tree / ".archive" / f"{harness_id}.{instance}")
     finally:
         os.close(lock_fd)
+
+
+def _spec_value(directory: Path, key: str) -> object:
+    try:
+        return (read_json(directory / "spec.json")).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None  # end_orphans falls back on its default
 
 
 def end_orphans(directory: Path, instance: object, grace: object) -> None:
