@@ -26,7 +26,7 @@ from typing import Any, Callable, Final
 
 from metaharness import liveness, schema
 from metaharness.status import Exit, MhError, Status
-from metaharness.tree import RESERVED_IDS, locate_tree, read_json, validate_id, write_json
+from metaharness.tree import RESERVED_IDS, find_tree, locate_tree, read_json, validate_id, write_json
 
 SUBDIRECTORIES: Final = ("iterations", "inbox/tmp", "inbox/new", "inbox/cur", "control")
 # How long a spawner waits for a lock held by a momentary reader probe or a finishing supervisor.
@@ -81,7 +81,9 @@ def appeared(tree: Path | None, harness_id: str, deadline: float) -> Path:
         from metaharness.watch import wait_for_path
 
         wait_for_path(directory, max(0.0, deadline - time.monotonic()))
-    return harness_dir(directory.parent, harness_id)
+    if tree is None:  # made by the spawn waited for: check its format and adopt its permissions
+        tree = find_tree()
+    return harness_dir(tree, harness_id)
 
 
 def inspect(directory: Path) -> View:
@@ -295,11 +297,12 @@ def end_orphans(directory: Path, instance: object, grace: object) -> None:
 
 
 def supervisor_in(tree: Path) -> Callable[[int], bool]:
-    """A test for 'this pid supervises a harness of `tree`': it holds a lock file there."""
-    from metaharness.process import holds_open
+    """A test for 'this pid supervises harnesses of `tree`': it holds a lock file there open
+    for writing (a harness's supervisor, a pool's worker), not just to wait on it."""
+    from metaharness.process import holds_writable
 
     top = os.path.realpath(tree) + os.sep
-    return lambda pid: holds_open(pid, lambda path: path.startswith(top) and path.endswith(f"{os.sep}lock"))
+    return lambda pid: holds_writable(pid, lambda path: path.startswith(top) and path.endswith("lock"))
 
 
 def take_ended_lock(path: Path) -> int | None:

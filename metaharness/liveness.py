@@ -25,7 +25,7 @@ def this_host() -> str:
     return os.uname().nodename
 
 
-def _stat(pid: int) -> list[bytes] | None:
+def stat_fields(pid: int) -> list[bytes] | None:
     """The fields of /proc/PID/stat from the third (the state) on."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -38,7 +38,7 @@ def _stat(pid: int) -> list[bytes] | None:
 
 def process_start_time(pid: int) -> int | None:
     """Clock ticks since boot at which `pid` started (field 22 of /proc/PID/stat)."""
-    fields = _stat(pid)
+    fields = stat_fields(pid)
     return None if fields is None else int(fields[19])
 
 
@@ -49,7 +49,7 @@ def same_process(pid: int, start_time: int | None) -> bool:
     a parent that is not ours (another harness's agent, say) may never do."""
     if start_time is None or not isinstance(pid, int) or pid <= 0:
         return False
-    fields = _stat(pid)
+    fields = stat_fields(pid)
     return fields is not None and fields[0] not in (b"Z", b"X") and int(fields[19]) == start_time
 
 
@@ -58,7 +58,7 @@ def hold_lock(path: Path) -> int:
 
     The returned fd is the lock: keep it open (it survives fork) for as long as you live.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BaseException:

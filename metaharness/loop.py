@@ -71,7 +71,7 @@ class Supervisor:
         self._narrate_to = narrate
         self._adapter = adapter_for(self.spec["agent"])
         self._events = EventLog(directory / "events.jsonl")
-        self._log_fd = os.open(directory / "log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._log_fd = os.open(directory / "log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
         self._wake = threading.Event()
         self._signals: SignalCatcher | None = None
         self._done = threading.Event()
@@ -368,7 +368,10 @@ class Supervisor:
                     # The pump must keep draining, or the agent blocks on a full pipe.
                     if not pump_failed:
                         pump_failed.append(e)
-                        self._say(f"cannot record the agent's output: {e}")
+                        try:
+                            self._say(f"cannot record the agent's output: {e}")
+                        except OSError:
+                            pass  # the log is on the same full disk
 
             def record_line(raw: bytes) -> None:
                 self._last_output = time.monotonic()
@@ -626,9 +629,8 @@ class Supervisor:
                                 stalled_since=None)
             self._events.emit("ended", status=status.value, exit_code=code, reason=result["reason"])
             self._say(f"{status.value}: {result['reason']}")
-        except OSError as e:
-            if e.errno not in DISK_FULL:
-                raise
+        except OSError:
+            pass  # the result is written: nothing else may keep the lock from waiters
         self._done.set()
         os.close(self._lock_fd)  # waiters wake now, and find the result
         self._hook(_HOOK_FOR_STATUS[status], reason)

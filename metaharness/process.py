@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Final
 
 from metaharness.agents import Invocation
+from metaharness.liveness import stat_fields
 
 _PR_SET_CHILD_SUBREAPER: Final = 36
 _REAP_AFTER_KILL_SECONDS: Final = 5.0
@@ -107,7 +108,7 @@ def detach(log_path: Path) -> bool:
         return False
     os.setsid()
     null = os.open(os.devnull, os.O_RDONLY)
-    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     os.dup2(null, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -201,29 +202,35 @@ class AgentProcess:
 
     def finish(self, grace: float, sweep_sparing: Callable[[int], bool] | None = None) -> ExitInfo:
         """After the leader exited: end what it left in its group, reap, drain output.
-        With `sweep_sparing` (the supervisor's case), also end every other descendant of
-        this process but the subtrees it accepts (see end_descendants); the pids that
-        outlived even KILL are left in `survivors`."""
+
+        With `sweep_sparing` (the supervisor's case), every descendant of this process but
+        the subtrees it accepts is ended along with the group, in the same grace period
+        (see end_descendants); the pids that outlived even KILL are left in `survivors`."""
         self._exited.wait()
         self._signal_group(signal.SIGTERM)  # leftovers only: the leader is a zombie by now
-        reaper = threading.Thread(target=self._reap_group, daemon=True)
-        reaper.start()
-        reaper.join(grace)
-        if reaper.is_alive():
-            self._signal_group(signal.SIGKILL)
-            reaper.join(_REAP_AFTER_KILL_SECONDS)
         if sweep_sparing is not None:
+            # The group's members are descendants too: one TERM, grace, KILL for all of them.
+            # The leader's zombie may be reaped here, so the group is not signalled again.
             self.survivors = end_descendants(grace, sweep_sparing)
+            self._reap_group(block=False)  # a survivor of KILL must not hang the supervisor
+        else:
+            reaper = threading.Thread(target=self._reap_group, daemon=True)
+            reaper.start()
+            reaper.join(grace)
+            if reaper.is_alive():
+                self._signal_group(signal.SIGKILL)
+                reaper.join(_REAP_AFTER_KILL_SECONDS)
         # A process that left the group but kept stdout open must not hang the supervisor.
         self._threads[0].join(grace)
         assert self._exit is not None
         self._popen.returncode = self._exit.code if self._exit.code is not None else -(self._exit.signal or 0)
         return self._exit
 
-    def _reap_group(self) -> None:
+    def _reap_group(self, block: bool = True) -> None:
         while True:
             try:
-                os.waitid(os.P_PGID, self.pid, os.WEXITED)
+                if os.waitid(os.P_PGID, self.pid, os.WEXITED | (0 if block else os.WNOHANG)) is None:
+                    return  # members remain, none has exited
             except ChildProcessError:
                 return
 
@@ -243,13 +250,9 @@ class Proc:
 
 
 def _read_proc(pid: int) -> Proc | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
+    fields = stat_fields(pid)
+    if fields is None:
         return None
-    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rindex(b")") + 2:].split()
     return Proc(pid, int(fields[1]), int(fields[2]), int(fields[19]), fields[0] in (b"Z", b"X"))
 
 
@@ -276,19 +279,26 @@ def descendants(root: int, table: dict[int, Proc], spare: Callable[[int], bool])
     return found
 
 
-def holds_open(pid: int, wanted: Callable[[str], bool]) -> bool:
-    """Does `pid` have a file open whose path `wanted` accepts? (A supervisor holds its lock.)"""
+def holds_writable(pid: int, wanted: Callable[[str], bool]) -> bool:
+    """Does `pid` hold open, for writing, a file whose path `wanted` accepts? A supervisor
+    holds its lock so (O_RDWR) for life; a waiter such as mh-wait opens it read-only."""
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return False
     for fd in fds:
         try:
-            if wanted(os.readlink(f"/proc/{pid}/fd/{fd}")):
+            if wanted(os.readlink(f"/proc/{pid}/fd/{fd}")) and _access_mode(pid, fd) != os.O_RDONLY:
                 return True
-        except OSError:
+        except (OSError, ValueError):
             continue
     return False
+
+
+def _access_mode(pid: int, fd: str) -> int:
+    with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+        flags = next(line for line in f if line.startswith("flags:")).split()[1]
+    return int(flags, 8) & os.O_ACCMODE
 
 
 def _carries(pid: int, variable: bytes) -> bool:
@@ -300,51 +310,62 @@ def _carries(pid: int, variable: bytes) -> bool:
 
 
 def end_processes(find: Callable[[], list[Proc]], grace: float) -> list[int]:
-    """TERM every process `find` returns, KILL what is left after `grace` seconds; the pids
-    that outlived KILL too, or that we may not signal (normally none). `find` is asked again after every exit, so a
-    process forked meanwhile is caught."""
+    """TERM every process `find` returns, KILL what is left after `grace` seconds; return
+    the pids that outlived KILL too, or that could not be signalled (normally none).
+
+    `find` is asked again after every exit, so a process forked meanwhile is caught. Each
+    process is held by a pidfd, opened while its start time still matched its pid."""
     pidfds: dict[tuple[int, int], int] = {}
-    untouchable: set[int] = set()
+    signalled: dict[int, int] = {}  # pidfd -> the last signal sent to it
+    unreachable: set[int] = set()
     sig, deadline = signal.SIGTERM, time.monotonic() + grace
     try:
         while True:
             running = []
             for proc in find():
-                fd = pidfds.get((proc.pid, proc.start))
-                if fd is None:
-                    fd = _open_pidfd(proc)
+                key = (proc.pid, proc.start)
+                if key not in pidfds:
+                    try:
+                        fd = _open_pidfd(proc)
+                    except OSError:  # out of descriptors, say: it cannot be ended, so it is reported
+                        unreachable.add(proc.pid)
+                        continue
                     if fd is None:
                         continue  # gone already
-                    pidfds[(proc.pid, proc.start)] = fd
+                    pidfds[key] = fd
+                fd = pidfds[key]
                 if proc.zombie or _has_exited(fd):
                     _reap_if_mine(proc.pid)
                     continue
-                try:
-                    signal.pidfd_send_signal(fd, sig)
-                except ProcessLookupError:
-                    continue
-                except PermissionError:  # another user's, under a name we matched: never ours to end
-                    untouchable.add(proc.pid)
-                    continue
+                if signalled.get(fd) != sig:
+                    try:
+                        signal.pidfd_send_signal(fd, sig)
+                    except ProcessLookupError:
+                        continue
+                    except PermissionError:  # another user's, under a name we matched: not ours to end
+                        unreachable.add(proc.pid)
+                        continue
+                    signalled[fd] = sig
                 running.append(fd)
             if not running:
-                return sorted(untouchable)
+                return sorted(unreachable)
             now = time.monotonic()
             if now >= deadline:
                 if sig == signal.SIGKILL:
-                    return sorted(untouchable | {pid for (pid, _), fd in pidfds.items() if fd in running})
+                    return sorted(unreachable | {pid for (pid, _), fd in pidfds.items() if fd in running})
                 sig, deadline = signal.SIGKILL, now + _REAP_AFTER_KILL_SECONDS
                 continue
-            select.select(running, [], [], deadline - now)  # readable once a process has exited
+            _wait_for_an_exit(running, deadline - now)
     finally:
         for fd in pidfds.values():
             os.close(fd)
 
 
 def _open_pidfd(proc: Proc) -> int | None:
+    """A pidfd for `proc`, or None if it has gone (or its pid now names another process)."""
     try:
         fd = os.pidfd_open(proc.pid)
-    except OSError:
+    except ProcessLookupError:
         return None
     again = _read_proc(proc.pid)
     if again is None or again.start != proc.start:  # the pid was recycled before we held it
@@ -354,7 +375,16 @@ def _open_pidfd(proc: Proc) -> int | None:
 
 
 def _has_exited(pidfd: int) -> bool:
-    return bool(select.select([pidfd], [], [], 0)[0])
+    return _wait_for_an_exit([pidfd], 0)
+
+
+def _wait_for_an_exit(pidfds: list[int], timeout: float) -> bool:
+    """Wait until one of the processes has exited (its pidfd is readable); poll, not
+    select, so descriptors past 1024 work."""
+    poller = select.poll()
+    for fd in pidfds:
+        poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0, int(timeout * 1000))))
 
 
 def _reap_if_mine(pid: int) -> None:
@@ -392,8 +422,9 @@ def end_orphaned_agent(instance: str, grace: float, spare: Callable[[int], bool]
         groups = {p.pgid for p in ours}
         found = {p.pid: p for p in ours}
         found.update((p.pid, p) for p in table.values() if p.pgid in groups and p.pid not in exempt)
-        spared = {pid for pid in found if spare(pid)}
-        for top in spared:
+        spared = set()
+        for top in [pid for pid in found if spare(pid)]:  # another harness: it and all below it
+            spared.add(top)
             spared.update(d.pid for d in descendants(top, table, lambda _: False))
         return [p for pid, p in found.items() if pid not in spared]
 

@@ -86,9 +86,9 @@ def find_tree(create: bool = False) -> Path | None:
 
 def adopt_tree_mode(tree: Path) -> None:
     """Create files with at most the permissions of the tree's top directory, whatever the
-    umask: a 0700 tree (the default) gets 0600 files and 0700 directories; after `chmod 0770
-    .harness`, files are created 0640 and directories 0770, so the group reads everything
-    and can send messages and stop requests (new files in group-writable directories).
+    umask: a 0700 tree (the default) gets 0600 files and 0700 directories. Opened to a group
+    (`chmod 0770 .harness`), with a umask that allows it (002), files are created 0660 and
+    directories 0770, so the group can read everything, send messages and stop harnesses.
 
     Prompts, messages and agent output are private by default on a shared machine. The
     user's own umask is kept in $MH_USER_UMASK for the agents and git (process.user_umask),
@@ -102,8 +102,12 @@ def adopt_tree_mode(tree: Path) -> None:
 
 def _tighten_umask(mode: int) -> None:
     current = os.umask(0o077)
-    os.environ.setdefault("MH_USER_UMASK", f"{current:03o}")
-    os.umask(~mode & 0o077)  # never masks the owner's own bits: the tree must stay usable
+    try:
+        user = int(os.environ.setdefault("MH_USER_UMASK", f"{current:03o}"), 8) & 0o077
+    except ValueError:
+        user = current & 0o077
+    # No looser than the tree, nor than the user's umask; never the owner's own bits.
+    os.umask((~mode & 0o077) | user)
 
 
 def check_format(tree: Path) -> None:
@@ -135,7 +139,7 @@ def atomic_write(path: Path | str, data: str | bytes, *, durable: bool = False, 
     head, name = os.path.split(path)
     tmp = os.path.join(head if staging is None else staging, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     payload = data.encode() if isinstance(data, str) else data
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666, dir_fd=dir_fd)  # the umask decides
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)

@@ -26,7 +26,7 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any, Final, Protocol
 
 from metaharness.status import Exit, MhError
@@ -160,7 +160,10 @@ def stated_reset(text: str, now: float) -> float | None:
 def _clock_time(m: re.Match[str], now: float) -> float | None:
     """The end of the minute a matched wall-clock time names: on its date if it gives one,
     else the next such time (one up to CLOCK_SLACK_SECONDS behind now counts as today's)."""
-    zone = _zone(m.groupdict().get("tz"))
+    named = m.groupdict().get("tz")
+    zone = _zone(named)
+    if named and zone is None:
+        return None  # a zone this machine does not know (no tzdata): guessing could retry hours early
     hour, minute = int(m["hour"]), int(m["minute"] or 0)
     if not (1 <= hour <= 12 and minute < 60):
         return None
@@ -181,9 +184,11 @@ def _clock_time(m: re.Match[str], now: float) -> float | None:
 
 
 def _zone(name: str | None) -> tzinfo | None:
-    """The named IANA time zone, or None (the local one) if there is none or it is unknown."""
+    """The named IANA time zone; None if there is none (the local one) or it is unknown."""
     if not name:
         return None
+    if name.upper() in ("UTC", "GMT", "Z"):
+        return timezone.utc  # known without tzdata
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
@@ -222,7 +227,8 @@ class JsonLinesParser:
             return [{"event": "unparsed", "line": preview(line)}]
         try:
             return self.handle(record)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError, OSError) as e:
+            # A record of an unexpected shape (a reset of 1e308, say) is logged, never a crash.
             return [{"event": "malformed", "type": str(record.get("type")), "error": f"{type(e).__name__}: {e}"}]
 
     def handle(self, record: dict[str, Any]) -> list[dict[str, Any]]:

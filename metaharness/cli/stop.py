@@ -57,6 +57,9 @@ def _stop(argv: Sequence[str] | None) -> int:
         directories += [tree / i for i in harness.list_ids(tree) if i not in args.ids]
     views = [harness.inspect(d) for d in directories]
     live = [v for v in views if v.status.is_live]
+    sender = default_sender()
+    for view in live:  # first: a dead harness's leftovers must not delay the live ones' stop
+        harness.request_stop(view.dir, view.instance, sender, args.reason)
     failures = []
     for view in views:
         if view.status is Status.DEAD:
@@ -64,9 +67,6 @@ def _stop(argv: Sequence[str] | None) -> int:
                 harness.end_orphans(view.dir, view.instance, view.spec.get("grace"))
             except MhError as e:  # the others are still stopped
                 failures.append(e)
-    sender = default_sender()
-    for view in live:
-        harness.request_stop(view.dir, view.instance, sender, args.reason)
     code = Exit.OK
     if live and not args.no_wait:
         from metaharness.waiter import await_all

@@ -29,7 +29,7 @@ def test_a_full_disk_ends_the_harness_failed_with_the_reason_not_dead(small_disk
     project = Project(small_disk)
     try:
         road = project.roadmap("r.md", tasks=1)
-        fill = "dd if=/dev/zero of=fill bs=4k 2>/dev/null; for i in $(seq 3000); do echo line $i of output; done; exit 1"
+        fill = "dd if=/dev/zero of=fill bs=4k 2>/dev/null; for i in $(seq 20000); do echo line $i of output; done; exit 1"  # far more than the pipe and the reserve
         r = project.run("spawn", "a", str(road), "-q", "--backoff", "0", "--agent-cmd", fill)
         assert r.returncode == 11
         result = project.result("a")

@@ -39,11 +39,21 @@ def test_a_new_tree_and_everything_in_it_is_private_even_with_umask_0(project):
     assert stat.S_IMODE((project.root / "made-by-agent").stat().st_mode) == 0o666
 
 
-def test_a_tree_opened_to_the_group_shares_new_files_with_it(project):
-    project.tree.mkdir(mode=0o770)
+def test_a_tree_opened_to_the_group_shares_new_files_with_it_under_a_umask_that_allows_it(project):
+    project.tree.mkdir()
     project.tree.chmod(0o770)
+    road = project.roadmap("r.md", tasks=1)
+    r = _run_with_umask(project, 0o002, "spawn", "a", str(road), "-q", "--agent-cmd", "echo '<promise>COMPLETE</promise>'")
+    assert r.returncode == 0
+    modes = _modes(project.tree)
+    assert {modes["a"], modes["a/inbox/new"]} == {0o770}
+    assert {modes["a/result.json"], modes["a/log"], modes["a/events.jsonl"]} == {0o660}
+
+
+def test_nothing_is_created_looser_than_the_users_umask_even_in_an_open_tree(project):
+    project.tree.mkdir()
+    project.tree.chmod(0o755)  # as an earlier version made it
     road = project.roadmap("r.md", tasks=1)
     r = _run_with_umask(project, 0o077, "spawn", "a", str(road), "-q", "--agent-cmd", "echo '<promise>COMPLETE</promise>'")
     assert r.returncode == 0
-    assert stat.S_IMODE((project.tree / "a" / "result.json").stat().st_mode) == 0o640  # read by the group
-    assert stat.S_IMODE((project.tree / "a").stat().st_mode) == 0o770
+    assert {mode & 0o077 for mode in _modes(project.tree).values()} == {0}

@@ -55,7 +55,7 @@ def test_the_real_claude_cli_completes_a_roadmap_under_mh_spawn(project, api):
 
 
 def test_the_real_claude_cli_s_usage_limit_is_waited_out_until_the_reset_it_states(project):
-    reset = int(time.time()) + 8  # the fake refuses every message until then
+    reset = int(time.time()) + 20  # the fake refuses every message until then; reached well before, even under load
     server = serve(rate_limit_reset=reset)
     try:
         # Only a subscriber's Claude Code reads the unified rate-limit headers.
@@ -74,7 +74,7 @@ def test_the_real_claude_cli_s_usage_limit_is_waited_out_until_the_reset_it_stat
     result = project.result("a")
     assert result["status"] == "completed" and result["iterations"] == 2 and "[x]" in road.read_text()
     [limited] = [e for e in project.events("a") if e["event"] == "rate_limited"]
-    assert limited["iteration"] == 1 and 0 < limited["wait_s"] <= 8
+    assert limited["iteration"] == 1 and 0 < limited["wait_s"] <= 20
 
 
 def _carrying(instance):

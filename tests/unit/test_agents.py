@@ -172,7 +172,8 @@ NOW = 1796027144.0  # 2026-11-30 08:25:44 UTC
     ("Try again at 11:02 PM.", "2026-11-30 23:03:00"),
     ("You've hit your weekly limit · resets Dec 3, 9am (Europe/Paris)", "2026-12-03 08:01:00"),
     ("You've hit your Opus limit · resets Jan 3, 2027, 9:30am (America/New_York)", "2027-01-03 14:31:00"),
-    ("You've hit your session limit · resets 3pm (Mars/Olympus_Mons)", "2026-11-30 15:01:00"),  # unknown zone: local
+    ("You've hit your session limit · resets 3pm (Mars/Olympus_Mons)", None),  # unknown zone: no guess, backoff
+    ("You've hit your session limit · resets 3pm (UTC)", "2026-11-30 15:01:00"),  # UTC needs no tzdata
     ("Please retry in 500ms.", "2026-11-30 08:25:44"),
     ("Claude AI usage limit reached|1900000000", "2030-03-17 17:46:40"),  # far ahead: the supervisor bounds the wait
     ("Try again at 8:22 AM.", None),  # minutes ago: already reset, so the generic backoff decides
@@ -245,3 +246,13 @@ def test_the_text_parser_keeps_only_what_the_markers_need_however_much_is_printe
     assert scan(text).blocked_reason == "the API key is missing" and not scan(text).complete
     parser.feed("<promise>COMPLETE</promise>")
     assert scan(parser.report.final_text).complete
+
+
+@pytest.mark.parametrize("resets_at", [1e308, -1e300, "Infinity"])
+def test_an_absurd_reset_in_a_rate_limit_event_is_logged_as_malformed_never_a_crash(resets_at):
+    from metaharness.agents.claude import ClaudeParser
+
+    event = {"type": "rate_limit_event", "rate_limit_info": {"status": "rejected", "resetsAt": resets_at}}
+    line = json.dumps(event).replace('"Infinity"', "Infinity")
+    events = ClaudeParser().feed(line)
+    assert all(e["event"] in ("malformed", "error", "unknown") for e in events)
