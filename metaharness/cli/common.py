@@ -11,18 +11,23 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Callable, NoReturn, Sequence
+from typing import Callable, Final, NoReturn, Sequence
 
 from metaharness import __version__
 from metaharness.duration import parse_duration
+from metaharness.schema import MAX_COUNT
 from metaharness.status import Exit, MhError
+
+MAX_AMOUNT: Final = 10**9  # dollars: a budget above this is a typing mistake
 
 
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit with the USAGE status."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(Exit.USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        # `mh-context set: ...` is still mh-context's error; an argument may hold a newline.
+        line = f"{self.prog.split()[0]}: error: {message} (see {self.prog} --help)".replace("\n", "\\n")
+        self.exit(Exit.USAGE, line + "\n")
 
 
 def parser(verb: str, description: str, epilog: str | None = None) -> Parser:
@@ -66,13 +71,34 @@ def policy(text: str) -> list[str]:
 
 
 def positive_int(text: str) -> int:
+    """argparse type for counts: 1 to MAX_COUNT."""
+    return bounded_int(text, 1, MAX_COUNT, "a positive integer")
+
+
+def bounded_int(text: str, low: int, high: int, what: str = "an integer") -> int:
+    """An integer from `low` to `high`, or an argparse error naming the range."""
     try:
-        value = int(text)
+        value = int(text) if len(text) <= 20 else None  # int() of a long digit string is slow
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
+        value = None
+    if value is None or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"not {what} from {low} to {high}: {_shown(text)}")
     return value
+
+
+def positive_amount(text: str) -> float:
+    """argparse type for budgets: a number more than 0 and at most MAX_AMOUNT (no nan, no inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= MAX_AMOUNT:
+        raise argparse.ArgumentTypeError(f"not a number more than 0 and at most {MAX_AMOUNT}: {_shown(text)}")
+    return value
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def run(verb: str, body: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
@@ -98,5 +124,6 @@ def run(verb: str, body: Callable[[Sequence[str] | None], int], argv: Sequence[s
 
 
 def fail(verb: str, message: str, code: int) -> int:
-    print(f"mh-{verb}: error: {message}", file=sys.stderr)
+    one_line = message.replace("\n", "\\n")  # a path or a value may hold a newline
+    print(f"mh-{verb}: error: {one_line}", file=sys.stderr)
     return code
