@@ -18,11 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
 
+from metaharness import schema
 from metaharness.status import Exit, MhError
-from metaharness.tree import atomic_write, now_iso
+from metaharness.tree import atomic_write, now_iso, read_json
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_VERSION: Final = re.compile(r"\d{4,}")
+_VERSION: Final = re.compile(r"[0-9]{4,12}")  # more digits than a count may have is not ours
 
 
 @dataclass(frozen=True)
@@ -106,18 +107,33 @@ def find(tree: Path, publisher: str, name: str, version: int | None = None) -> t
     if not version or version not in _versions(directory):
         raise MhError(f"no such artifact: {publisher}/{name}" + (f" version {version}" if version else ""),
                       Exit.NO_SUCH_HARNESS)
-    return Artifact(**json.loads((directory / f"{version:04d}.json").read_text())), data
+    meta_path = directory / f"{version:04d}.json"
+    try:
+        meta = read_json(meta_path)
+    except ValueError as e:
+        raise MhError(f"{meta_path} is corrupt: {e}", Exit.BAD_TREE) from None
+    problem = schema.ARTIFACT.problem(meta)
+    if problem:
+        raise MhError(f"{meta_path} is corrupt: {problem}", Exit.BAD_TREE)
+    return Artifact(**{field: meta[field] for field in schema.ARTIFACT.fields}), data
 
 
-def listing(tree: Path, publisher: str | None = None) -> list[Artifact]:
-    """The latest version of every artifact (of one publisher), sorted."""
+def listing(tree: Path, publisher: str | None = None, corrupt: list[MhError] | None = None) -> list[Artifact]:
+    """The latest version of every artifact (of one publisher), sorted. One whose metadata
+    is corrupt is left out, and its error added to `corrupt` if given: the others are still listed."""
     root = artifacts_dir(tree)
     publishers = [publisher] if publisher else sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     found = []
     for who in publishers:
         for directory in sorted((root / who).iterdir()) if (root / who).is_dir() else []:
             if directory.is_dir() and _versions(directory):
-                found.append(find(tree, who, directory.name)[0])
+                try:
+                    found.append(find(tree, who, directory.name)[0])
+                except MhError as e:
+                    if e.code != Exit.BAD_TREE:
+                        raise
+                    if corrupt is not None:
+                        corrupt.append(e)
     return found
 
 

@@ -67,6 +67,6 @@ def items(tree: Path) -> list[tuple[str, bytes]]:
     for name in names:
         try:
             found.append((name, (directory / name).read_bytes()))
-        except FileNotFoundError:
-            continue  # removed meanwhile
+        except (FileNotFoundError, IsADirectoryError):
+            continue  # removed meanwhile, or not a value at all: a prompt must still be written
     return found

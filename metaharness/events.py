@@ -2,7 +2,8 @@
 
 Only the supervisor appends. Each event is one write(2) on an O_APPEND descriptor, so a
 reader sees whole lines, except possibly a torn last line after a crash, which readers
-skip. Every event has `t` (UTC time) and `event` (its type). See mh-harness(7).
+skip, as they skip any line that is not an event. Every event has `t` (UTC time) and
+`event` (its type), both strings. See mh-harness(7).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class EventLog:
     """Appends events for one harness."""
 
     def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
 
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
         record = {"t": now_iso(), "event": event, **fields}
@@ -30,16 +31,25 @@ class EventLog:
         os.close(self._fd)
 
 
+def parse_line(line: bytes | str) -> dict[str, Any] | None:
+    """The event on one line of a log, or None for a torn or foreign line: one that is not
+    a JSON object whose `event` is a string (and whose `t`, if any, is a string)."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("event"), str) or not isinstance(record.get("t", ""), str):
+        return None
+    return record
+
+
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
     """Yield the events of a log, skipping a torn or foreign line."""
     try:
         with open(path, "rb") as f:
             for line in f:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(record, dict):
+                record = parse_line(line)
+                if record is not None:
                     yield record
     except FileNotFoundError:
         return

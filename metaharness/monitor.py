@@ -11,12 +11,12 @@ its last iteration and its agent's last output line.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any, Callable, Final
 
 from metaharness import harness, liveness
+from metaharness.events import parse_line
 from metaharness.status import Status
 from metaharness.tree import now_iso
 from metaharness.watch import DirectoryWatch
@@ -78,20 +78,17 @@ class Monitor:
                     start = 0  # a new harness of the same id: its log starts over
                 f.seek(start)
                 data = f.read()
-        except FileNotFoundError:
-            return
+        except OSError:
+            return  # gone, or not a file: mh-status shows what is wrong with the harness
         complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits for the next change
         self._offsets[log] = start + len(complete)
         for line in complete.splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if event.get("event") in ALERT_EVENTS:
+            event = parse_line(line)
+            if event is not None and event["event"] in ALERT_EVENTS:
                 self._emit(directory, event)
 
     def _emit(self, directory: Path, event: dict[str, Any]) -> None:
-        kind = event["event"] if event["event"] != "ended" else event.get("status", "ended")
+        kind = event["event"] if event["event"] != "ended" else str(event.get("status") or "ended")
         if kind == "stalled":
             reason = f"no output for {event.get('silent_s')}s; action: {event.get('action')}"
         elif kind == "rate_limited":

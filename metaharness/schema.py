@@ -1,13 +1,14 @@
-"""What a harness's JSON files hold, as every reader relies on it: one table per file.
+"""What the JSON files of the tree hold, as every reader relies on it: one table per file.
 
 spec.json, state.json and result.json are written by metaharness, atomically, but they
 are plain files that a hand edit, a disk error or an older or newer writer can leave
 holding anything. A reader checks a whole file against its table when it reads it
-(harness.inspect, the waiter) and treats a file that fails as corrupt, naming the first
-field that is wrong; so everything a reader gets from a View has the kind listed here,
-and no reader has to guard against the rest. A top-level field may be absent or null
-unless it is required; a nested field may be absent but not null unless it says so.
-Fields not listed are ignored: a newer writer may add some. See mh-harness(7).
+(harness.inspect, the waiter; artifacts.find for an artifact's metadata) and treats a
+file that fails as corrupt, naming the first field that is wrong; so everything a reader
+gets from a View has the kind listed here, and no reader guards against the rest. A
+top-level field may be absent or null unless it is required; a nested field may be absent
+but not null unless it says so. Fields not listed are ignored: a newer writer may add
+some. See mh-harness(7).
 """
 
 from __future__ import annotations
@@ -136,6 +137,11 @@ STATE: Final = Record({
     "reason": text, "model": text, "session_id": text,
     "worktree": Record({"path": name, "branch": name, "base": name}, required=("path", "base")),
 }, required=("status",), top=True)
+
+ARTIFACT: Final = Record({  # shared/artifacts/<publisher>/<name>/NNNN.json
+    "publisher": name, "name": name, "version": POSITIVE, "size": integer(0, 2**63), "sha256": text,
+    "published": text, "source": text,
+}, required=("publisher", "name", "version", "size", "sha256", "published", "source"))
 
 RESULT: Final = Record({
     "status": one_of(_TERMINAL), "id": name, "instance": name, "exit_code": integer(0, MAX_EXIT_CODE),

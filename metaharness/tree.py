@@ -113,12 +113,12 @@ def _tighten_umask(mode: int) -> None:
 def check_format(tree: Path) -> None:
     """Refuse a tree written by a newer (or unknown) format."""
     try:
-        text = (tree / "FORMAT").read_text().strip()
+        text = (tree / "FORMAT").read_bytes()[:100].decode("utf-8", "replace").strip()
     except FileNotFoundError:
         return  # a tree being created right now; its creator writes FORMAT next
     except OSError as e:
         raise MhError(f"cannot read {tree / 'FORMAT'}: {e.strerror}", Exit.BAD_TREE) from e
-    if not text.isdigit():
+    if not re.fullmatch(r"[0-9]{1,9}", text):  # str.isdigit() passes '²', which int() refuses
         raise MhError(f"{tree / 'FORMAT'} is corrupt: {text[:40]!r}", Exit.BAD_TREE)
     if int(text) > FORMAT_VERSION:
         raise MhError(

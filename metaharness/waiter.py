@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from metaharness import harness, liveness
+from metaharness import harness, liveness, schema
 from metaharness.status import Exit, Status, exit_for
-from metaharness.tree import read_json, validate_id
+from metaharness.tree import validate_id
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,17 @@ def await_end(tree: Path, harness_id: str, appear_within: float | None) -> Outco
     try:
         liveness.block_until_released("lock", dir_fd=fd)
         try:
-            result = read_json("result.json", dir_fd=fd)
+            result = harness.read_checked(None, "result.json", schema.RESULT, dir_fd=fd)
+        except harness.Corrupt as e:
+            return Outcome(harness_id, Status.CORRUPT, Exit.BAD_TREE, str(e))
+        if result is not None:
             status = Status(result["status"])
-            return Outcome(harness_id, status, int(result.get("exit_code", exit_for(status))),
-                           str(result.get("reason", "")), result.get("instance"))
-        except FileNotFoundError:
-            view = harness.inspect(directory)
-            if view.status is Status.CORRUPT:
-                return Outcome(harness_id, Status.CORRUPT, Exit.BAD_TREE, view.problem or "corrupt", view.instance)
-            return Outcome(harness_id, Status.DEAD, Exit.DEAD, "the supervisor died without a result", view.instance)
-        except (ValueError, KeyError, TypeError) as e:
-            return Outcome(harness_id, Status.CORRUPT, Exit.BAD_TREE, f"result.json is corrupt: {e}")
+            code = exit_for(status) if result.get("exit_code") is None else result["exit_code"]
+            return Outcome(harness_id, status, code, result.get("reason") or "", result.get("instance"))
+        view = harness.inspect(directory)
+        if view.status is Status.CORRUPT:
+            return Outcome(harness_id, Status.CORRUPT, Exit.BAD_TREE, view.problem or "corrupt", view.instance)
+        return Outcome(harness_id, Status.DEAD, Exit.DEAD, "the supervisor died without a result", view.instance)
     finally:
         os.close(fd)
 

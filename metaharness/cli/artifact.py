@@ -56,6 +56,8 @@ def _artifact(argv: Sequence[str] | None) -> int:
         if not publisher:
             raise MhError("say whose artifact it is: mh-artifact publish ID FILE (or run it inside a harness)", Exit.USAGE)
         source = Path(args.words[-1])
+        artifacts.validate_name(publisher, "publisher")  # before the tree is created: a refusal leaves nothing
+        artifacts.validate_name(args.name or source.name)
         if not source.is_file():
             raise MhError(f"cannot read {source}: not a file", Exit.USAGE)
         tree = find_tree(create=True)
@@ -75,10 +77,13 @@ def _artifact(argv: Sequence[str] | None) -> int:
         return Exit.OK
     if args.publisher:
         artifacts.validate_name(args.publisher, "publisher")
-    for meta in artifacts.listing(tree, args.publisher) if tree else []:
+    corrupt: list[MhError] = []
+    for meta in artifacts.listing(tree, args.publisher, corrupt) if tree else []:
         print(json.dumps(meta.as_dict()) if args.json else
               f"{meta.publisher}/{meta.name}\t{meta.version}\t{meta.size}\t{meta.published}")
-    return Exit.OK
+    for e in corrupt:  # after the others: one corrupt artifact hides none of them
+        common.fail("artifact", str(e), e.code)
+    return Exit.BAD_TREE if corrupt else Exit.OK
 
 
 if __name__ == "__main__":

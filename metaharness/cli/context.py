@@ -44,14 +44,15 @@ def _context(argv: Sequence[str] | None) -> int:
     from metaharness.tree import find_tree
 
     if args.action == "set":
-        tree = find_tree(create=True)
-        assert tree is not None
+        context.validate_key(args.key)  # before the tree is created: a refused value leaves nothing
         raw = sys.stdin.buffer.read(context.MAX_VALUE_BYTES + 1) if args.value == ["-"] else \
             " ".join(args.value).encode("utf-8", "surrogateescape")
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError:
             raise MhError("the value is not valid UTF-8", Exit.USAGE) from None
+        tree = find_tree(create=True)
+        assert tree is not None
         context.set_value(tree, args.key, raw)
         return Exit.OK
     tree = find_tree()

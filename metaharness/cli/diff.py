@@ -32,12 +32,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _diff(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from metaharness import harness, worktree
-    from metaharness.status import MhError
+    from metaharness.status import MhError, Status
     from metaharness.tree import find_tree
 
     tree = find_tree()
-    made = harness.inspect(harness.harness_dir(tree, args.id)).state.get("worktree")
-    if not isinstance(made, dict):
+    view = harness.inspect(harness.harness_dir(tree, args.id))
+    if view.status is Status.CORRUPT:
+        raise MhError(f"harness {args.id} is corrupt: {view.problem}", Exit.BAD_TREE)
+    made = view.state.get("worktree")
+    if made is None:
         raise MhError(f"{args.id} has no worktree (spawned without --worktree, or not started yet)", Exit.USAGE)
     path = worktree.directory_for(tree, args.id)  # type: ignore[arg-type]
     if not path.is_dir():

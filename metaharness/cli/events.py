@@ -41,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _events(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    from metaharness.events import parse_line
     from metaharness.follow import follow_lines
     from metaharness.harness import harness_dir
     from metaharness.tree import find_tree
@@ -49,11 +50,8 @@ def _events(argv: Sequence[str] | None) -> int:
     types = {t for group in args.type for t in group.split(",") if t}
     since = _since(args.since) if args.since else None
     for line in follow_lines(directory / "events.jsonl", directory, args.follow):
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue  # a torn last line
-        if not _wanted(event, types, since, args.iteration):
+        event = parse_line(line)
+        if event is None or not _wanted(event, types, since, args.iteration):
             continue
         print(json.dumps(event) if args.json else format_event(event), flush=args.follow)
     return Exit.OK
@@ -70,8 +68,10 @@ def _since(text: str) -> str:
         pass
     try:
         return now_iso(parse_iso(text))
-    except ValueError:
-        raise MhError(f"--since wants a duration (5m) or a UTC time (2026-01-31T12:00:00Z), not {text!r}", Exit.USAGE) from None
+    except (ValueError, OverflowError, OSError):  # OverflowError, OSError: a year gmtime cannot show
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise MhError(f"--since wants a duration (5m, at most a year, 365d) or a UTC time (2026-01-31T12:00:00Z), "
+                      f"not {shown!r}", Exit.USAGE) from None
 
 
 def _wanted(event: dict[str, Any], types: set[str], since: str | None, iteration: int | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -45,9 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mh {__version__}")
         return Exit.OK
     verb = args[0]
-    program = _find(f"mh-{verb}")
+    # A verb is a plain name: never a path ("../x") nor one too long for a file name.
+    program = _find(f"mh-{verb}") if re.fullmatch(r"[a-z][a-z0-9-]{0,63}", verb) else None
     if program is None:
-        print(f"mh: error: unknown verb {verb!r} (known: {', '.join(VERBS)})", file=sys.stderr)
+        shown = verb if len(verb) <= 40 else verb[:40] + "..."
+        print(f"mh: error: unknown verb {shown!r} (known: {', '.join(VERBS)})", file=sys.stderr)
         return Exit.USAGE
     os.execv(program, [program, *args[1:]])
 

@@ -60,6 +60,7 @@ def _watch(argv: Sequence[str] | None) -> int:
         env = {"MH_ID": alert["id"], "MH_EVENT": alert["event"], "MH_REASON": alert["reason"],
                "MH_ITERATION": str(alert.get("iteration") or ""), "MH_HARNESS_DIR": alert["harness_dir"],
                "MH_ROOT": str(tree.parent)}
+        env = {k: v.replace("\0", "") for k, v in env.items()}  # an event may hold NUL; exec refuses it
         if alert["event"] == "dead":
             hooks.run("dead", env)
         if args.command:
