@@ -83,7 +83,7 @@ class Record:
     def problem(self, record: Any, where: str = "") -> str | None:
         """What is wrong with `record` (`where` names it in the message), or None."""
         if not isinstance(record, dict):
-            return f"{where or 'it'} should be an object, not {_shown(record)}"
+            return f"{where.removesuffix('.') or 'it'} should be an object, not {_shown(record)}"
         for key in self.required:
             if record.get(key) is None:
                 return f"{where}{key} is missing"

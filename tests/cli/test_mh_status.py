@@ -121,3 +121,20 @@ def test_a_recycled_pid_cannot_make_a_dead_harness_look_alive(project):
     assert project.run("wait", "a").returncode == 5
     os.killpg(agent, signal.SIGKILL)
     project.spawn("a", COMPLETE)  # the id is free: a stranger's pid does not hold it
+
+
+def test_a_result_with_a_wrong_kind_of_usage_is_corrupt_and_the_others_still_shown(project):
+    for harness_id in ("a", "b"):
+        project.spawn(harness_id, COMPLETE)
+        project.run("wait", harness_id)
+    result = project.result("a")
+    result["usage"] = "abc"  # jq '.usage="abc"' result.json
+    (project.tree / "a" / "result.json").write_text(json.dumps(result))
+    r = project.run("status", "--json")
+    assert (r.returncode, r.stderr) == (0, "")
+    records = {json.loads(line)["id"]: json.loads(line) for line in r.stdout.splitlines()[:-1]}
+    assert records["a"]["status"] == "corrupt"
+    assert records["a"]["reason"] == "result.json: usage should be an object, not 'abc'"
+    assert records["b"]["status"] == "completed"
+    r = project.run("status")
+    assert r.returncode == 0 and r.stdout.splitlines()[1].split()[:2] == ["a", "corrupt"]

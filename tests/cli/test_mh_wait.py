@@ -110,3 +110,14 @@ def test_waiting_works_with_the_polling_observer(project):
     assert waiter.wait(TIMEOUT) == 0
     r = project.run("events", "late", "-f", "--type", "progress")
     assert r.returncode == 0 and "progress" in r.stdout
+
+
+def test_a_result_with_an_impossible_exit_code_is_a_corrupt_harness_exit_10(project):
+    project.spawn("a", COMPLETE)
+    assert project.run("wait", "a").returncode == 0
+    result = json.loads((project.tree / "a" / "result.json").read_text())
+    (project.tree / "a" / "result.json").write_text(json.dumps({**result, "exit_code": 1e308}))
+    r = project.run("wait", "a", "--json")
+    assert (r.returncode, r.stderr) == (10, "")
+    outcome = json.loads(r.stdout)
+    assert outcome["status"] == "corrupt" and outcome["reason"].startswith("result.json: exit_code should be an integer")

@@ -1,3 +1,4 @@
+import json
 import multiprocessing
 import os
 
@@ -81,3 +82,39 @@ def test_readers_derive_dead_and_corrupt(tree):
     (directory / "state.json").write_text("{truncated")
     view = harness.inspect(directory)
     assert view.status is Status.CORRUPT and view.problem
+
+
+@pytest.mark.parametrize("name, field, value, problem", [
+    ("result.json", "usage", "abc", "result.json: usage should be an object, not 'abc'"),
+    ("state.json", "progress", {"done": "x"}, "state.json: progress.done should be an integer"),
+    ("state.json", "worktree", {"branch": "mh/x"}, "state.json: worktree.path is missing"),
+    ("state.json", "agent_pid", "abc", "state.json: agent_pid should be an integer"),
+    ("spec.json", "grace", "x", "spec.json: grace should be a number from 0 to 31536000"),
+])
+def test_a_file_with_a_wrong_field_makes_the_harness_corrupt_and_the_view_empty(tree, name, field, value, problem):
+    directory, lock_fd = harness.create(tree, _spec(), _state())
+    os.close(lock_fd)  # dead, so that its state.json is what readers go by
+    if name == "result.json":
+        write_json(directory / "result.json", {"status": "completed", "exit_code": 0})
+    record = json.loads((directory / name).read_text())
+    write_json(directory / name, {**record, field: value})
+    view = harness.inspect(directory)
+    assert view.status is Status.CORRUPT and view.problem.startswith(problem)
+    assert (view.state, view.result) == ({}, None)  # safe for every reader
+    assert view.spec == ({} if name == "spec.json" else _spec())
+
+
+@pytest.mark.parametrize("how", ["directory", "symlink loop", "nested too deeply", "a list"])
+def test_a_state_file_that_cannot_be_read_makes_the_harness_corrupt(tree, how):
+    directory, lock_fd = harness.create(tree, _spec(), _state())
+    os.close(lock_fd)
+    state = directory / "state.json"
+    state.unlink()
+    if how == "directory":
+        state.mkdir()
+    elif how == "symlink loop":
+        state.symlink_to("state.json")
+    else:
+        state.write_text("[" * 100_000 if how == "nested too deeply" else "[1]")
+    view = harness.inspect(directory)
+    assert view.status is Status.CORRUPT and view.problem.startswith("state.json")
