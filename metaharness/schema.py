@@ -130,7 +130,7 @@ SPEC: Final = Record({
 }, top=True)
 
 STATE: Final = Record({
-    "status": one_of(_WRITTEN), "id": name, "instance": name, "pid": PID, "pid_start": COUNT, "host": name,
+    "status": one_of(_WRITTEN), "id": name, "instance": name, "pid": PID, "pid_start": COUNT, "host": text,
     "started": text, "updated": text, "iteration": COUNT, "progress": PROGRESS, "task": text,
     "heartbeat_interval": SECONDS, "agent_pid": PID, "usage": USAGE, "last_tool": text, "last_outcome": text,
     "last_progress": text, "waiting_for": text, "next_attempt": text, "stalled_since": text, "looping": text,
