@@ -242,8 +242,6 @@ class _Validator:
         _check_spawn_options(h, where)  # what no single value shows
         if h.options.get("agent") == "cmd" and not h.options.get("agent_cmd"):
             raise fail("agent", "the cmd agent needs agent_cmd")
-        if h.options.get("budget_usd") is not None and not h.options["budget_usd"] > 0:
-            raise fail("budget_usd", "must be more than 0")
         workdir = self.path.parent / h.options.get("workdir", ".")  # mh-spawn runs in the plan's directory
         if not workdir.is_dir():
             raise fail("workdir", f"{workdir} is not a directory")

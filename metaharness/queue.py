@@ -84,7 +84,7 @@ def validate_item_name(name: str) -> str:
 def parse_priority(text: str) -> int:
     if text in PRIORITIES:
         return PRIORITIES[text]
-    if text.isdigit() and int(text) < 100:
+    if text.isascii() and text.isdigit() and int(text) < 100:  # '²' is a digit to isdigit, not to int
         return int(text)
     raise MhError(f"not a priority: {text!r} (high, normal, low, or 0-99, lower first)", Exit.USAGE)
 

@@ -40,7 +40,7 @@ def build_parser() -> common.Parser:
                    help="extra argument for the agent CLI (repeatable)")
     p.add_argument("--resume-session", action="store_true",
                    help="continue the previous iteration's session (claude --resume)")
-    p.add_argument("--budget-usd", type=float, metavar="USD", help="end incomplete once the agent has cost this much")
+    p.add_argument("--budget-usd", type=common.positive_amount, metavar="USD", help="end incomplete once the agent has cost this much")
     p.add_argument("--budget-tokens", type=common.positive_int, metavar="N",
                    help="end incomplete once the agent has used this many tokens")
     p.add_argument("--rate-limit-backoff", type=common.positive_duration, default=60.0, metavar="DUR",
@@ -113,8 +113,6 @@ def check_options(args: Any) -> tuple[str, Path, str | None]:
         raise MhError("the cmd agent needs --agent-cmd 'COMMAND'", Exit.USAGE)
     if agent != "cmd" and args.agent_cmd:
         raise MhError(f"--agent-cmd is for the cmd agent, not {agent}", Exit.USAGE)
-    if args.budget_usd is not None and not args.budget_usd > 0:
-        raise MhError("--budget-usd must be more than 0", Exit.USAGE)
     workdir = Path(args.workdir or ".").absolute()
     if not workdir.is_dir():
         raise MhError(f"workdir {workdir} is not a directory", Exit.USAGE)

@@ -45,6 +45,7 @@ def _stop(argv: Sequence[str] | None) -> int:
 
     from metaharness import harness
     from metaharness.inbox import default_sender
+    from metaharness.liveness import lock_is_held
     from metaharness.tree import find_tree
 
     if not args.ids and not args.all:
@@ -56,7 +57,8 @@ def _stop(argv: Sequence[str] | None) -> int:
     if args.all and tree is not None:
         directories += [tree / i for i in harness.list_ids(tree) if i not in args.ids]
     views = [harness.inspect(d) for d in directories]
-    live = [v for v in views if v.status.is_live]
+    # A harness whose files are corrupt may still have a live supervisor: ask it too.
+    live = [v for v in views if v.status.is_live or v.status is Status.CORRUPT and lock_is_held(v.dir / "lock")]
     sender = default_sender()
     for view in live:  # first: a dead harness's leftovers must not delay the live ones' stop
         harness.request_stop(view.dir, view.instance, sender, args.reason)

@@ -520,15 +520,12 @@ def test_huge_and_impossible_numbers_are_usage_errors_naming_the_limit(command, 
     assert any(limit in r.stderr for limit in ("a year", "365d", "from 0 to", "from 1 to")), r.stderr
 
 
-@pytest.mark.xfail(reason="owned elsewhere: cli/spawn.py reads --budget-usd with float (common.positive_amount bounds it)",
-                   strict=False)
 @pytest.mark.parametrize("value", ["1e308", "inf"])
 def test_a_budget_must_be_a_finite_sane_amount(value, plain):
     r = _run(plain, ("spawn", "b", "r.md", "--agent-cmd", COMPLETE, "-q", "--budget-usd", value))
     assert r.returncode == 2 and r.stderr.startswith("mh-spawn: error: "), r.stderr
 
 
-@pytest.mark.xfail(reason="owned elsewhere: queue.parse_priority calls int() on what str.isdigit() passed", strict=False)
 def test_a_priority_that_int_refuses_is_a_usage_error(plain):
     r = _run(plain, ("queue", "add", "r.md", "--priority", "\u00b2"))
     assert r.returncode == 2 and r.stderr.startswith("mh-queue: error: "), r.stderr

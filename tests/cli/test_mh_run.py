@@ -304,7 +304,7 @@ def test_sigterm_stops_the_runs_harnesses_like_ctrl_c(project):
     ("agent_cmd: 'true', workdir: a.md", "harnesses[1] (b).workdir: {root}/a.md is not a directory"),
     ("agent_cmd: 'true', prompt_template: none.md", "harnesses[1] (b).prompt_template: cannot read {root}/none.md"),
     ("agent_cmd: 'true', prompt_template: latin1.md", "harnesses[1] (b).prompt_template: cannot read {root}/latin1.md"),
-    ("agent_cmd: 'true', budget_usd: 0", "harnesses[1] (b).budget_usd: must be more than 0"),
+    ("agent_cmd: 'true', budget_usd: 0", "harnesses[1] (b).budget_usd: not a number more than 0"),
     ("agent: cmd", "harnesses[1] (b).agent: the cmd agent needs agent_cmd"),
 ])
 def test_check_and_run_refuse_what_mh_spawn_would_refuse_before_anything_starts(project, field, message):

@@ -167,7 +167,7 @@ def test_a_roadmap_of_headings_only_is_refused_rather_than_run_to_the_iteration_
     (["--timeout", "soon"], "not a duration"),
     (["--agent", "gpt"], "invalid choice"),
     (["--agent", "claude"], "--agent-cmd is for the cmd agent"),
-    (["--budget-usd", "0"], "--budget-usd must be more than 0"),
+    (["--budget-usd", "0"], "argument --budget-usd: not a number more than 0"),
 ])
 def test_bad_options_are_usage_errors(project, args, message):
     r = project.run("spawn", "a", str(project.roadmap()), "--agent-cmd", "true", *args)

@@ -1,5 +1,6 @@
 """mh-stop: graceful stop requests, honoured at once."""
 
+import json
 import signal
 
 from conftest import TIMEOUT, process_exists
@@ -93,3 +94,14 @@ def test_stop_right_after_a_background_spawn_waits_for_the_harness_to_appear(pro
 def test_stop_gives_up_on_a_harness_that_never_appears_after_its_grace(project):
     r = project.run("stop", "--grace", "0.2", "ghost")
     assert (r.returncode, r.stderr) == (7, "mh-stop: error: no such harness: ghost\n")
+
+
+def test_a_live_harness_whose_spec_was_corrupted_is_still_stopped(project):
+    project.spawn("a", "exec sleep 1000", "--grace", "1")
+    agent = project.wait_for_agent("a")
+    (project.tree / "a" / "spec.json").write_text("{not json")
+    assert project.run("status", "a").stdout.split("\n")[1].split()[1] == "corrupt"
+    r = project.run("stop", "a")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert json.loads((project.tree / "a" / "result.json").read_text())["status"] == "stopped"
+    assert not process_exists(agent)
