@@ -15,9 +15,10 @@ import pytest
 
 from conftest import BIN, REPO, TIMEOUT, base_env
 
+from metaharness import cli
 from metaharness.status import Exit
 
-VERBS = ["spawn", "wait", "send", "stop", "status", "events", "logs", "watch", "context", "artifact", "run", "queue", "pool", "diff", "clean"]
+VERBS = list(cli.VERBS)  # the one registry; other tests import this name
 MAN = REPO / "man"
 
 
@@ -29,13 +30,28 @@ def _codes_listed_in_man(page):
 
 def test_every_verb_has_a_program_a_console_script_a_module_and_a_man_page():
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    assert set(scripts) == {"mh"} | {f"mh-{v}" for v in VERBS}
+    assert scripts == {"mh": "metaharness.cli.mh:main"} | {f"mh-{v}": f"metaharness.cli.{v}:main" for v in VERBS}
     assert {p.name for p in BIN.iterdir()} == set(scripts)
     for name, target in scripts.items():
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func))
         assert (MAN / f"{name}.1").exists()
     assert (MAN / "mh-harness.7").exists()
+
+
+def test_every_verb_has_its_four_names_and_nothing_has_them_but_a_verb():
+    """bin/mh-VERB, metaharness/cli/VERB.py, man/mh-VERB.1, tests/cli/test_mh_VERB.py."""
+    for verb in VERBS:
+        assert os.access(BIN / f"mh-{verb}", os.X_OK), verb
+        assert (REPO / "metaharness" / "cli" / f"{verb}.py").is_file(), verb
+        assert (MAN / f"mh-{verb}.1").is_file(), verb
+        assert (REPO / "tests" / "cli" / f"test_mh_{verb}.py").is_file(), verb
+    helpers = {"__init__", "common", "mh"}  # the package, what verbs share, the dispatcher
+    assert {p.stem for p in (REPO / "metaharness" / "cli").glob("*.py")} - helpers == set(VERBS)
+    assert {p.stem for p in MAN.glob("mh-*.1")} == {f"mh-{v}" for v in VERBS}
+    # test_mh_spawn_after.py and the like are more tests of one verb: their verb must exist.
+    named = {p.stem.removeprefix("test_mh_") for p in (REPO / "tests" / "cli").glob("test_mh_*.py")}
+    assert all(n in VERBS or n.split("_")[0] in VERBS for n in named), sorted(named)
 
 
 @pytest.mark.parametrize("verb", VERBS)

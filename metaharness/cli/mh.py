@@ -10,28 +10,14 @@ from pathlib import Path
 from typing import Sequence
 
 from metaharness import __version__
+from metaharness.cli import VERBS
 from metaharness.status import Exit
 
-VERBS = {
-    "spawn": "create a harness and supervise its agent loop",
-    "wait": "block until harnesses end; exit 0 iff all completed",
-    "send": "deliver a message into a harness's next prompt",
-    "stop": "stop harnesses gracefully",
-    "status": "show every harness (table or --json)",
-    "events": "show or follow a harness's event log",
-    "logs": "show or follow what a harness's agent said",
-    "diff": "what a --worktree harness changed against its base",
-    "clean": "remove finished harnesses and their worktrees, never unmerged work",
-    "watch": "print every stall, loop, failure and death as it happens",
-    "context": "set, get and list the key/value context all harnesses share",
-    "artifact": "publish and fetch versioned files between harnesses",
-    "run": "run a plan of harnesses: dependencies and a strategy",
-    "queue": "add roadmaps to the work queue, list it, retry or drop items",
-    "pool": "N workers running harnesses on the queue's items",
-}
-
-USAGE = "usage: mh VERB [ARGS...]\n\nverbs:\n" + "".join(f"  {v:<8} {d}\n" for v, d in VERBS.items()) + \
-    "\nmh VERB --help, or man mh-VERB, tells more. See mh(1)."
+USAGE = (
+    "usage: mh VERB [ARGS...]\n\nverbs:\n"
+    + "".join(f"  {v:<8} {d}\n" for v, d in VERBS.items())
+    + "\nmh VERB --help, or man mh-VERB, tells more. See mh(1)."
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
