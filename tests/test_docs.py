@@ -59,10 +59,46 @@ def test_help_works_and_exit_statuses_agree_with_the_man_page(verb, tmp_path):
     r = subprocess.run([sys.executable, str(BIN / f"mh-{verb}"), "--help"], cwd=tmp_path, env=base_env(tmp_path),
                        capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0 and r.stdout.startswith(f"usage: mh-{verb}") and r.stderr == ""
-    epilog = importlib.import_module(f"metaharness.cli.{verb}").EPILOG
-    in_help = {int(n) for n in re.findall(r"\b(\d+)\b", epilog.split("See ")[0])}
-    assert in_help <= {int(e) for e in Exit}
-    assert _codes_listed_in_man(MAN / f"mh-{verb}.1") == in_help
+    module = importlib.import_module(f"metaharness.cli.{verb}")
+    declared = {int(e) for e in module.EXITS}
+    assert len(module.EXITS) == len(declared) and all(isinstance(e, Exit) for e in module.EXITS)
+    in_help = {int(n) for n in re.findall(r"\b(\d+)\b", module.EPILOG.split("See ")[0])}
+    assert in_help == declared
+    assert _codes_listed_in_man(MAN / f"mh-{verb}.1") == declared
+
+
+# What a verb's code can exit with besides the Exit members it names: common.run maps an
+# MhError, an OSError and a bug; the tree lookup refuses a bad tree; a harness's outcome
+# (mh-wait) or a signal caught by the verb itself (128 + its number) is passed on.
+_EXITS_OF_ANY_VERB = {Exit.OK, Exit.USAGE, Exit.SYSTEM, Exit.SOFTWARE}
+_EXITS_OF_A_SIGNAL = {Exit.SIGHUP, Exit.SIGINT, Exit.SIGTERM}
+_EXITS_OF_AN_OUTCOME = {Exit.FAILED, Exit.INCOMPLETE, Exit.STOPPED, Exit.DEAD, Exit.BLOCKED, Exit.TIMEOUT,
+                        Exit.BAD_TREE} | _EXITS_OF_A_SIGNAL
+
+
+def exits_in_code(source):
+    """The exit statuses a cli module's source can return, as far as reading it shows."""
+    found = set(_EXITS_OF_ANY_VERB) | {Exit[name] for name in re.findall(r"\bExit\.([A-Z_]+)\b", source)}
+    if re.search(r"\b(find_tree|locate_tree)\(", source):
+        found.add(Exit.BAD_TREE)
+    if re.search(r"\b128 \+", source):
+        found |= _EXITS_OF_A_SIGNAL
+    if re.search(r"\baggregate_exit\(|\.exit_code\b", source):
+        found |= _EXITS_OF_AN_OUTCOME
+    return found
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_exit_status_a_verbs_code_returns_is_declared(verb):
+    module = importlib.import_module(f"metaharness.cli.{verb}")
+    source = (REPO / "metaharness" / "cli" / f"{verb}.py").read_text().split("\nEPILOG = ", 1)
+    code = source[0].split("\nEXITS", 1)[0] + source[1]  # not the declaration itself
+    assert exits_in_code(code) <= set(module.EXITS)
+
+
+def test_the_exit_scan_sees_a_signal_passed_on():
+    """mh-pool once exited 129 and 143 but declared only 130: the scan must catch that."""
+    assert exits_in_code("return 128 + catcher.received") >= {Exit.SIGHUP, Exit.SIGTERM}
 
 
 def test_the_format_page_lists_every_exit_status():

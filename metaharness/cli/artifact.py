@@ -17,6 +17,10 @@ harness an agent runs in), fetch a version, or list the artifacts. Versions are 
 from 1, published atomically, and never change. Dependents see their dependencies'
 artifacts in their prompts."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+)
 EPILOG = """\
 exit status: 0 done, 2 usage (bad name, unreadable file), 7 no such artifact, 10 bad tree,
 11 system error, 70 internal error. See mh-artifact(1)."""

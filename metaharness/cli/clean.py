@@ -16,6 +16,11 @@ worktree whose harness is gone. An ID whose worktree has uncommitted changes, or
 branch has commits on no other branch, is refused (nothing of it is removed) unless
 --force; a live harness is never removed."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.REFUSED,
+    Exit.SOFTWARE,
+)
 EPILOG = """\
 exit status: 0 removed (or nothing to do), 2 usage, 7 no such harness (a named ID has
 nothing to remove; nothing was removed), 10 bad tree, 11 system error (git failed),

@@ -14,6 +14,10 @@ Set, get, list and remove shared context: small values every harness (and its ag
 you) can read, one file per key under .harness/shared/context/. Dependents see the
 context in their prompts."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+)
 EPILOG = """\
 exit status: 0 done, 2 usage (a bad key, a bad or too long value), 7 no such key,
 10 bad tree, 11 system error, 70 internal error. See mh-context(1)."""

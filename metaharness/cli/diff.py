@@ -12,6 +12,10 @@ DESCRIPTION = """\
 Show what harness ID changed in its worktree against the commit its branch mh/ID started
 from: committed and uncommitted changes, as a diffstat, or in full with --full."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+)
 EPILOG = """\
 exit status: 0 shown, 2 usage (the harness has no worktree), 7 no such harness,
 10 bad tree, 11 system error (git failed, or the worktree is gone), 70 internal error.

@@ -15,6 +15,11 @@ Print the events of harness ID (iterations, tool calls, progress, rate limits, t
 as lines, or with --json as the JSON objects of its events.jsonl. With -f, keep printing
 new events as they are written, until the harness ends."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+    Exit.SIGINT,
+)
 EPILOG = """\
 exit status: 0 shown, 2 usage, 7 no such harness, 10 bad tree, 11 system error,
 70 internal error, 130 interrupted (Ctrl+C while following). See mh-events(1)."""

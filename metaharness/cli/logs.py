@@ -15,6 +15,11 @@ agent's output, rendered readable for the JSON-speaking CLIs (-> tool call, <- t
 result, == result). With --iteration N, only that iteration's agent output. With -f,
 keep printing until the harness ends."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+    Exit.SIGINT,
+)
 EPILOG = """\
 exit status: 0 shown, 2 usage, 7 no such harness (or no such iteration), 10 bad tree,
 11 system error, 70 internal error, 130 interrupted (Ctrl+C while following).

@@ -19,10 +19,15 @@ usage: mh-pool [-n N] [--exit-when-empty] [-q] [mh-spawn options: --agent, --age
                --max-iterations, ...]
        mh-pool scale N [--pool POOL-ID]"""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.FAILED, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM,
+    Exit.SOFTWARE, Exit.SIGHUP, Exit.SIGINT, Exit.SIGTERM,
+)
 EPILOG = """\
 exit status: 0 the queue was drained with no failed item (--exit-when-empty) or the
 pool was scaled, 1 items failed, 2 usage, 7 no such pool, 10 bad tree, 11 system error,
-70 internal error, 130 interrupted. See mh-pool(1)."""
+70 internal error, 129/130/143 interrupted (SIGHUP/SIGINT/SIGTERM). See mh-pool(1)."""
 
 
 def build_parser() -> common.Parser:

@@ -15,6 +15,10 @@ The work queue of .harness/queue/: roadmaps waiting for a worker (pending), bein
 on (claimed, by whom and since when), done, or failed after their last attempt. Workers
 claim items with link(2): each item goes to exactly one of them."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+)
 EPILOG = """\
 exit status: 0 done, 2 usage (a bad priority, a roadmap mh-spawn would refuse, a bad
 item name), 7 no such item, 10 bad tree, 11 system error, 70 internal error.

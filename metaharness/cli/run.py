@@ -17,6 +17,12 @@ fail_fast, max_parallel), pipeline (in order, each after the one before), race (
 to complete wins, the rest are cancelled) or voting (min_votes completions are scored
 with score_cmd; the best wins). Ctrl+C stops the run's harnesses; --resume continues it."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.FAILED, Exit.USAGE, Exit.INCOMPLETE, Exit.STOPPED, Exit.DEAD, Exit.BLOCKED,
+    Exit.ID_TAKEN, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE, Exit.TIMEOUT, Exit.SIGHUP,
+    Exit.SIGINT, Exit.SIGTERM,
+)
 EPILOG = """\
 exit status: 0 every harness completed (parallel, pipeline) or there is a winner (race,
 voting); otherwise the status of the first harness, in plan order, that did not

@@ -13,6 +13,11 @@ Deliver MESSAGE (or standard input, with -) to the inbox of harness ID, or of ev
 running harness with --all. The harness quotes it, with sender and time, in the prompt of
 its next iteration, exactly once."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.NOT_RUNNING, Exit.BAD_TREE, Exit.SYSTEM,
+    Exit.SOFTWARE,
+)
 EPILOG = """\
 exit status: 0 delivered, 2 usage (empty or oversized message), 7 no such harness,
 9 the harness has already ended, 10 bad tree, 11 system error, 70 internal error.

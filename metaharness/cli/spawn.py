@@ -16,6 +16,11 @@ done, the agent is blocked, a limit is reached or the harness is stopped. In the
 foreground (the default) mh-spawn is the supervisor and exits with the harness's outcome;
 with --detach it prints ID and leaves a background supervisor."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.FAILED, Exit.USAGE, Exit.INCOMPLETE, Exit.STOPPED, Exit.BLOCKED, Exit.ID_TAKEN,
+    Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE, Exit.TIMEOUT, Exit.SIGHUP, Exit.SIGINT, Exit.SIGTERM,
+)
 EPILOG = """\
 exit status: 0 completed, 1 failed, 2 usage, 3 incomplete, 4 stopped, 6 blocked,
 8 id taken, 10 bad tree, 11 system error, 70 internal error, 124 timeout,

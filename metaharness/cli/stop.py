@@ -16,6 +16,11 @@ a dead harness (its supervisor was killed) whatever its agent left running is en
 the harness's grace, KILL). A harness named but not yet there is waited for (--grace), so
 `mh-spawn a ... & mh-stop a` has no race."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+    Exit.TIMEOUT,
+)
 EPILOG = """\
 exit status: 0 every named harness has ended (or was asked to, with --no-wait),
 2 usage, 7 no such harness, 10 bad tree, 11 system error (also: a dead harness's agent

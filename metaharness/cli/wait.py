@@ -15,6 +15,12 @@ Wait, without polling, until every named harness has ended (or the first one, wi
 --any). A harness that does not exist yet is waited for during --grace, so
 `mh-spawn a ... & mh-wait a` works."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (
+    Exit.OK, Exit.FAILED, Exit.USAGE, Exit.INCOMPLETE, Exit.STOPPED, Exit.DEAD, Exit.BLOCKED,
+    Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE, Exit.TIMEOUT, Exit.SIGHUP,
+    Exit.SIGINT, Exit.SIGTERM,
+)
 EPILOG = """\
 exit status: 0 all completed; otherwise the status of the first harness (in argument
 order) that did not complete: 1 failed (with --queue: an item failed), 3 incomplete, 4 stopped, 5 dead, 6 blocked,

@@ -18,6 +18,8 @@ reported once, with the last iteration and the agent's last output line). Runs u
 interrupted. --exec runs a command per alert; the .harness/hooks/on-dead hook runs for
 each death."""
 
+# What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
+EXITS: tuple[Exit, ...] = (Exit.OK, Exit.USAGE, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE)
 EPILOG = """\
 exit status: 0 interrupted by Ctrl+C or SIGTERM, 2 usage, 10 bad tree, 11 system error,
 70 internal error. See mh-watch(1)."""
