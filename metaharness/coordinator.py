@@ -26,7 +26,7 @@ from metaharness import harness
 from metaharness.plan import HarnessPlan, Plan
 from metaharness.status import Exit, MhError, Status
 from metaharness.tree import now_iso, read_json, write_json
-from metaharness.waiter import Outcome, aggregate_exit, await_all, await_end
+from metaharness.waiter import Outcome, await_all, await_end
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 SCORE_TIMEOUT_SECONDS: Final = 600.0  # a voting check that runs longer is killed and scores 0
@@ -134,7 +134,7 @@ class Run:
                         live.append(h.id)
                         continue
                     outcomes[h.id] = Outcome(h.id, Status.COMPLETED, Exit.OK, "completed in an earlier run")
-                    if self._decided(outcomes[h.id], outcomes, live):  # e.g. a race won before a resume
+                    if self.plan.rules.decided(self.plan, outcomes[h.id], outcomes):  # e.g. a race won before a resume
                         self._cancel(live + [p.id for p in pending], "the run is decided")
                         pending, live = [], []
                 if not live:
@@ -147,7 +147,7 @@ class Run:
                     word = outcome.status.value if outcome.status else "skipped"
                     self._note(outcome.id, status=word, exit_code=outcome.exit_code, reason=outcome.reason)
                     self.say(f"{outcome.id}: {word} ({outcome.reason})")
-                    if self._decided(outcome, outcomes, live):
+                    if self.plan.rules.decided(self.plan, outcome, outcomes):
                         self._cancel(live + [h.id for h in pending], "the run is decided")
                         for h in pending:
                             self._note(h.id, status="cancelled")
@@ -191,17 +191,6 @@ class Run:
             remaining.remove(ready)
         return ordered
 
-    def _decided(self, outcome: Outcome, outcomes: dict[str, Outcome], live: list[str]) -> bool:
-        """Whether the strategy needs nothing more from the harnesses still running."""
-        strategy = self.plan.strategy
-        if strategy == "race":
-            return outcome.status is Status.COMPLETED
-        if strategy == "voting":
-            return sum(o.status is Status.COMPLETED for o in outcomes.values()) >= (self.plan.min_votes or 1)
-        if strategy == "parallel":
-            return self.plan.fail_fast and outcome.status not in (Status.COMPLETED, None)
-        return False  # pipeline: a failed stage fails the stages after it by itself
-
     def _cancel(self, ids: list[str], reason: str) -> None:
         """Stop harnesses gracefully and wait until they have ended; record them cancelled."""
         running = [i for i in ids if (self.tree / i).is_dir() and harness.inspect(self.tree / i).status.is_live]
@@ -221,16 +210,7 @@ class Run:
 
     def _conclude(self, outcomes: dict[str, Outcome]) -> int:
         order = [h.id for h in self.plan.harnesses]
-        winner, code = None, Exit.OK
-        if self.plan.strategy in ("race", "voting"):
-            completed = [i for i in order if outcomes.get(i) and outcomes[i].status is Status.COMPLETED]
-            if self.plan.strategy == "race":
-                winner = next((o.id for o in outcomes.values() if o.status is Status.COMPLETED), None)  # first to end so
-            elif len(completed) >= (self.plan.min_votes or 1):
-                winner = self._vote(completed)
-            code = Exit.OK if winner else Exit.FAILED
-        else:
-            code = aggregate_exit(order, outcomes)
+        code, winner = self.plan.rules.conclude(self.plan, outcomes, self._vote)
         totals: dict[str, float] = {}
         for harness_id in order:
             result = (harness.inspect(self.tree / harness_id).result or {}) if (self.tree / harness_id).is_dir() else {}

@@ -18,16 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from metaharness import worktree
+from metaharness import strategies, worktree
 from metaharness.prompt import read_template
 from metaharness.status import Exit, MhError
+from metaharness.strategies.voting import CRITERIA
 from metaharness.userfile import read_text
 
 MAX_PLAN_BYTES: Final = 1024 * 1024  # 1 MiB: a plan of thousands of harnesses still fits
-STRATEGIES: Final = ("parallel", "pipeline", "race", "voting")
-TOP_KEYS: Final = frozenset({"strategy", "fail_fast", "max_parallel", "min_votes", "score_cmd", "score_by", "defaults",
-                             "harnesses", "on_dependency_failure"})
-CRITERIA: Final = ("score", "cost", "duration")  # score: higher wins; cost, duration: lower wins
+STRATEGIES: Final = tuple(strategies.REGISTRY)
+# Keys for every strategy, then those a strategy alone takes (`min_votes`, ...).
+TOP_KEYS: Final = frozenset({"strategy", "fail_fast", "max_parallel", "defaults", "harnesses", "on_dependency_failure"}
+                            ).union(*(s.keys for s in strategies.REGISTRY.values()))
 # mh-spawn options a plan may set, and the kind of value each takes.
 HARNESS_KEYS: Final = {
     "agent": str, "agent_cmd": str, "model": str, "max_turns": int, "allowed_tools": str, "permission_mode": str,
@@ -77,15 +78,17 @@ class Plan:
     on_dependency_failure: str = "fail"
     score_by: tuple[str, ...] = CRITERIA
 
+    @property
+    def rules(self) -> strategies.Strategy:
+        """What the plan's strategy means: see metaharness.strategies."""
+        return strategies.get(self.strategy)
+
     def get(self, harness_id: str) -> HarnessPlan:
         return next(h for h in self.harnesses if h.id == harness_id)
 
     def dependencies(self, h: HarnessPlan) -> list[str]:
-        """What `h` runs after: in a pipeline the stage before it, else its `depends`."""
-        if self.strategy == "pipeline":
-            index = self.harnesses.index(h)
-            return [self.harnesses[index - 1].id] if index else []
-        return list(h.depends)
+        """What `h` runs after, as the strategy says (a pipeline: the stage before it)."""
+        return self.rules.dependencies(self, h)
 
 
 def load(path: Path) -> Plan:
@@ -164,8 +167,7 @@ class _Validator:
         cycle = find_cycle({h.id: list(h.depends) for h in harnesses})
         if cycle:
             raise MhError(f"{self.path}: dependency cycle: {' -> '.join(cycle)}", Exit.USAGE)
-        if strategy == "pipeline":
-            harnesses = _stages_branch_from_the_previous(harnesses)
+        harnesses = strategies.get(strategy).prepare(harnesses)
         plan = Plan(self.path, strategy, tuple(harnesses), bool(self.value(top, "fail_fast", bool, False)),
                     self.value(top, "max_parallel", int, None), self.value(top, "min_votes", int, None),
                     self.value(top, "score_cmd", str, None), self.value(top, "on_dependency_failure", str, "fail"),
@@ -259,16 +261,19 @@ class _Validator:
             raise self.fail(top["max_parallel"][0], "max_parallel", "should be at least 1")
         if plan.on_dependency_failure not in ("fail", "skip"):
             raise self.fail(top["on_dependency_failure"][0], "on_dependency_failure", "should be fail or skip")
-        if plan.strategy == "voting":
-            if plan.min_votes is None or not 1 <= plan.min_votes <= len(plan.harnesses):
-                where = top["min_votes"][0] if "min_votes" in top else self.root
-                raise self.fail(where, "min_votes", f"voting needs min_votes between 1 and {len(plan.harnesses)}")
+        problem = plan.rules.check(plan)
+        if problem is not None:
+            key, message = problem
+            if key is None:
+                raise MhError(f"{self.path}: strategy {plan.strategy}: {message}", Exit.USAGE)
+            raise self.fail(top[key][0] if key in top else self.root, key, message)
         if any(c not in CRITERIA for c in plan.score_by) or not plan.score_by:
             raise self.fail(top["score_by"][0], "score_by", f"a list of {', '.join(CRITERIA)}")
-        if plan.strategy != "voting" and ("min_votes" in top or "score_cmd" in top or "score_by" in top):
-            key = next(k for k in ("min_votes", "score_cmd", "score_by") if k in top)
-            raise self.fail(top[key][0], key, f"only for strategy voting, not {plan.strategy}")
-        if plan.strategy in ("race", "voting") and any(h.depends for h in plan.harnesses):
+        for other in strategies.REGISTRY.values():
+            key = next((k for k in other.keys if k in top), None)
+            if key is not None and other is not plan.rules:
+                raise self.fail(top[key][0], key, f"only for strategy {other.name}, not {plan.strategy}")
+        if plan.rules.independent and any(h.depends for h in plan.harnesses):
             raise MhError(f"{self.path}: strategy {plan.strategy}: candidates cannot depend on each other", Exit.USAGE)
 
     def check_worktree(self, h: HarnessPlan, node: Any, dependency_branches: set[str]) -> None:
@@ -356,19 +361,6 @@ def _check_spawn_options(planned: HarnessPlan, where: str) -> None:
     except SystemExit:
         message = errors.getvalue().strip().removeprefix("mh-spawn: error: ").split(" (see ")[0]
         raise MhError(f"{where}: {message}", Exit.USAGE) from None
-
-
-def _stages_branch_from_the_previous(stages: list[HarnessPlan]) -> list[HarnessPlan]:
-    """A pipeline stage with a worktree starts from the previous stage's branch, so it
-    builds on what that stage committed, unless it names its own base."""
-    from dataclasses import replace
-
-    chained = stages[:1]
-    for before, stage in zip(stages, stages[1:]):
-        if stage.options.get("worktree") and before.options.get("worktree") and "base" not in stage.options:
-            stage = replace(stage, options={**stage.options, "base": worktree.branch_for(before.id)})
-        chained.append(stage)
-    return chained
 
 
 def _front_matter_depends(roadmap: Path) -> list[str]:

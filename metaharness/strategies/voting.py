@@ -1,0 +1,40 @@
+"""voting: rival candidates run at once until `min_votes` of them have completed (the rest
+are then cancelled); the completed ones are ranked by `score_by` (the coordinator runs
+`score_cmd` for the score) and the best wins. Fewer completions than `min_votes` is the
+run's failure."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from metaharness.status import Exit, Status
+from metaharness.strategies import Problem, Rank, Strategy
+from metaharness.waiter import Outcome
+
+if TYPE_CHECKING:
+    from metaharness.plan import Plan
+
+CRITERIA: Final = ("score", "cost", "duration")  # score: higher wins; cost, duration: lower wins
+
+
+class Voting(Strategy):
+    name = "voting"
+    keys = ("min_votes", "score_cmd", "score_by")
+    independent = True
+
+    def check(self, plan: Plan) -> Problem | None:
+        if plan.min_votes is None or not 1 <= plan.min_votes <= len(plan.harnesses):
+            return "min_votes", f"voting needs min_votes between 1 and {len(plan.harnesses)}"
+        return None
+
+    def decided(self, plan: Plan, outcome: Outcome, outcomes: dict[str, Outcome]) -> bool:
+        return _votes(outcomes) >= (plan.min_votes or 1)
+
+    def conclude(self, plan: Plan, outcomes: dict[str, Outcome], rank: Rank) -> tuple[int, str | None]:
+        completed = [h.id for h in plan.harnesses if h.id in outcomes and outcomes[h.id].status is Status.COMPLETED]
+        winner = rank(completed) if len(completed) >= (plan.min_votes or 1) else None
+        return (Exit.OK if winner else Exit.FAILED), winner
+
+
+def _votes(outcomes: dict[str, Outcome]) -> int:
+    return sum(o.status is Status.COMPLETED for o in outcomes.values())
