@@ -1,10 +1,12 @@
 """Stall detection and its escalation, the loop detector, agents killed under the
 supervisor, and hooks (mh-spawn --stall-after/--on-stall/--loop-after/--on-loop)."""
 
+import errno
 import json
 import os
 import signal
 
+from conftest import wait_for
 
 from metaharness.tree import parse_iso
 
@@ -105,3 +107,28 @@ def test_a_hook_that_hangs_never_stalls_the_supervisor(project):
     ended = next(e for e in project.events("a") if e["event"] == "ended")
     iteration = next(e for e in project.events("a") if e["event"] == "iteration_started")
     assert parse_iso(iteration["t"]) <= parse_iso(ended["t"])  # the loop ran while the hook hung
+
+
+def test_the_loop_goes_on_to_its_result_while_a_hook_is_still_running(project):
+    """A hook runs beside the loop: held open by a FIFO, it must not hold the iteration back."""
+    project.tree.mkdir()
+    release = project.root / "release"
+    os.mkfifo(release)
+    _hook(project, "start", f'read line < "{release}"; echo "$line" > "$MH_HARNESS_DIR/../hook-done"')
+    project.spawn("a", "echo '<promise>COMPLETE</promise>'", "--hook-timeout", "60")
+    try:
+        assert wait_for(lambda: (project.tree / "a" / "result.json").exists(), project.tree / "a")
+        assert not (project.tree / "hook-done").exists()  # the hook is still blocked on the FIFO
+        assert project.result("a")["status"] == "completed"
+    finally:  # release the hook, if it is still there to read
+        try:
+            writer = os.open(release, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            assert e.errno == errno.ENXIO  # no reader: the hook is gone
+        else:
+            os.write(writer, b"released\n")
+            os.close(writer)
+    done = project.tree / "hook-done"
+    assert wait_for(lambda: done.exists() and done.read_text() == "released\n", project.tree)
+    assert project.run("wait", "a").returncode == 0
+    assert _of(project, "hook_failed") == []
