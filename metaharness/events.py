@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from metaharness.tree import now_iso
 
@@ -42,14 +42,3 @@ def parse_line(line: bytes | str) -> dict[str, Any] | None:
         return None
     return record
 
-
-def read_events(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield the events of a log, skipping a torn or foreign line."""
-    try:
-        with open(path, "rb") as f:
-            for line in f:
-                record = parse_line(line)
-                if record is not None:
-                    yield record
-    except FileNotFoundError:
-        return

@@ -39,6 +39,19 @@ def test_every_verb_has_a_program_a_console_script_a_module_and_a_man_page():
     assert (MAN / "mh-harness.7").exists()
 
 
+_IMPORTED_AS = {"pyyaml": "yaml"}  # distributions whose import name differs
+
+
+def test_every_declared_dependency_is_imported_by_the_library():
+    """A dependency nothing imports costs every install and hides the real set."""
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    sources = "\n".join(p.read_text() for p in (REPO / "metaharness").rglob("*.py"))
+    for requirement in declared:
+        name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].lower()
+        module = _IMPORTED_AS.get(name, name.replace("-", "_"))
+        assert re.search(rf"^\s*(import|from) {module}\b", sources, re.M), f"{name} is declared but never imported"
+
+
 def test_every_verb_has_its_four_names_and_nothing_has_them_but_a_verb():
     """bin/mh-VERB, metaharness/cli/VERB.py, man/mh-VERB.1, tests/cli/test_mh_VERB.py."""
     for verb in VERBS:
