@@ -130,6 +130,14 @@ def test_man_pages_lint_clean(page):
     assert problems == []
 
 
+def test_the_code_passes_ruff():
+    """ruff is in the test extras (scripts/setup --test), so this runs wherever the suite does."""
+    pytest.importorskip("ruff", reason="ruff comes with the test extras: scripts/setup --test")
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", "."],
+                       cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_the_readme_opens_with_the_commands_ci_runs():
     readme = (REPO / "README.md").read_text()
     first_block = readme.split("```sh\n", 1)[1].split("```", 1)[0].strip().splitlines()

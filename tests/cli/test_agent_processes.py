@@ -5,9 +5,7 @@ supervisor is dead."""
 import os
 import signal
 
-import pytest
-
-from conftest import TIMEOUT, process_exists, wait_for
+from conftest import process_exists, wait_for
 
 # Writes the pid of a TERM-ignoring sleeper in a session of its own (as Claude Code and
 # Gemini CLI run their tools), then of a daemon double-forked into another session, then waits.

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from metaharness.agents import CLOCK_SLACK_SECONDS, adapter_for, note_rate_limit, Report, stated_reset
+from metaharness.agents import (
+    CLOCK_SLACK_SECONDS,
+    Report,
+    adapter_for,
+    note_rate_limit,
+    stated_reset,
+)
 from metaharness.markers import scan
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

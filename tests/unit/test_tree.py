@@ -3,7 +3,15 @@ import os
 import pytest
 
 from metaharness.status import Exit, MhError
-from metaharness.tree import atomic_write, find_tree, now_iso, parse_iso, read_json, validate_id, write_json
+from metaharness.tree import (
+    atomic_write,
+    find_tree,
+    now_iso,
+    parse_iso,
+    read_json,
+    validate_id,
+    write_json,
+)
 
 
 @pytest.mark.parametrize("bad", ["", "../x", "a/b", "x" * 300, ".hidden", "-a", "shared", "FORMAT", "a b", "é"])

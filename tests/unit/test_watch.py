@@ -2,9 +2,10 @@
 
 import threading
 
-from conftest import TIMEOUT
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
+
+from conftest import TIMEOUT
 
 from metaharness.watch import CHANGES
 
