@@ -1,17 +1,18 @@
 """Start supervisors by forking a process that has already imported them.
 
-A pool starts one mh-spawn per queue item. A fresh interpreter spends some 60 ms of CPU
+A pool starts one harness per queue item. A fresh interpreter spends some 60 ms of CPU
 importing before it supervises anything; with many workers on a small machine that is most
 of what a short item costs beyond its agent. The fork server pays it once: it imports the
-supervisor, then forks one child per request, and each child runs mh-spawn's main with the
-request's arguments. The server is single-threaded, which is what makes forking it safe
-(forking the threaded pool would not be).
+supervisor, then forks one child per request, and each child starts its harness (start.py)
+and supervises it in the foreground, as `mh-spawn` would. The server is single-threaded,
+which is what makes forking it safe (forking the threaded pool would not be).
 
-Protocol, one JSON object per line. To the server on its stdin: {"start": [args]} and
-{"signal": pid, "signum": n}. From it on its stdout: {"started": pid}, answering starts in
-order, and {"exited": pid, "code": n}, with Popen's convention (-N: killed by signal N). The
-server leaves when its stdin closes; supervisors still running go on to finish on their own,
-exactly as separately started mh-spawn processes outlive a pool that is killed.
+Protocol, one JSON object per line. To the server on its stdin: {"start": REQUEST} (a
+start.Request in its JSON form) and {"signal": pid, "signum": n}. From it on its stdout:
+{"started": pid}, answering starts in order, and {"exited": pid, "code": n}, with Popen's
+convention (-N: killed by signal N). The server leaves when its stdin closes; supervisors
+still running go on to finish on their own, exactly as separately started mh-spawn
+processes outlive a pool that is killed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import Any, Sequence
+from typing import Any
+
+from metaharness.start import Request, prepare, start
+from metaharness.status import Exit, MhError
 
 
 class ForkServer:
@@ -39,10 +43,10 @@ class ForkServer:
         self._gone = False
         threading.Thread(target=self._read, daemon=True).start()
 
-    def start(self, args: Sequence[str]) -> int | None:
-        """Fork a supervisor running `mh-spawn ARGS`; its pid, or None if the server is gone."""
+    def start(self, request: Request) -> int | None:
+        """Fork a supervisor for `request`; its pid, or None if the server is gone."""
         with self._send_lock:  # one start at a time: answers arrive in request order
-            if not self._send({"start": list(args)}):
+            if not self._send({"start": request.to_json()}):
                 return None
             with self._changed:
                 self._changed.wait_for(lambda: self._started or self._gone)
@@ -96,8 +100,6 @@ class ForkServer:
 def serve() -> None:
     import importlib
 
-    from metaharness.cli import spawn
-
     importlib.import_module("metaharness.loop")  # the point: the supervisor imported once, before any fork
 
     # Ctrl+C reaches the supervisors and the pool directly; the server ends with the pool.
@@ -137,7 +139,7 @@ def serve() -> None:
             if "start" in request:
                 pid = os.fork()
                 if pid == 0:
-                    _child(spawn.main, request["start"], (wake_r, wake_w))
+                    _child(Request.from_json(request["start"]), (wake_r, wake_w))
                 running.add(pid)
                 reply({"started": pid})
             elif request.get("signal") in running:
@@ -151,8 +153,9 @@ def _drained_once(fd: int) -> bool:
         return False
 
 
-def _child(main: Any, args: list[str], server_fds: tuple[int, int]) -> None:
-    """In the forked child: become a plain mh-spawn process, run it, never return."""
+def _child(request: Request, server_fds: tuple[int, int]) -> None:
+    """In the forked child: start the harness and supervise it, as `mh-spawn` would in the
+    foreground; exit with its status, never return."""
     code = 70
     try:
         signal.set_wakeup_fd(-1)
@@ -164,9 +167,12 @@ def _child(main: Any, args: list[str], server_fds: tuple[int, int]) -> None:
         for fd in (0, 1, 2):  # drop the server's pipes, as the pool's children always had
             os.dup2(null, fd)
         os.close(null)
-        code = main(args)
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else int(e.code is not None)
+        spec, progress = prepare(request)
+        code = start(spec, progress, detach=False)
+    except MhError as e:  # refused at the door: the pool reports the status, as for mh-spawn's
+        code = e.code
+    except OSError:
+        code = Exit.SYSTEM
     finally:
         os._exit(code)
 

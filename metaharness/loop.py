@@ -28,7 +28,7 @@ from typing import Any, Callable, Final
 from metaharness import inbox, liveness, markers, process
 from metaharness.harness import RESERVE_NAME, supervisor_in
 from metaharness.escalation import Escalation, LoopDetector
-from metaharness.hooks import HOOK_TIMEOUT_SECONDS, Hooks
+from metaharness.hooks import Hooks
 from metaharness.agents import USAGE_FIELDS, Report, adapter_for, preview
 from metaharness.agents import render as render_event
 from metaharness.events import EventLog
@@ -36,6 +36,7 @@ from metaharness.prompt import (default_template, format_artifacts, format_conte
                                 format_messages, read_template, render)
 from metaharness.roadmap import Progress, read_roadmap
 from metaharness.signals import SignalCatcher
+from metaharness.spec import Spec
 from metaharness.status import Exit, MhError, Status, exit_for
 from metaharness.tree import now_iso, read_json, write_json
 from metaharness.watch import DirectoryWatch
@@ -63,13 +64,13 @@ class IterationOutcome:
 class Supervisor:
     """Owns one harness directory for the life of its supervisor process."""
 
-    def __init__(self, directory: Path, lock_fd: int, narrate: Callable[[str], None] | None = None) -> None:
+    def __init__(self, directory: Path, spec: Spec, lock_fd: int, narrate: Callable[[str], None] | None = None) -> None:
         self.dir = directory
-        self.spec: dict[str, Any] = read_json(directory / "spec.json")
+        self.spec = spec
         self.state: dict[str, Any] = read_json(directory / "state.json")
         self._lock_fd = lock_fd
         self._narrate_to = narrate
-        self._adapter = adapter_for(self.spec["agent"])
+        self._adapter = adapter_for(self.spec.agent)
         self._events = EventLog(directory / "events.jsonl")
         self._log_fd = os.open(directory / "log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
         self._wake = threading.Event()
@@ -79,16 +80,16 @@ class Supervisor:
         self._last_beat = 0.0
         # A harness the agent spawned is supervised on its own: the end-of-iteration sweep spares it.
         self._other_supervisors = supervisor_in(directory.parent)
-        self._roadmap = Path(self.spec["roadmap"])
-        self._workdir = Path(self.spec["workdir"])
+        self._roadmap = Path(self.spec.roadmap)
+        self._workdir = Path(self.spec.workdir)
         self._worktree_base: str | None = None  # the commit a --worktree branch started from
         self._started = time.monotonic()
         self._last_output = self._started
-        self._stalls = Escalation(self.spec.get("on_stall") or ["nudge", "restart", "stop"])
-        self._loops = Escalation(self.spec.get("on_loop") or ["nudge", "stop"])
-        self._loop_detector = LoopDetector(self.spec.get("loop_after") or 5)
+        self._stalls = Escalation(list(self.spec.on_stall))
+        self._loops = Escalation(list(self.spec.on_loop))
+        self._loop_detector = LoopDetector(self.spec.loop_after)
         self._hooks = Hooks(directory.parent, lambda hook, why: self._events.emit("hook_failed", hook=hook, reason=why),
-                            self.spec.get("hook_timeout") or HOOK_TIMEOUT_SECONDS)
+                            self.spec.hook_timeout)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -100,7 +101,7 @@ class Supervisor:
             status=Status.RUNNING, pid=os.getpid(), pid_start=liveness.process_start_time(os.getpid()),
             host=liveness.this_host(), started=now_iso(), usage=dict.fromkeys(USAGE_FIELDS, 0),
         )
-        self._events.emit("started", instance=self.spec["instance"], pid=os.getpid(), agent=self.spec["agent"])
+        self._events.emit("started", instance=self.spec.instance, pid=os.getpid(), agent=self.spec.agent)
         self._hook("start", "")
         heart = threading.Thread(target=self._beat_periodically, daemon=True)
         heart.start()
@@ -131,29 +132,29 @@ class Supervisor:
     def _make_worktree(self) -> tuple[Status, str] | None:
         """With --worktree, check out branch mh/<id> now, after the dependencies, so it can start
         from what they committed; the agent runs there."""
-        wanted = self.spec.get("worktree")
+        wanted = self.spec.worktree
         if not wanted:
             return None
         from metaharness import worktree
 
-        directory = worktree.directory_for(self.dir.parent, self.spec["id"])
-        repo = Path(wanted["repo"])
+        directory = worktree.directory_for(self.dir.parent, self.spec.id)
+        repo = Path(wanted.repo)
         try:
-            self._worktree_base, continued = worktree.create(repo, directory, self.spec["id"], wanted["base"])
+            self._worktree_base, continued = worktree.create(repo, directory, self.spec.id, wanted.base)
         except MhError as e:
             return Status.FAILED, f"no worktree: {e}"
         except OSError as e:  # its lock file or directory: a read-only or full disk, say
             return Status.FAILED, f"no worktree: {e.filename}: {e.strerror}"
         self._workdir = directory / self._workdir.resolve().relative_to(repo.resolve())  # --workdir sub: the worktree's sub
         self._workdir.mkdir(parents=True, exist_ok=True)  # an untracked directory has no copy in the worktree
-        made = {"path": str(directory), "branch": worktree.branch_for(self.spec["id"]), "base": self._worktree_base}
+        made = {"path": str(directory), "branch": worktree.branch_for(self.spec.id), "base": self._worktree_base}
         self._publish_state(worktree=made)  # for mh-status
         self._events.emit("worktree", **made, continued=continued)
         return None
 
     def _await_dependencies(self) -> tuple[Status, str] | None:
         """Stay `pending` until every --after harness has completed; fail if one did not."""
-        after = self.spec.get("after") or []
+        after = list(self.spec.after)
         if not after:
             return None
         from metaharness.waiter import Outcome, await_end
@@ -172,7 +173,7 @@ class Supervisor:
 
         for dependency in after:
             threading.Thread(target=wait_for, args=(dependency,), daemon=True).start()
-        deadline = self._started + self.spec["timeout"] if self.spec.get("timeout") else None
+        deadline = self._started + self.spec.timeout if self.spec.timeout else None
         done = 0
         while done < len(after):
             self._wake.clear()
@@ -192,7 +193,7 @@ class Supervisor:
         return None
 
     def _loop(self) -> tuple[Status, str]:
-        deadline = self._started + self.spec["timeout"] if self.spec.get("timeout") else None
+        deadline = self._started + self.spec.timeout if self.spec.timeout else None
         failures = limited_streak = 0
         rate_limited = 0  # iterations lost to rate limits: they do not count toward the limit
         last_outcome = "This is the first iteration."
@@ -206,8 +207,8 @@ class Supervisor:
             ended = self._requested_end(deadline)
             if ended:
                 return ended
-            if iteration - rate_limited >= self.spec["max_iterations"]:
-                return Status.INCOMPLETE, f"reached the iteration limit ({self.spec['max_iterations']}) without completing"
+            if iteration - rate_limited >= self.spec.max_iterations:
+                return Status.INCOMPLETE, f"reached the iteration limit ({self.spec.max_iterations}) without completing"
             iteration += 1
             outcome = self._iterate(iteration, deadline, last_outcome)
             if not outcome.cut_short:
@@ -250,16 +251,16 @@ class Supervisor:
                 failures = 0
                 continue
             failures += 1
-            if failures >= self.spec["max_failures"]:
+            if failures >= self.spec.max_failures:
                 return Status.FAILED, f"{failures} failed iterations in a row; last: {outcome.summary}"
-            if iteration - rate_limited < self.spec["max_iterations"]:
-                delay = min(self.spec["backoff"] * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
+            if iteration - rate_limited < self.spec.max_iterations:
+                delay = min(self.spec.backoff * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
                 self._pause(delay, f"retry in {delay:g}s", deadline)
 
     def _budget_spent(self) -> tuple[Status, str] | None:
         """INCOMPLETE once the usage summed over iterations reaches a budget."""
         usage = self.state["usage"]
-        budget_usd, budget_tokens = self.spec.get("budget_usd"), self.spec.get("budget_tokens")
+        budget_usd, budget_tokens = self.spec.budget_usd, self.spec.budget_tokens
         if budget_usd is not None and usage["cost_usd"] >= budget_usd:
             return Status.INCOMPLETE, f"spent ${usage['cost_usd']:.4f} of the ${budget_usd:g} budget"
         tokens = usage["input_tokens"] + usage["output_tokens"]
@@ -269,7 +270,7 @@ class Supervisor:
 
     def _wait_out_rate_limit(self, n: int, times: int, retry_at: float | None, deadline: float | None) -> None:
         """Wait until the limit resets (if the agent said when), else back off exponentially."""
-        delay = retry_at - time.time() if retry_at else self.spec["rate_limit_backoff"] * 2 ** (times - 1)
+        delay = retry_at - time.time() if retry_at else self.spec.rate_limit_backoff * 2 ** (times - 1)
         delay = min(max(delay, 0.0), MAX_RATE_LIMIT_WAIT_SECONDS)
         until = time.strftime("%H:%M", time.localtime(time.time() + delay))
         self._events.emit("rate_limited", iteration=n, wait_s=round(delay, 1), until=until)
@@ -283,7 +284,7 @@ class Supervisor:
         if stop is not None:
             return Status.STOPPED, stop
         if deadline is not None and time.monotonic() >= deadline:
-            return Status.TIMEOUT, f"wall-clock limit of {self.spec['timeout']:g}s reached"
+            return Status.TIMEOUT, f"wall-clock limit of {self.spec.timeout:g}s reached"
         return None
 
     def _stop_request(self) -> str | None:
@@ -293,7 +294,7 @@ class Supervisor:
             return None
         except (OSError, ValueError):
             return "stop requested"  # an unreadable request is still a request
-        if request.get("instance") not in (None, self.spec["instance"]):
+        if request.get("instance") not in (None, self.spec.instance):
             return None  # addressed to an earlier harness of this id
         return f"stopped by {request.get('from', 'mh-stop')}" + (f": {request['reason']}" if request.get("reason") else "")
 
@@ -335,7 +336,7 @@ class Supervisor:
             inherited = without_repository_variables(inherited)  # git in the worktree must find the worktree
         env = {
             **inherited,
-            "MH_ID": self.spec["id"], "MH_INSTANCE": self.spec["instance"], "MH_ROOT": str(self.dir.parent.parent),
+            "MH_ID": self.spec.id, "MH_INSTANCE": self.spec.instance, "MH_ROOT": str(self.dir.parent.parent),
             "MH_ITERATION": str(n), "MH_HARNESS_DIR": str(self.dir), "MH_PROMPT_FILE": str(it_dir / "prompt"),
             "MH_ROADMAP": str(self._roadmap), **invocation.env,
         }
@@ -405,10 +406,10 @@ class Supervisor:
                 self._publish_state(agent_pid=agent.pid)
                 cut_short, stall_action = self._supervise(agent, started, deadline, parser, it_dir / "stderr", n)
             except BaseException:
-                agent.terminate(self.spec["grace"])  # never leave an agent behind a failing supervisor
+                agent.terminate(self.spec.grace)  # never leave an agent behind a failing supervisor
                 raise
             finally:
-                exit_info = agent.finish(self.spec["grace"], sweep_sparing=self._other_supervisors)
+                exit_info = agent.finish(self.spec.grace, sweep_sparing=self._other_supervisors)
                 pump_closed.set()
         if agent.survivors:
             self._events.emit("survivors", iteration=n, pids=agent.survivors)
@@ -459,10 +460,10 @@ class Supervisor:
 
     def _agent_options(self) -> dict[str, Any]:
         """The spec, plus what the agent must know of earlier iterations."""
-        options = dict(self.spec)
-        if self.spec.get("budget_usd") is not None:
-            options["budget_left_usd"] = max(0.0, self.spec["budget_usd"] - self.state["usage"]["cost_usd"])
-        if self.spec.get("resume_session"):
+        options = self.spec.to_json()
+        if self.spec.budget_usd is not None:
+            options["budget_left_usd"] = max(0.0, self.spec.budget_usd - self.state["usage"]["cost_usd"])
+        if self.spec.resume_session:
             options["resume_session_id"] = self.state.get("session_id")
         return options
 
@@ -477,15 +478,15 @@ class Supervisor:
         """Write the iteration's prompt, then move the messages it quotes to cur/."""
         box = self.dir / "inbox"
         waiting = inbox.waiting(box)
-        mine = [m for m in waiting if m.instance in (None, self.spec["instance"])]
-        template_path = self.spec.get("prompt_template")
+        mine = [m for m in waiting if m.instance in (None, self.spec.instance)]
+        template_path = self.spec.prompt_template
         template = read_template(template_path) if template_path else default_template()
         prompt = render(template, {
-            "HARNESS_ID": self.spec["id"], "ITERATION": n, "MAX_ITERATIONS": self.spec["max_iterations"],
+            "HARNESS_ID": self.spec.id, "ITERATION": n, "MAX_ITERATIONS": self.spec.max_iterations,
             "ROADMAP_PATH": str(self._roadmap), "ROADMAP": roadmap_text.rstrip(), "PROGRESS": f"{progress.done}/{progress.total}",
             "MESSAGES": format_messages(mine), "LAST_OUTCOME": last_outcome,
-            "CONTEXT": format_context(self.dir.parent), "ARTIFACTS": format_artifacts(self.dir.parent, self.spec.get("after") or []),
-            "DEPENDENCIES": format_dependencies(self.dir.parent, self.spec.get("after") or []),
+            "CONTEXT": format_context(self.dir.parent), "ARTIFACTS": format_artifacts(self.dir.parent, list(self.spec.after)),
+            "DEPENDENCIES": format_dependencies(self.dir.parent, list(self.spec.after)),
         })
         (it_dir / "prompt").write_text(prompt)
         inbox.take(box, waiting)  # only once the prompt quoting them exists
@@ -503,7 +504,7 @@ class Supervisor:
         Returns why it was cut short (None if it ended by itself, or lingered after its
         final result and was ended: a finished iteration) and the stall action taken.
         """
-        it_limit = self.spec.get("iteration_timeout")
+        it_limit = self.spec.iteration_timeout
         limits = [d for d in (deadline, started + it_limit if it_limit else None) if d is not None]
         limit = min(limits) if limits else None
         self._last_output = time.monotonic()
@@ -518,24 +519,24 @@ class Supervisor:
                 ended = (Status.TIMEOUT, "wall-clock limit" if limit == deadline else f"iteration timeout of {it_limit:g}s")
             if ended:
                 self._say(f"ending the agent: {ended[1]}")
-                agent.terminate(self.spec["grace"])
+                agent.terminate(self.spec.grace)
                 return ended[1], None
             quiet_since = max(self._last_output, now - _seconds_since_modified(stderr))
             if parser.report.saw_result:
                 # Finished: silence now is the agent taking its time to exit, not a stall.
-                alarm = quiet_since + self.spec.get("result_grace", 5.0)
+                alarm = quiet_since + self.spec.result_grace
                 if now >= alarm:
                     self._say("the agent lingers after its final result: ending it")
-                    agent.terminate(self.spec["grace"])
+                    agent.terminate(self.spec.grace)
                     return None, None
             elif reported_silence is not None and quiet_since - reported_silence < 0.01:
                 alarm = float("inf")  # this silence has been reported: wait for output, or the end
             else:
-                alarm = quiet_since + self.spec.get("stall_after", 300.0)
+                alarm = quiet_since + self.spec.stall_after
                 if now >= alarm:
                     action = self._stall(n, now - quiet_since)
                     if action != "none":
-                        agent.terminate(self.spec["grace"])
+                        agent.terminate(self.spec.grace)
                         return f"stalled: no output for {now - quiet_since:.1f}s ({action})", action
                     reported_silence = quiet_since
                     continue
@@ -555,10 +556,10 @@ class Supervisor:
 
     def _nudge(self, text: str) -> None:
         """Put a message from the supervisor into the next prompt."""
-        inbox.deliver_to(self.dir, self.spec["instance"], "metaharness supervisor", text)
+        inbox.deliver_to(self.dir, self.spec.instance, "metaharness supervisor", text)
 
     def _hook(self, event: str, reason: str) -> None:
-        self._hooks.run(event, {"MH_ID": self.spec["id"], "MH_INSTANCE": self.spec["instance"],
+        self._hooks.run(event, {"MH_ID": self.spec.id, "MH_INSTANCE": self.spec.instance,
                                 "MH_HARNESS_DIR": str(self.dir), "MH_ROOT": str(self.dir.parent.parent),
                                 "MH_REASON": reason})
 
@@ -579,7 +580,7 @@ class Supervisor:
         os.utime(self.dir / "heartbeat")
 
     def _beat_periodically(self) -> None:
-        while not self._done.wait(self.spec["heartbeat_interval"]):
+        while not self._done.wait(self.spec.heartbeat_interval):
             try:
                 self._beat()
             except OSError:
@@ -590,7 +591,7 @@ class Supervisor:
         os.write(self._log_fd, f"--- {stamp} {line}\n".encode())
         if self._narrate_to:
             try:
-                self._narrate_to(f"{self.spec['id']}: {line}")
+                self._narrate_to(f"{self.spec.id}: {line}")
             except OSError:
                 self._narrate_to = None  # the terminal went away (SIGHUP follows): keep supervising
 
@@ -599,18 +600,18 @@ class Supervisor:
             code = exit_for(status, self._signals.received if self._signals else None)
         ended = now_iso()
         result = {
-            "id": self.spec["id"], "instance": self.spec["instance"], "status": status.value, "exit_code": code,
+            "id": self.spec.id, "instance": self.spec.instance, "status": status.value, "exit_code": code,
             "reason": reason, "iterations": self.state.get("iteration", 0), "progress": self.state.get("progress"),
             "started": self.state.get("started"), "ended": ended, "usage": self.state.get("usage"),
             "duration_s": round(time.monotonic() - self._started, 3),
         }
-        if self.spec.get("worktree"):
+        if self.spec.worktree:
             from metaharness import worktree
 
-            directory = worktree.directory_for(self.dir.parent, self.spec["id"])
+            directory = worktree.directory_for(self.dir.parent, self.spec.id)
             try:
                 result["worktree"] = None if self._worktree_base is None else \
-                    worktree.describe(directory, self.spec["id"], self._worktree_base)
+                    worktree.describe(directory, self.spec.id, self._worktree_base)
             except Exception as e:  # nothing may keep the result from being written
                 result["worktree"] = {"path": str(directory), "error": f"{type(e).__name__}: {e}"}
         try:

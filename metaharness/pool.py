@@ -16,11 +16,13 @@ import shutil
 import signal
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Final
 
 from metaharness import harness, liveness, queue
 from metaharness.forkserver import ForkServer
+from metaharness.start import Request
 from metaharness.status import Status
 from metaharness.tree import atomic_write, read_json
 from metaharness.waiter import await_end
@@ -43,9 +45,9 @@ def live_pools(tree: Path) -> list[str]:
 
 
 class Pool:
-    def __init__(self, tree: Path, size: int, spawn_args: list[str], say: Callable[[str], None],
+    def __init__(self, tree: Path, size: int, template: Request, say: Callable[[str], None],
                  exit_when_empty: bool = False, retry_backoff: float = 60.0) -> None:
-        self.tree, self.spawn_args, self.say, self.exit_when_empty = tree, spawn_args, say, exit_when_empty
+        self.tree, self.template, self.say, self.exit_when_empty = tree, template, say, exit_when_empty
         self.retry_backoff = retry_backoff
         self.id = f"pool-{os.getpid()}"
         self.dir = pools_dir(tree) / self.id
@@ -142,13 +144,13 @@ class Pool:
             self._settle(worker, name, harness_id, outcome.exit_code)
             return
         self.say(f"{worker}: {name} -> harness {harness_id}")
-        args = [harness_id, str(item["roadmap"]), *self.spawn_args, "--run", name, "--quiet"]
+        request = replace(self.template, id=harness_id, roadmap=str(item["roadmap"]), run=name)
         with self._mutex:
             if self._stopping:
                 queue.release(self.tree, name)
                 return
             server = self._forkserver()
-            pid = server.start(args)
+            pid = server.start(request)
             if pid is None:  # the fork server died just now; the next item gets a new one
                 queue.release(self.tree, name)
                 return

@@ -32,7 +32,7 @@ from typing import Any, Final, Protocol
 from metaharness.status import Exit, MhError
 
 # name -> module under metaharness.agents; imported only when a harness uses it.
-ADAPTERS: Final = {"cmd": "cmd", "claude": "claude", "codex": "codex", "gemini": "gemini", "aider": "aider"}
+ADAPTERS: Final = {"claude": "claude", "codex": "codex", "gemini": "gemini", "aider": "aider", "cmd": "cmd"}
 PREVIEW_CHARS: Final = 200
 
 _RATE_LIMIT: Final = re.compile(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from metaharness.cli import common
 from metaharness.status import Exit, MhError
+
+if TYPE_CHECKING:
+    from metaharness.start import Request
 
 DESCRIPTION = """\
 Run N workers over the work queue (mh-queue): each claims an item, runs it as a harness
@@ -76,7 +79,7 @@ def _pool(argv: Sequence[str] | None) -> int:
         pool.set_size(tree, args.pool or running[0], args.size)  # type: ignore[arg-type]
         return Exit.OK
     args, spawn_args = build_parser().parse_known_args(argv)
-    _check_spawn_args(spawn_args)
+    template = _item_request(spawn_args)
     from metaharness import pool, queue
     from metaharness.signals import SignalCatcher
 
@@ -87,7 +90,7 @@ def _pool(argv: Sequence[str] | None) -> int:
         if not args.quiet:
             print(f"mh-pool: {line}", file=sys.stderr, flush=True)
 
-    workers = pool.Pool(tree, args.workers, spawn_args, say, args.exit_when_empty, args.retry_backoff)
+    workers = pool.Pool(tree, args.workers, template, say, args.exit_when_empty, args.retry_backoff)
     catcher = SignalCatcher(workers.wake)
     workers.run(lambda: catcher.received is not None)
     if catcher.received is not None:
@@ -96,10 +99,14 @@ def _pool(argv: Sequence[str] | None) -> int:
     return Exit.FAILED if failed else Exit.OK
 
 
-def _check_spawn_args(spawn_args: list[str]) -> None:
-    """Refuse options mh-spawn would refuse, before any item is claimed."""
+def _item_request(spawn_args: list[str]) -> Request:
+    """What every item's harness is started with (its id, roadmap and run filled in per
+    item), refused before any item is claimed if mh-spawn would refuse it."""
+    from dataclasses import replace
+
     from metaharness.cli.spawn import build_parser as spawn_parser
-    from metaharness.cli.spawn import check_options
+    from metaharness.cli.spawn import request_from
+    from metaharness.start import check_options
 
     parser = spawn_parser()
     parser.prog = "mh-pool"
@@ -108,7 +115,9 @@ def _check_spawn_args(spawn_args: list[str]) -> None:
         raise MhError("--detach makes no sense for pool workers", Exit.USAGE)
     if not parsed.agent and not parsed.agent_cmd:
         raise MhError("say which agent the workers run: --agent NAME or --agent-cmd 'COMMAND'", Exit.USAGE)
-    check_options(parsed)  # a workdir or template that every item's mh-spawn would refuse
+    request = request_from(parsed)
+    workdir, template = check_options(request.options, request.workdir, request.prompt_template)
+    return replace(request, workdir=str(workdir), prompt_template=template)  # as here, wherever it runs
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from metaharness import queue
 from metaharness.pool import Pool
+from metaharness.spec import Options
+from metaharness.start import Request
 
 
 def test_a_draining_pool_does_not_replace_the_workers_that_leave(tmp_path):
@@ -11,7 +13,8 @@ def test_a_draining_pool_does_not_replace_the_workers_that_leave(tmp_path):
         (tmp_path / name).write_text("- [ ] t\n")
         queue.add(tree, tmp_path / name, 50, 1)
     said = []
-    pool = Pool(tree, 3, ["--agent-cmd", "echo '<promise>COMPLETE</promise>'"], said.append, exit_when_empty=True)
+    template = Request("item", "roadmap.md", Options(agent_cmd="echo '<promise>COMPLETE</promise>'"), workdir=str(tmp_path))
+    pool = Pool(tree, 3, template, said.append, exit_when_empty=True)
     pool.run(lambda: False)
     assert [i["state"] for i in queue.items(tree)] == ["done", "done"], said
     # Once the queue is drained, a worker leaving is not replaced: each new one would find

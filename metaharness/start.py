@@ -1,0 +1,181 @@
+"""Starting a harness: the one path from a request to a supervised harness.
+
+`prepare` refuses at the door everything a harness could not run with (a bad id, an agent
+without its command, a workdir or prompt template it cannot use, a roadmap it would
+refuse, a --worktree it cannot make) and returns the Spec; nothing is created until then.
+`start` checks --after for a cycle, publishes the harness (harness.create), and supervises
+it, here or in a detached child (process.detach). mh-spawn, mh-run and the pool's fork
+server all come through here; errors are MhError, never text on a stream.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from metaharness.roadmap import Progress
+from metaharness.spec import Options, Spec, WorktreeRequest
+from metaharness.status import Exit, MhError
+
+
+def check_options(options: Options, workdir: str | None, prompt_template: str | None) -> tuple[Path, str | None]:
+    """Refuse the options a harness cannot run with, whatever its id and roadmap (mh-pool
+    asks before it claims an item); return the absolute workdir and template path."""
+    from metaharness.agents import adapter_for
+
+    if options.agent is None and not options.agent_cmd:
+        raise MhError("say which agent runs: --agent claude|codex|gemini|aider, or --agent-cmd 'COMMAND'", Exit.USAGE)
+    agent = options.agent or "cmd"
+    adapter_for(agent)
+    if agent == "cmd" and not options.agent_cmd:
+        raise MhError("the cmd agent needs --agent-cmd 'COMMAND'", Exit.USAGE)
+    if agent != "cmd" and options.agent_cmd:
+        raise MhError(f"--agent-cmd is for the cmd agent, not {agent}", Exit.USAGE)
+    where = Path(workdir or ".").absolute()
+    if not where.is_dir():
+        raise MhError(f"workdir {where} is not a directory", Exit.USAGE)
+    template = None
+    if prompt_template:
+        from metaharness.prompt import read_template
+
+        template = str(Path(prompt_template).absolute())
+        try:
+            read_template(template)
+        except (OSError, UnicodeDecodeError) as e:
+            raise MhError(f"cannot read prompt template {prompt_template}: {getattr(e, 'strerror', None) or e}",
+                          Exit.USAGE) from None
+    return where, template
+
+
+@dataclass(frozen=True)
+class Request:
+    """What is asked for a harness before it is checked: mh-spawn's command line, a plan's
+    entry, a queue item with its pool's options. Relative paths are from where it is made."""
+
+    id: str
+    roadmap: str
+    options: Options
+    workdir: str | None = None
+    after: tuple[str, ...] = ()
+    run: str | None = None
+    worktree: bool = False
+    base: str | None = None
+    prompt_template: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        record = {f.name: getattr(self, f.name) for f in fields(self)}
+        record["options"] = {f.name: getattr(self.options, f.name) for f in fields(self.options)}
+        return record
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Request:
+        options = {k: tuple(v) if isinstance(v, list) else v for k, v in record["options"].items()}
+        return cls(**{**record, "options": Options(**options), "after": tuple(record.get("after") or ())})
+
+
+def prepare(request: Request) -> tuple[Spec, Progress]:
+    """The Spec of a harness about to start, and its roadmap's progress; MhError(USAGE)
+    for anything it could not run with."""
+    from metaharness.roadmap import load_roadmap
+    from metaharness.tree import new_instance_id, now_iso, validate_id
+
+    validate_id(request.id)
+    options = request.options
+    where, template = check_options(options, request.workdir, request.prompt_template)
+    _, progress = load_roadmap(Path(request.roadmap))
+    after = tuple(dict.fromkeys(request.after))
+    for dependency in after:
+        validate_id(dependency)
+    spec = Spec(**{f.name: getattr(options, f.name) for f in fields(options)},
+                id=request.id, instance=new_instance_id(), created=now_iso(),
+                roadmap=str(Path(request.roadmap).absolute()), workdir=str(where), run=request.run, after=after,
+                prompt_template=template,
+                worktree=_worktree_request(request.id, where, list(after), request.worktree, request.base))
+    return replace(spec, agent=spec.agent_name), progress
+
+
+def _worktree_request(harness_id: str, workdir: Path, after: list[str], wanted: bool,
+                      base: str | None) -> WorktreeRequest | None:
+    if base and not wanted:
+        raise MhError("--base needs --worktree", Exit.USAGE)
+    if not wanted:
+        return None
+    from metaharness import worktree
+
+    repo = worktree.repository_of(workdir)
+    worktree.check_branch_name(repo, harness_id)
+    base = base or "HEAD"
+    if base not in {worktree.branch_for(i) for i in after}:  # a dependency's branch may not exist yet
+        worktree.resolve(repo, base)
+    return WorktreeRequest(str(repo), base)
+
+
+def start(spec: Spec, progress: Progress, *, detach: bool,
+          narrate: Callable[[str], None] | None = None, before_detach: Callable[[], None] | None = None) -> int:
+    """Publish the harness of `spec` and supervise it until it ends, returning the exit
+    status for its outcome; or, with `detach`, leave a supervisor in a child of its own
+    session and return OK at once. `before_detach` runs just before the fork (flush!)."""
+    from metaharness import harness, liveness, process, signals
+    from metaharness.tree import find_tree
+
+    tree = find_tree(create=True)
+    assert tree is not None
+    check_no_cycle(tree, spec.id, list(spec.after))
+    state: dict[str, Any] = {
+        "id": spec.id, "instance": spec.instance, "status": "starting", "pid": os.getpid(),
+        "pid_start": liveness.process_start_time(os.getpid()), "host": liveness.this_host(),
+        "started": spec.created, "iteration": 0, "progress": {"done": progress.done, "total": progress.total},
+        "task": progress.current_task, "heartbeat_interval": spec.heartbeat_interval,
+    }
+    from metaharness.loop import Supervisor  # before the harness exists: an import error leaves nothing behind
+
+    signals.hold()  # from here a signal must end in an `interrupted` result, not a dead harness
+    directory, lock_fd = harness.create(tree, spec.to_json(), state)
+    if not detach:
+        return Supervisor(directory, spec, lock_fd, narrate).run()
+    if before_detach:
+        before_detach()
+    if process.detach(directory / "log"):
+        code = Exit.SOFTWARE
+        try:
+            code = Supervisor(directory, spec, lock_fd).run()
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()  # stderr is the harness log now
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(lock_fd)  # the supervisor child holds the lock now
+    return Exit.OK
+
+
+def check_no_cycle(tree: Path, harness_id: str, after: list[str]) -> None:
+    """Refuse --after dependencies that lead back to `harness_id` through harnesses still
+    waiting on theirs, naming the cycle (an ended harness waits for nothing)."""
+    from metaharness.liveness import lock_is_held
+    from metaharness.tree import read_json
+
+    def path_back(node: str, trail: list[str]) -> list[str] | None:
+        if node == harness_id:
+            return trail
+        if not lock_is_held(tree / node / "lock"):
+            return None
+        try:
+            deps = read_json(tree / node / "spec.json").get("after") or []
+        except (OSError, ValueError, AttributeError):
+            return None
+        for dep in deps:
+            if dep == harness_id or dep not in trail:
+                found = path_back(dep, trail + [dep])
+                if found:
+                    return found
+        return None
+
+    for dependency in after:
+        cycle = path_back(dependency, [harness_id, dependency])
+        if cycle:
+            raise MhError(f"dependency cycle: {' -> '.join(cycle)}", Exit.USAGE)
