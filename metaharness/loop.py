@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any, Callable, Final
 
 from metaharness import inbox, liveness, markers, process
-from metaharness.harness import RESERVE_NAME, supervisor_in
+from metaharness.agents import USAGE_FIELDS, Report, adapter_for
 from metaharness.escalation import Escalation, LoopDetector
-from metaharness.hooks import Hooks
-from metaharness.agents import USAGE_FIELDS, Report, adapter_for, preview
-from metaharness.agents import render as render_event
 from metaharness.events import EventLog
+from metaharness.harness import RESERVE_NAME, supervisor_in
+from metaharness.hooks import Hooks
+from metaharness.iteration import OutputRecorder, judge
 from metaharness.prompt import (default_template, format_artifacts, format_context, format_dependencies,
                                 format_messages, read_template, render)
 from metaharness.roadmap import Progress, read_roadmap
@@ -344,98 +344,45 @@ class Supervisor:
         self._events.emit("iteration_started", iteration=n, messages=len(messages), task=before.current_task)
         self._say(f"iteration {n} started" + (f": {before.current_task}" if before.current_task else ""))
 
-        parser = self._adapter.parser()
-        progress_notes: list[str] = []
-        pump_closed, pump_failed = threading.Event(), []
         # The agent's output is kept once as it came (output: what parsers and mh-logs
         # --iteration read) and once as a person reads it (log, beside the supervisor's lines).
-        with open(it_dir / "output", "wb") as output:
-
-            def show(text: str) -> None:
-                os.write(self._log_fd, (text if text.endswith("\n") else text + "\n").encode())
-
-            def note_progress(text: str) -> None:
-                for note in markers.scan(text).progress:
-                    progress_notes.append(note)
-                    self._events.emit("progress", iteration=n, text=note)
-                    self._publish_state(last_progress=note)
-
-            def on_line(raw: bytes) -> None:
-                if pump_closed.is_set():
-                    return  # from a process that escaped the group, after the iteration ended
-                try:
-                    record_line(raw)
-                except (OSError, ValueError) as e:
-                    # The pump must keep draining, or the agent blocks on a full pipe.
-                    if not pump_failed:
-                        pump_failed.append(e)
-                        try:
-                            self._say(f"cannot record the agent's output: {e}")
-                        except OSError:
-                            pass  # the log is on the same full disk
-
-            def record_line(raw: bytes) -> None:
-                self._last_output = time.monotonic()
-                output.write(raw)
-                output.flush()
-                text = raw.decode("utf-8", "replace")
-                events = parser.feed(text)
-                for event in events:
-                    # The model's words are in full in log (and output): the event keeps a preview.
-                    recorded = {**event, "text": preview(event["text"])} if event["event"] == "text" else event
-                    self._events.emit(**recorded, iteration=n)
-                if not self._adapter.structured:
-                    show(text)
-                    note_progress(text)
-                for event in events:
-                    if (line := render_event(event)) is not None:
-                        show(line)
-                    if event["event"] == "text":
-                        note_progress(event["text"])
-                    if event["event"] == "tool_call":
-                        self._publish_state(last_tool=parser.report.last_tool)
-                self._beat(throttled=True)
-                if self.state.get("stalled_since"):
-                    self._publish_state(stalled_since=None)
-
-            agent = process.AgentProcess(
-                invocation, cwd=self._workdir, env=env,
-                stderr_path=it_dir / "stderr", on_line=on_line, on_exit=self._wake.set,
-            )
+        recorder = OutputRecorder(
+            it_dir / "output", self._adapter.parser(), self._adapter.structured, n, self._log_fd, self._events,
+            on_progress=lambda note: self._publish_state(last_progress=note),
+            on_tool=lambda tool: self._publish_state(last_tool=tool), on_output=self._heard_from_agent,
+            on_failure=self._say,
+        )
+        try:
+            agent = process.AgentProcess(invocation, cwd=self._workdir, env=env, stderr_path=it_dir / "stderr",
+                                         on_line=recorder.on_line, on_exit=self._wake.set)
             try:
                 self._publish_state(agent_pid=agent.pid)
-                cut_short, stall_action = self._supervise(agent, started, deadline, parser, it_dir / "stderr", n)
+                cut_short, stall_action = self._supervise(agent, started, deadline, recorder.parser,
+                                                          it_dir / "stderr", n)
             except BaseException:
                 agent.terminate(self.spec.grace)  # never leave an agent behind a failing supervisor
                 raise
             finally:
                 exit_info = agent.finish(self.spec.grace, sweep_sparing=self._other_supervisors)
-                pump_closed.set()
+        finally:
+            recorder.close()
         if agent.survivors:
             self._events.emit("survivors", iteration=n, pids=agent.survivors)
             self._say(f"processes the agent started outlived SIGKILL: {agent.survivors}")
 
-        report = parser.report
+        report = recorder.parser.report
         found = markers.scan(report.final_text)
         try:
             after: Progress | None = read_roadmap(self._roadmap)[1]
         except (OSError, UnicodeDecodeError):
             after = None
         moved = after is not None and after.done != before.done
-        if cut_short:
-            failed, summary = True, f"ended by the supervisor ({cut_short}) after {time.monotonic() - started:.1f}s"
-        elif report.is_error:
-            failed, summary = True, f"the agent reported an error: {report.error}"
-        elif not exit_info.ok:
-            failed, summary = True, f"the agent failed ({exit_info.describe()})"
-        elif self._adapter.structured and not report.saw_result:
-            failed, summary = True, "the agent exited without its final result record"
-        elif (self._adapter.structured and not report.tool_calls and not progress_notes and not moved
-              and not found.complete and found.blocked_reason is None):
-            failed, summary = True, "no progress: the agent made no tool call, reported no progress and checked no task"
+        verdict = judge(cut_short=cut_short, elapsed=time.monotonic() - started, report=report, exit_info=exit_info,
+                        structured=self._adapter.structured, progressed=bool(recorder.progress_notes), moved=moved,
+                        found=found)
+        failed, summary = verdict.failed, verdict.summary
+        if verdict.no_progress:
             self._events.emit("no_progress", iteration=n)
-        else:
-            failed, summary = False, "the agent exited 0"
         rate_limited = report.rate_limited and failed and not cut_short
         if moved:
             summary += f"; roadmap {before.done}/{before.total} -> {after.done}/{after.total}"  # type: ignore[union-attr]
@@ -456,7 +403,14 @@ class Supervisor:
         process.reap_strays()
         return IterationOutcome(failed, summary, bool(cut_short), found, after, rate_limited=rate_limited,
                                 retry_at=report.retry_at, stall_action=stall_action,
-                                advanced=moved or bool(progress_notes), cut_reason=cut_short)
+                                advanced=moved or bool(recorder.progress_notes), cut_reason=cut_short)
+
+    def _heard_from_agent(self) -> None:
+        """The agent printed something: it is alive, and not stalled (the output pump's thread)."""
+        self._last_output = time.monotonic()
+        self._beat(throttled=True)
+        if self.state.get("stalled_since"):
+            self._publish_state(stalled_since=None)
 
     def _agent_options(self) -> dict[str, Any]:
         """The spec, plus what the agent must know of earlier iterations."""
