@@ -16,6 +16,7 @@ started, that is the run's failure (1), never the usage status, which means noth
 from __future__ import annotations
 
 import os
+import queue
 import re
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from metaharness import harness
 from metaharness.plan import HarnessPlan, Plan
 from metaharness.status import Exit, MhError, Status
 from metaharness.tree import now_iso, read_json, write_json
-from metaharness.waiter import Outcome, await_all, await_end
+from metaharness.waiter import Outcome, await_end, watch_end
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 SCORE_TIMEOUT_SECONDS: Final = 600.0  # a voting check that runs longer is killed and scores 0
@@ -121,6 +122,9 @@ class Run:
         pending = self._in_dependency_order()
         live: list[str] = []
         outcomes: dict[str, Outcome] = {}
+        # One waiter per harness for the whole run, all reporting here: waiting afresh after
+        # every end would leave a thread and two fds per live harness each time (N^2/2 fds).
+        ended: queue.Queue[Outcome] = queue.Queue()
         try:
             while pending or live:
                 while pending and (self.plan.max_parallel is None or len(live) < self.plan.max_parallel):
@@ -132,6 +136,7 @@ class Run:
                     self.say(f"{h.id}: {done}")
                     if done != "kept":
                         live.append(h.id)
+                        watch_end(self.tree, h.id, ended, appear_within=5.0)
                         continue
                     outcomes[h.id] = Outcome(h.id, Status.COMPLETED, Exit.OK, "completed in an earlier run")
                     if self.plan.rules.decided(self.plan, outcomes[h.id], outcomes):  # e.g. a race won before a resume
@@ -139,20 +144,17 @@ class Run:
                         pending, live = [], []
                 if not live:
                     continue
-                ended, _ = await_all(self.tree, live, any_=True, timeout=None, appear_within=5.0)
-                for outcome in ended.values():
-                    live.remove(outcome.id)
-                    outcome = self._maybe_skipped(outcome)
-                    outcomes[outcome.id] = outcome
-                    word = outcome.status.value if outcome.status else "skipped"
-                    self._note(outcome.id, status=word, exit_code=outcome.exit_code, reason=outcome.reason)
-                    self.say(f"{outcome.id}: {word} ({outcome.reason})")
-                    if self.plan.rules.decided(self.plan, outcome, outcomes):
-                        self._cancel(live + [h.id for h in pending], "the run is decided")
-                        for h in pending:
-                            self._note(h.id, status="cancelled")
-                        pending, live = [], []
-                        break
+                outcome = self._maybe_skipped(ended.get())
+                live.remove(outcome.id)
+                outcomes[outcome.id] = outcome
+                word = outcome.status.value if outcome.status else "skipped"
+                self._note(outcome.id, status=word, exit_code=outcome.exit_code, reason=outcome.reason)
+                self.say(f"{outcome.id}: {word} ({outcome.reason})")
+                if self.plan.rules.decided(self.plan, outcome, outcomes):
+                    self._cancel(live + [h.id for h in pending], "the run is decided")
+                    for h in pending:
+                        self._note(h.id, status="cancelled")
+                    pending, live = [], []
         except (KeyboardInterrupt, Interrupted) as e:
             # Every live harness of this run, including one spawned a moment before the signal.
             ours = [h.id for h in self.plan.harnesses if (self.tree / h.id).is_dir()

@@ -62,25 +62,33 @@ def await_end(tree: Path, harness_id: str, appear_within: float | None) -> Outco
         os.close(fd)
 
 
+def report_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_within: float | None) -> None:
+    """Block until the harness has ended, then put its Outcome on `ended` (a system error too)."""
+    try:
+        ended.put(await_end(tree, harness_id, appear_within))
+    except OSError as e:
+        ended.put(Outcome(harness_id, None, Exit.SYSTEM, f"{e.filename}: {e.strerror}"))
+
+
+def watch_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_within: float | None) -> None:
+    """Start a daemon thread that reports the harness's end on `ended`.
+
+    It holds two fds (the directory and its lock) until the harness ends."""
+    threading.Thread(target=report_end, args=(tree, harness_id, ended, appear_within), daemon=True).start()
+
+
 def await_all(tree: Path, ids: list[str], *, any_: bool, timeout: float | None, appear_within: float) -> tuple[dict[str, Outcome], list[str]]:
     """Wait for every harness (or the first, with `any_`); return outcomes and the ids still pending at the deadline."""
     for harness_id in ids:
         validate_id(harness_id)
     ended: queue.Queue[Outcome] = queue.Queue()
-
-    def watch(harness_id: str) -> None:
-        try:
-            ended.put(await_end(tree, harness_id, appear_within))
-        except OSError as e:
-            ended.put(Outcome(harness_id, None, Exit.SYSTEM, f"{e.filename}: {e.strerror}"))
-
     deadline = None if timeout is None else time.monotonic() + timeout
     for harness_id in dict.fromkeys(ids):
         directory = tree / harness_id
         if directory.is_dir() and not liveness.lock_is_held(directory / "lock"):
-            watch(harness_id)  # already ended: no thread, and --timeout 0 still reports it
+            report_end(tree, harness_id, ended, appear_within)  # already ended: no thread, and --timeout 0 still reports it
         else:
-            threading.Thread(target=watch, args=(harness_id,), daemon=True).start()
+            watch_end(tree, harness_id, ended, appear_within)
     outcomes: dict[str, Outcome] = {}
     while len(outcomes) < len(set(ids)):
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())

@@ -3,11 +3,13 @@
 import json
 import os
 import signal
+import subprocess
+import sys
 import textwrap
 
 import pytest
 
-from conftest import TIMEOUT
+from conftest import BIN, TIMEOUT
 
 COMPLETE = "echo '<promise>COMPLETE</promise>'"
 GATED = 'while [ ! -e "$MH_HARNESS_DIR/go" ]; do sleep 0.05; done; ' + COMPLETE
@@ -398,3 +400,22 @@ def test_a_fifo_as_the_plan_is_refused_at_once_not_read(project):
     for args in (["--check", "plan.yaml"], ["plan.yaml"]):
         r = project.run("run", *args, timeout=20)
         assert r.returncode == 2 and r.stderr.endswith("plan.yaml: not a regular file (a FIFO)\n")
+
+
+def test_a_chain_of_30_harnesses_runs_under_a_low_open_files_limit(project):
+    import resource
+
+    # h0 starts once every harness exists, then each ends in turn, so mh-run waits on many
+    # live harnesses many times: a fresh waiter per end would need ~N^2/2 fds, not 2N.
+    n, limit = 30, 128
+    lines = [f'  - {{id: h0, roadmap: a.md, agent_cmd: "while [ ! -d $MH_HARNESS_DIR/../h{n - 1} ]; do sleep 0.05; done; {COMPLETE}"}}']
+    lines += [f"  - {{id: h{i}, roadmap: a.md, depends: [h{i - 1}]}}" for i in range(1, n)]
+    _plan(project, f'defaults: {{agent_cmd: "{COMPLETE}"}}\nharnesses:\n' + "\n".join(lines) + "\n")
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    r = subprocess.run([sys.executable, str(BIN / "mh-run"), "plan.yaml", "--json"], cwd=project.root, env=project.env,
+                       capture_output=True, text=True, timeout=TIMEOUT * 2, check=False, preexec_fn=low_limit)
+    assert r.returncode == 0, r.stderr
+    assert {v["status"] for v in json.loads(r.stdout)["harnesses"].values()} == {"completed"}
