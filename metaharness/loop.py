@@ -32,8 +32,7 @@ from metaharness.events import EventLog
 from metaharness.harness import RESERVE_NAME, supervisor_in
 from metaharness.hooks import Hooks
 from metaharness.iteration import OutputRecorder, judge
-from metaharness.prompt import (default_template, format_artifacts, format_context, format_dependencies,
-                                format_messages, read_template, render)
+from metaharness.prompt import build as build_prompt
 from metaharness.roadmap import Progress, read_roadmap
 from metaharness.signals import SignalCatcher
 from metaharness.spec import Spec
@@ -327,7 +326,7 @@ class Supervisor:
             self._say(f"iteration {n}: {summary}")
             return IterationOutcome(True, summary, False, markers.scan(""), None)
 
-        messages = self._take_messages(n, it_dir, roadmap_text, before, last_outcome)
+        messages = self._write_prompt(n, it_dir, roadmap_text, before, last_outcome)
         invocation = self._adapter.invocation(self._agent_options(), (it_dir / "prompt").read_text(), str(it_dir / "prompt"))
         inherited = dict(os.environ)
         if self._worktree_base is not None:
@@ -428,20 +427,13 @@ class Supervisor:
         self._publish_state(usage=totals, session_id=report.session_id or self.state.get("session_id"),
                             model=report.model or self.state.get("model"))
 
-    def _take_messages(self, n: int, it_dir: Path, roadmap_text: str, progress: Progress, last_outcome: str) -> list[inbox.Message]:
-        """Write the iteration's prompt, then move the messages it quotes to cur/."""
+    def _write_prompt(self, n: int, it_dir: Path, roadmap_text: str, progress: Progress,
+                      last_outcome: str) -> list[inbox.Message]:
+        """Write the iteration's prompt, then move the messages it quotes to cur/; return them."""
         box = self.dir / "inbox"
         waiting = inbox.waiting(box)
         mine = [m for m in waiting if m.instance in (None, self.spec.instance)]
-        template_path = self.spec.prompt_template
-        template = read_template(template_path) if template_path else default_template()
-        prompt = render(template, {
-            "HARNESS_ID": self.spec.id, "ITERATION": n, "MAX_ITERATIONS": self.spec.max_iterations,
-            "ROADMAP_PATH": str(self._roadmap), "ROADMAP": roadmap_text.rstrip(), "PROGRESS": f"{progress.done}/{progress.total}",
-            "MESSAGES": format_messages(mine), "LAST_OUTCOME": last_outcome,
-            "CONTEXT": format_context(self.dir.parent), "ARTIFACTS": format_artifacts(self.dir.parent, list(self.spec.after)),
-            "DEPENDENCIES": format_dependencies(self.dir.parent, list(self.spec.after)),
-        })
+        prompt = build_prompt(self.spec, self.dir.parent, n, roadmap_text, progress, mine, last_outcome)
         (it_dir / "prompt").write_text(prompt)
         inbox.take(box, waiting)  # only once the prompt quoting them exists
         for m in waiting:

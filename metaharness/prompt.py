@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Final, Mapping
+from typing import TYPE_CHECKING, Final, Mapping
 
 from metaharness.inbox import Message
+
+if TYPE_CHECKING:
+    from metaharness.roadmap import Progress
+    from metaharness.spec import Spec
 
 TEMPLATES: Final = Path(__file__).parent / "templates"
 MAX_TEMPLATE_BYTES: Final = 1024 * 1024  # 1 MiB, as for a roadmap: a prompt is not a corpus
@@ -29,6 +33,20 @@ def read_template(path: Path | str) -> str:
 
 def default_template() -> str:
     return (TEMPLATES / "default.md").read_text(encoding="utf-8")
+
+
+def build(spec: Spec, tree: Path, n: int, roadmap_text: str, progress: Progress, messages: list[Message],
+          last_outcome: str) -> str:
+    """The prompt of iteration `n` of the harness of `spec`: its template (or the default),
+    filled in from the roadmap, the messages, the last outcome and the shared tree."""
+    template = read_template(spec.prompt_template) if spec.prompt_template else default_template()
+    after = list(spec.after)
+    return render(template, {
+        "HARNESS_ID": spec.id, "ITERATION": n, "MAX_ITERATIONS": spec.max_iterations,
+        "ROADMAP_PATH": spec.roadmap, "ROADMAP": roadmap_text.rstrip(), "PROGRESS": f"{progress.done}/{progress.total}",
+        "MESSAGES": format_messages(messages), "LAST_OUTCOME": last_outcome, "CONTEXT": format_context(tree),
+        "ARTIFACTS": format_artifacts(tree, after), "DEPENDENCIES": format_dependencies(tree, after),
+    })
 
 
 def render(template: str, values: Mapping[str, object]) -> str:
