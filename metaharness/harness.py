@@ -22,11 +22,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Final
+from typing import TYPE_CHECKING, Any, Callable, Final
 
 from metaharness import liveness, schema
 from metaharness.status import Exit, MhError, Status
-from metaharness.tree import RESERVED_IDS, find_tree, locate_tree, read_json, validate_id, write_json
+from metaharness.tree import RESERVED_IDS, find_tree, locate_tree, now_iso, read_json, validate_id, write_json
+
+if TYPE_CHECKING:
+    from metaharness.roadmap import Progress
+    from metaharness.spec import Spec
 
 SUBDIRECTORIES: Final = ("iterations", "inbox/tmp", "inbox/new", "inbox/cur", "control")
 # How long a spawner waits for a lock held by a momentary reader probe or a finishing supervisor.
@@ -34,6 +38,7 @@ _LOCK_HANDOVER_SECONDS: Final = 2.0
 _ABANDONED_BUILD_SECONDS: Final = 60.0
 RESERVE_NAME: Final = "reserve"
 RESERVE_BYTES: Final = 64 * 1024  # a result, the state, the last events and log lines, with room to spare
+_BEAT_ON_OUTPUT_SECONDS: Final = 1.0  # at most one extra heartbeat per second of output
 _ORPHAN_GRACE_SECONDS: Final = 10.0  # TERM to KILL for a dead harness's agent, when its spec says nothing usable
 _ORPHAN_GRACE_LIMIT_SECONDS: Final = 600.0
 
@@ -140,14 +145,72 @@ def _first_line(e: Exception) -> str:
     return (str(e).splitlines() or [type(e).__name__])[0][:200]
 
 
+def starting_state(spec: Spec, progress: Progress) -> dict[str, Any]:
+    """state.json as a harness is published: `starting`, held by the process creating it."""
+    return {
+        "id": spec.id, "instance": spec.instance, "status": Status.STARTING.value, "pid": os.getpid(),
+        "pid_start": liveness.process_start_time(os.getpid()), "host": liveness.this_host(),
+        "started": spec.created, "iteration": 0, "progress": {"done": progress.done, "total": progress.total},
+        "task": progress.current_task, "heartbeat_interval": spec.heartbeat_interval,
+    }
+
+
+class LiveState:
+    """A live harness's state.json and heartbeat, owned by its supervisor.
+
+    Fields change a few at a time, from the loop and from the output pump's thread; each
+    change is published whole, atomically (a reader sees the old state or the new one).
+    The heartbeat is the mtime of `heartbeat`, touched every interval and, while the agent
+    writes output, at most once a second more."""
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+        self._record: dict[str, Any] = read_json(directory / "state.json")
+        self._lock = threading.Lock()
+        self._last_beat = 0.0
+        self._stopped = threading.Event()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._record[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._record.get(key, default)
+
+    def publish(self, **changes: Any) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                self._record[key] = value.value if isinstance(value, Status) else value
+            self._record["updated"] = now_iso()
+            write_json(self._dir / "state.json", self._record)
+
+    def beat(self, throttled: bool = False) -> None:
+        now = time.monotonic()
+        if throttled and now - self._last_beat < _BEAT_ON_OUTPUT_SECONDS:
+            return
+        self._last_beat = now
+        os.utime(self._dir / "heartbeat")
+
+    def beat_every(self, interval: float) -> None:
+        """Start the heartbeat thread; it stops at stop_beating()."""
+        def beat() -> None:
+            while not self._stopped.wait(interval):
+                try:
+                    self.beat()
+                except OSError:
+                    pass  # a vanished file must not kill the heartbeat; readers see it stale
+
+        threading.Thread(target=beat, daemon=True).start()
+
+    def stop_beating(self) -> None:
+        self._stopped.set()
+
+
 def request_stop(directory: Path, instance: str | None, sender: str, reason: str) -> None:
     """Write control/stop for the instance living in `directory` (mh-stop, mh-run).
 
     The directory is opened first, so a harness spawned again under the same id in the
     meantime never receives a request meant for its predecessor.
     """
-    from metaharness.tree import now_iso
-
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         request = {"instance": instance, "from": sender, "time": now_iso(), "reason": reason}

@@ -29,7 +29,7 @@ from metaharness import inbox, liveness, markers, process
 from metaharness.agents import USAGE_FIELDS, Report, adapter_for
 from metaharness.escalation import Escalation, LoopDetector
 from metaharness.events import EventLog
-from metaharness.harness import RESERVE_NAME, supervisor_in
+from metaharness.harness import RESERVE_NAME, LiveState, supervisor_in
 from metaharness.hooks import Hooks
 from metaharness.iteration import OutputRecorder, judge
 from metaharness.prompt import build as build_prompt
@@ -42,7 +42,6 @@ from metaharness.watch import DirectoryWatch
 
 MAX_BACKOFF_SECONDS: Final = 600.0
 MAX_RATE_LIMIT_WAIT_SECONDS: Final = 6 * 3600.0  # usage limits reset within hours
-HEARTBEAT_ON_OUTPUT_SECONDS: Final = 1.0  # at most one extra beat per second of output
 DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
@@ -66,7 +65,7 @@ class Supervisor:
     def __init__(self, directory: Path, spec: Spec, lock_fd: int, narrate: Callable[[str], None] | None = None) -> None:
         self.dir = directory
         self.spec = spec
-        self.state: dict[str, Any] = read_json(directory / "state.json")
+        self.state = LiveState(directory)
         self._lock_fd = lock_fd
         self._narrate_to = narrate
         self._adapter = adapter_for(self.spec.agent)
@@ -74,9 +73,6 @@ class Supervisor:
         self._log_fd = os.open(directory / "log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
         self._wake = threading.Event()
         self._signals: SignalCatcher | None = None
-        self._done = threading.Event()
-        self._state_lock = threading.Lock()  # the output pump publishes progress too
-        self._last_beat = 0.0
         # A harness the agent spawned is supervised on its own: the end-of-iteration sweep spares it.
         self._other_supervisors = supervisor_in(directory.parent)
         self._roadmap = Path(self.spec.roadmap)
@@ -96,14 +92,13 @@ class Supervisor:
         """Supervise until the harness ends; return the exit status for its outcome."""
         self._signals = SignalCatcher(self._wake)
         process.become_subreaper()
-        self._publish_state(
+        self.state.publish(
             status=Status.RUNNING, pid=os.getpid(), pid_start=liveness.process_start_time(os.getpid()),
             host=liveness.this_host(), started=now_iso(), usage=dict.fromkeys(USAGE_FIELDS, 0),
         )
         self._events.emit("started", instance=self.spec.instance, pid=os.getpid(), agent=self.spec.agent)
         self._hook("start", "")
-        heart = threading.Thread(target=self._beat_periodically, daemon=True)
-        heart.start()
+        self.state.beat_every(self.spec.heartbeat_interval)
         watch = DirectoryWatch(self.dir / "control", self._wake.set)
         code = None
         try:
@@ -147,7 +142,7 @@ class Supervisor:
         self._workdir = directory / self._workdir.resolve().relative_to(repo.resolve())  # --workdir sub: the worktree's sub
         self._workdir.mkdir(parents=True, exist_ok=True)  # an untracked directory has no copy in the worktree
         made = {"path": str(directory), "branch": worktree.branch_for(self.spec.id), "base": self._worktree_base}
-        self._publish_state(worktree=made)  # for mh-status
+        self.state.publish(worktree=made)  # for mh-status
         self._events.emit("worktree", **made, continued=continued)
         return None
 
@@ -158,7 +153,7 @@ class Supervisor:
             return None
         from metaharness.waiter import Outcome, await_end
 
-        self._publish_state(status=Status.PENDING, waiting_for=f"after {', '.join(after)}")
+        self.state.publish(status=Status.PENDING, waiting_for=f"after {', '.join(after)}")
         self._events.emit("pending", after=after)
         self._say(f"pending until {', '.join(after)} completed")
         ended: queue.Queue[Any] = queue.Queue()
@@ -188,7 +183,7 @@ class Supervisor:
             if done < len(after):
                 self._wake.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self._events.emit("dependencies_met", after=after)
-        self._publish_state(status=Status.RUNNING, waiting_for=None)
+        self.state.publish(status=Status.RUNNING, waiting_for=None)
         return None
 
     def _loop(self) -> tuple[Status, str]:
@@ -234,7 +229,7 @@ class Supervisor:
             looping = self._loop_detector.observe(outcome.advanced, outcome.summary if outcome.failed else None)
             if looping:
                 action = self._loops.next_action()
-                self._publish_state(looping=looping)
+                self.state.publish(looping=looping)
                 self._events.emit("looping", iteration=iteration, reason=looping, action=action)
                 self._hook("loop", looping)
                 self._say(f"looping ({looping}): {action}")
@@ -245,7 +240,7 @@ class Supervisor:
                                 "and try a different approach, or declare yourself blocked with the reason.")
             elif outcome.advanced:
                 self._loops.calm()
-                self._publish_state(looping=None)
+                self.state.publish(looping=None)
             if not outcome.failed:
                 failures = 0
                 continue
@@ -301,14 +296,14 @@ class Supervisor:
         """Sleep `delay` seconds in state `waiting`, cut short by a stop, a signal or the deadline."""
         if delay <= 0:
             return
-        self._publish_state(status=Status.WAITING, next_attempt=now_iso(time.time() + delay), waiting_for=why)
+        self.state.publish(status=Status.WAITING, next_attempt=now_iso(time.time() + delay), waiting_for=why)
         self._say(f"waiting: {why}")
         until = time.monotonic() + delay
         while self._requested_end(deadline) is None and (remaining := until - time.monotonic()) > 0:
             self._wake.clear()
             if self._requested_end(deadline) is None:
                 self._wake.wait(remaining if deadline is None else min(remaining, max(0.0, deadline - time.monotonic())))
-        self._publish_state(status=Status.RUNNING, next_attempt=None, waiting_for=None)
+        self.state.publish(status=Status.RUNNING, next_attempt=None, waiting_for=None)
 
     # -- one iteration -----------------------------------------------------------------
 
@@ -320,7 +315,7 @@ class Supervisor:
             roadmap_text, before = read_roadmap(self._roadmap)
         except (OSError, UnicodeDecodeError) as e:
             summary = f"the roadmap {self._roadmap} cannot be read: {getattr(e, 'strerror', None) or e}"
-            self._publish_state(iteration=n, last_outcome=summary)
+            self.state.publish(iteration=n, last_outcome=summary)
             write_json(it_dir / "meta.json", {"iteration": n, "failed": True, "summary": summary})
             self._events.emit("iteration_failed", iteration=n, reason=summary)
             self._say(f"iteration {n}: {summary}")
@@ -339,7 +334,7 @@ class Supervisor:
             "MH_ITERATION": str(n), "MH_HARNESS_DIR": str(self.dir), "MH_PROMPT_FILE": str(it_dir / "prompt"),
             "MH_ROADMAP": str(self._roadmap), **invocation.env,
         }
-        self._publish_state(status=Status.RUNNING, iteration=n, progress=_progress_dict(before), task=before.current_task)
+        self.state.publish(status=Status.RUNNING, iteration=n, progress=_progress_dict(before), task=before.current_task)
         self._events.emit("iteration_started", iteration=n, messages=len(messages), task=before.current_task)
         self._say(f"iteration {n} started" + (f": {before.current_task}" if before.current_task else ""))
 
@@ -347,15 +342,15 @@ class Supervisor:
         # --iteration read) and once as a person reads it (log, beside the supervisor's lines).
         recorder = OutputRecorder(
             it_dir / "output", self._adapter.parser(), self._adapter.structured, n, self._log_fd, self._events,
-            on_progress=lambda note: self._publish_state(last_progress=note),
-            on_tool=lambda tool: self._publish_state(last_tool=tool), on_output=self._heard_from_agent,
+            on_progress=lambda note: self.state.publish(last_progress=note),
+            on_tool=lambda tool: self.state.publish(last_tool=tool), on_output=self._heard_from_agent,
             on_failure=self._say,
         )
         try:
             agent = process.AgentProcess(invocation, cwd=self._workdir, env=env, stderr_path=it_dir / "stderr",
                                          on_line=recorder.on_line, on_exit=self._wake.set)
             try:
-                self._publish_state(agent_pid=agent.pid)
+                self.state.publish(agent_pid=agent.pid)
                 cut_short, stall_action = self._supervise(agent, started, deadline, recorder.parser,
                                                           it_dir / "stderr", n)
             except BaseException:
@@ -396,7 +391,7 @@ class Supervisor:
         })
         self._events.emit("iteration_ended", iteration=n, failed=failed, exit_code=exit_info.code,
                           signal=exit_info.signal, summary=summary)
-        self._publish_state(agent_pid=None, last_outcome=summary, last_progress=None,
+        self.state.publish(agent_pid=None, last_outcome=summary, last_progress=None,
                             **({"progress": _progress_dict(after), "task": after.current_task} if after else {}))
         self._say(f"iteration {n} ended: {summary}")
         process.reap_strays()
@@ -407,9 +402,9 @@ class Supervisor:
     def _heard_from_agent(self) -> None:
         """The agent printed something: it is alive, and not stalled (the output pump's thread)."""
         self._last_output = time.monotonic()
-        self._beat(throttled=True)
+        self.state.beat(throttled=True)
         if self.state.get("stalled_since"):
-            self._publish_state(stalled_since=None)
+            self.state.publish(stalled_since=None)
 
     def _agent_options(self) -> dict[str, Any]:
         """The spec, plus what the agent must know of earlier iterations."""
@@ -424,7 +419,7 @@ class Supervisor:
         totals = dict(self.state["usage"])
         for key, value in report.usage().items():
             totals[key] = round(totals[key] + value, 6)
-        self._publish_state(usage=totals, session_id=report.session_id or self.state.get("session_id"),
+        self.state.publish(usage=totals, session_id=report.session_id or self.state.get("session_id"),
                             model=report.model or self.state.get("model"))
 
     def _write_prompt(self, n: int, it_dir: Path, roadmap_text: str, progress: Progress,
@@ -491,7 +486,7 @@ class Supervisor:
 
     def _stall(self, n: int, silent: float) -> str:
         action = self._stalls.next_action()
-        self._publish_state(stalled_since=now_iso(time.time() - silent))
+        self.state.publish(stalled_since=now_iso(time.time() - silent))
         self._events.emit("stalled", iteration=n, silent_s=round(silent, 1), action=action)
         self._hook("stall", f"no output for {silent:.0f}s")
         self._say(f"stalled: no output for {silent:.1f}s; action: {action}")
@@ -509,28 +504,7 @@ class Supervisor:
                                 "MH_HARNESS_DIR": str(self.dir), "MH_ROOT": str(self.dir.parent.parent),
                                 "MH_REASON": reason})
 
-    # -- state, heartbeat, narration ---------------------------------------------------
-
-    def _publish_state(self, **changes: Any) -> None:
-        with self._state_lock:
-            for key, value in changes.items():
-                self.state[key] = value.value if isinstance(value, Status) else value
-            self.state["updated"] = now_iso()
-            write_json(self.dir / "state.json", self.state)
-
-    def _beat(self, throttled: bool = False) -> None:
-        now = time.monotonic()
-        if throttled and now - self._last_beat < HEARTBEAT_ON_OUTPUT_SECONDS:
-            return
-        self._last_beat = now
-        os.utime(self.dir / "heartbeat")
-
-    def _beat_periodically(self) -> None:
-        while not self._done.wait(self.spec.heartbeat_interval):
-            try:
-                self._beat()
-            except OSError:
-                pass  # a vanished file must not kill the heartbeat; readers see it stale
+    # -- narration and the end -------------------------------------------------------
 
     def _say(self, line: str) -> None:
         stamp = now_iso()[11:19]
@@ -572,13 +546,13 @@ class Supervisor:
             write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended
         self._free_reserve()
         try:  # all that follows is for readers' convenience: a full disk must not hold the lock
-            self._publish_state(status=status, reason=result["reason"], agent_pid=None, next_attempt=None,
+            self.state.publish(status=status, reason=result["reason"], agent_pid=None, next_attempt=None,
                                 stalled_since=None)
             self._events.emit("ended", status=status.value, exit_code=code, reason=result["reason"])
             self._say(f"{status.value}: {result['reason']}")
         except OSError:
             pass  # the result is written: nothing else may keep the lock from waiters
-        self._done.set()
+        self.state.stop_beating()
         os.close(self._lock_fd)  # waiters wake now, and find the result
         self._hook(_HOOK_FOR_STATUS[status], reason)
         self._hook("end", reason)

@@ -118,22 +118,16 @@ def start(spec: Spec, progress: Progress, *, detach: bool,
     """Publish the harness of `spec` and supervise it until it ends, returning the exit
     status for its outcome; or, with `detach`, leave a supervisor in a child of its own
     session and return OK at once. `before_detach` runs just before the fork (flush!)."""
-    from metaharness import harness, liveness, process, signals
+    from metaharness import harness, process, signals
     from metaharness.tree import find_tree
 
     tree = find_tree(create=True)
     assert tree is not None
     check_no_cycle(tree, spec.id, list(spec.after))
-    state: dict[str, Any] = {
-        "id": spec.id, "instance": spec.instance, "status": "starting", "pid": os.getpid(),
-        "pid_start": liveness.process_start_time(os.getpid()), "host": liveness.this_host(),
-        "started": spec.created, "iteration": 0, "progress": {"done": progress.done, "total": progress.total},
-        "task": progress.current_task, "heartbeat_interval": spec.heartbeat_interval,
-    }
     from metaharness.loop import Supervisor  # before the harness exists: an import error leaves nothing behind
 
     signals.hold()  # from here a signal must end in an `interrupted` result, not a dead harness
-    directory, lock_fd = harness.create(tree, spec.to_json(), state)
+    directory, lock_fd = harness.create(tree, spec.to_json(), harness.starting_state(spec, progress))
     if not detach:
         return Supervisor(directory, spec, lock_fd, narrate).run()
     if before_detach:
