@@ -53,6 +53,7 @@ class Run:
                                        "started": now_iso(), "status": "running", "harnesses": {}}
         self.previous: dict[str, Any] | None = None  # with --resume, the earlier record's harnesses
         self.started = False  # whether this run has spawned or adopted a harness
+        self.lock_fd: int | None = None  # holds runs/<run-id>/lock while this run coordinates
 
     # -- bookkeeping -------------------------------------------------------------------
 
@@ -116,8 +117,28 @@ class Run:
 
     # -- the run -----------------------------------------------------------------------
 
+    def _claim(self) -> None:
+        """Hold `runs/<run-id>/lock` until mh-run exits, so a run has one coordinator (two
+        `--resume` of one run would both spawn, adopt and cancel); ID_TAKEN if it is held."""
+        from metaharness.liveness import hold_lock
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.lock_fd = hold_lock(self.dir / "lock")  # close-on-exec: no harness inherits it
+        except BlockingIOError:
+            raise self._taken() from None
+
+    def _taken(self) -> MhError:
+        return MhError(f"run {self.run_id} is already running", Exit.ID_TAKEN)
+
     def execute(self, resume: bool) -> int:
+        from metaharness.liveness import lock_is_held
+
+        # Before check, which would take the running run's harnesses for someone else's.
+        if lock_is_held(self.dir / "lock"):
+            raise self._taken()
         self.check(resume)
+        self._claim()
         self._save()
         pending = self._in_dependency_order()
         live: list[str] = []

@@ -28,7 +28,7 @@ exit status: 0 every harness completed (parallel, pipeline) or there is a winner
 voting); otherwise the status of the first harness, in plan order, that did not
 complete (1 failed, 3 incomplete, 4 stopped, 5 dead, 6 blocked, 124 timeout), or 1 if
 no candidate won; 2 usage (a bad plan; nothing started), 8 a plan id is taken by a
-live harness outside the run, 10 bad tree, 11 system error, 70 internal error,
+live harness outside the run, or the run is already running, 10 bad tree, 11 system error, 70 internal error,
 129/130/143 interrupted (SIGHUP/SIGINT/SIGTERM). See mh-run(1)."""
 
 

@@ -419,3 +419,25 @@ def test_a_chain_of_30_harnesses_runs_under_a_low_open_files_limit(project):
                        capture_output=True, text=True, timeout=TIMEOUT * 2, check=False, preexec_fn=low_limit)
     assert r.returncode == 0, r.stderr
     assert {v["status"] for v in json.loads(r.stdout)["harnesses"].values()} == {"completed"}
+
+
+def test_a_second_mh_run_of_a_running_run_exits_8_and_touches_nothing(project):
+    (project.root / "gated.sh").write_text(GATED + "\n")
+    _plan(project, """
+        harnesses:
+          - {id: b, roadmap: b.md, agent_cmd: "sh gated.sh"}
+    """)
+    runner = project.start("run", "plan.yaml", "--json")
+    project.wait_for_agent("b")
+    [run_dir] = (project.tree / "runs").iterdir()
+    instance = project.state("b")["instance"]
+    for args in (("--resume",), ()):
+        r = project.run("run", "plan.yaml", *args)
+        assert (r.returncode, r.stdout, r.stderr) == (8, "", f"mh-run: error: run {run_dir.name} is already running\n")
+    (project.tree / "b" / "go").touch()
+    out, err = runner.communicate(timeout=TIMEOUT)
+    assert runner.returncode == 0, err
+    assert json.loads(out)["harnesses"]["b"] == json.loads((run_dir / "run.json").read_text())["harnesses"]["b"]
+    assert project.result("b")["instance"] == instance and (run_dir / "lock").exists()
+    r, _ = _run(project, "plan.yaml", "--resume")  # the lock died with the first run
+    assert r.returncode == 0, r.stderr
