@@ -14,15 +14,23 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable
 
-from metaharness import markers
-from metaharness.agents import OutputParser, Report, preview
+from metaharness import inbox, markers, process
+from metaharness.agents import OutputParser, Report, adapter_for, preview
 from metaharness.agents import render as render_event
+from metaharness.escalation import Escalation
 from metaharness.events import EventLog
+from metaharness.harness import LiveState, supervisor_in
 from metaharness.process import ExitInfo
+from metaharness.prompt import build as build_prompt
+from metaharness.roadmap import Progress, read_roadmap
+from metaharness.spec import Spec
+from metaharness.status import Status
+from metaharness.tree import now_iso, write_json
 
 
 class OutputRecorder:
@@ -112,3 +120,239 @@ def judge(*, cut_short: str | None, elapsed: float, report: Report, exit_info: E
                        no_progress=True)
     return Verdict(False, "the agent exited 0")
 
+
+@dataclass(frozen=True)
+class IterationOutcome:
+    failed: bool
+    summary: str  # one line, for the log, the next prompt and result.json
+    cut_short: bool  # the supervisor ended the agent (stop, signal, deadline)
+    found: markers.Markers
+    progress: Progress | None
+    rate_limited: bool = False  # retried after a wait; counts as neither iteration nor failure
+    retry_at: float | None = None
+    stall_action: str | None = None  # what the stall policy did to this iteration
+    cut_reason: str | None = None
+    advanced: bool = False  # roadmap boxes checked or progress reported
+
+
+class IterationRunner:
+    """Runs one iteration after another for a supervisor: writes the prompt, runs the agent
+    in its own group, watches it for a stop, a limit or a stall, records its output and
+    usage, and judges the outcome. The supervisor keeps the policy: what happens next."""
+
+    def __init__(self, spec: Spec, directory: Path, state: LiveState, events: EventLog, log_fd: int,
+                 wake: threading.Event, stalls: Escalation, *, say: Callable[[str], None],
+                 hook: Callable[[str, str], None], nudge: Callable[[str], None],
+                 requested_end: Callable[[float | None], tuple[Status, str] | None]) -> None:
+        self.spec, self.dir, self.state, self._events, self._log_fd = spec, directory, state, events, log_fd
+        self._wake, self._stalls = wake, stalls
+        self._say, self._hook, self._nudge, self._requested_end = say, hook, nudge, requested_end
+        self._adapter = adapter_for(spec.agent_name)
+        self._roadmap = Path(spec.roadmap)
+        self._workdir = Path(spec.workdir)
+        self._worktree_base: str | None = None
+        self._last_output = time.monotonic()
+        # A harness the agent spawned is supervised on its own: the end-of-iteration sweep spares it.
+        self._other_supervisors = supervisor_in(directory.parent)
+
+    def run(self, n: int, deadline: float | None, last_outcome: str, workdir: Path,
+            worktree_base: str | None) -> IterationOutcome:
+        """Run iteration `n` in `workdir` (a --worktree harness's, once made) and say how it went."""
+        self._workdir, self._worktree_base = workdir, worktree_base
+        it_dir = self.dir / "iterations" / f"{n:04d}"
+        it_dir.mkdir(exist_ok=True)
+        started = time.monotonic()
+        try:
+            roadmap_text, before = read_roadmap(self._roadmap)
+        except (OSError, UnicodeDecodeError) as e:
+            summary = f"the roadmap {self._roadmap} cannot be read: {getattr(e, 'strerror', None) or e}"
+            self.state.publish(iteration=n, last_outcome=summary)
+            write_json(it_dir / "meta.json", {"iteration": n, "failed": True, "summary": summary})
+            self._events.emit("iteration_failed", iteration=n, reason=summary)
+            self._say(f"iteration {n}: {summary}")
+            return IterationOutcome(True, summary, False, markers.scan(""), None)
+
+        messages = self._write_prompt(n, it_dir, roadmap_text, before, last_outcome)
+        invocation = self._adapter.invocation(self._agent_options(), (it_dir / "prompt").read_text(), str(it_dir / "prompt"))
+        inherited = dict(os.environ)
+        if self._worktree_base is not None:
+            from metaharness.worktree import without_repository_variables
+
+            inherited = without_repository_variables(inherited)  # git in the worktree must find the worktree
+        env = {
+            **inherited,
+            "MH_ID": self.spec.id, "MH_INSTANCE": self.spec.instance, "MH_ROOT": str(self.dir.parent.parent),
+            "MH_ITERATION": str(n), "MH_HARNESS_DIR": str(self.dir), "MH_PROMPT_FILE": str(it_dir / "prompt"),
+            "MH_ROADMAP": str(self._roadmap), **invocation.env,
+        }
+        self.state.publish(status=Status.RUNNING, iteration=n, progress=_progress_dict(before), task=before.current_task)
+        self._events.emit("iteration_started", iteration=n, messages=len(messages), task=before.current_task)
+        self._say(f"iteration {n} started" + (f": {before.current_task}" if before.current_task else ""))
+
+        # The agent's output is kept once as it came (output: what parsers and mh-logs
+        # --iteration read) and once as a person reads it (log, beside the supervisor's lines).
+        recorder = OutputRecorder(
+            it_dir / "output", self._adapter.parser(), self._adapter.structured, n, self._log_fd, self._events,
+            on_progress=lambda note: self.state.publish(last_progress=note),
+            on_tool=lambda tool: self.state.publish(last_tool=tool), on_output=self._heard_from_agent,
+            on_failure=self._say,
+        )
+        try:
+            agent = process.AgentProcess(invocation, cwd=self._workdir, env=env, stderr_path=it_dir / "stderr",
+                                         on_line=recorder.on_line, on_exit=self._wake.set)
+            try:
+                self.state.publish(agent_pid=agent.pid)
+                cut_short, stall_action = self._supervise(agent, started, deadline, recorder.parser,
+                                                          it_dir / "stderr", n)
+            except BaseException:
+                agent.terminate(self.spec.grace)  # never leave an agent behind a failing supervisor
+                raise
+            finally:
+                exit_info = agent.finish(self.spec.grace, sweep_sparing=self._other_supervisors)
+        finally:
+            recorder.close()
+        if agent.survivors:
+            self._events.emit("survivors", iteration=n, pids=agent.survivors)
+            self._say(f"processes the agent started outlived SIGKILL: {agent.survivors}")
+
+        report = recorder.parser.report
+        found = markers.scan(report.final_text)
+        try:
+            after: Progress | None = read_roadmap(self._roadmap)[1]
+        except (OSError, UnicodeDecodeError):
+            after = None
+        moved = after is not None and after.done != before.done
+        verdict = judge(cut_short=cut_short, elapsed=time.monotonic() - started, report=report, exit_info=exit_info,
+                        structured=self._adapter.structured, progressed=bool(recorder.progress_notes), moved=moved,
+                        found=found)
+        failed, summary = verdict.failed, verdict.summary
+        if verdict.no_progress:
+            self._events.emit("no_progress", iteration=n)
+        rate_limited = report.rate_limited and failed and not cut_short
+        if moved:
+            summary += f"; roadmap {before.done}/{before.total} -> {after.done}/{after.total}"  # type: ignore[union-attr]
+        self._add_usage(report)
+        write_json(it_dir / "meta.json", {
+            "iteration": n, "exit_code": exit_info.code, "signal": exit_info.signal, "cut_short": cut_short or None,
+            "failed": failed, "rate_limited": rate_limited, "summary": summary,
+            "duration_s": round(time.monotonic() - started, 3), "messages": [m.name for m in messages],
+            "complete_marker": found.complete, "blocked_reason": found.blocked_reason,
+            "progress": _progress_dict(after) if after else None, "session_id": report.session_id,
+            "usage": report.usage(),
+        })
+        self._events.emit("iteration_ended", iteration=n, failed=failed, exit_code=exit_info.code,
+                          signal=exit_info.signal, summary=summary)
+        self.state.publish(agent_pid=None, last_outcome=summary, last_progress=None,
+                            **({"progress": _progress_dict(after), "task": after.current_task} if after else {}))
+        self._say(f"iteration {n} ended: {summary}")
+        process.reap_strays()
+        return IterationOutcome(failed, summary, bool(cut_short), found, after, rate_limited=rate_limited,
+                                retry_at=report.retry_at, stall_action=stall_action,
+                                advanced=moved or bool(recorder.progress_notes), cut_reason=cut_short)
+
+    def _heard_from_agent(self) -> None:
+        """The agent printed something: it is alive, and not stalled (the output pump's thread)."""
+        self._last_output = time.monotonic()
+        self.state.beat(throttled=True)
+        if self.state.get("stalled_since"):
+            self.state.publish(stalled_since=None)
+
+    def _agent_options(self) -> dict[str, Any]:
+        """The spec, plus what the agent must know of earlier iterations."""
+        options = self.spec.to_json()
+        if self.spec.budget_usd is not None:
+            options["budget_left_usd"] = max(0.0, self.spec.budget_usd - self.state["usage"]["cost_usd"])
+        if self.spec.resume_session:
+            options["resume_session_id"] = self.state.get("session_id")
+        return options
+
+    def _add_usage(self, report: Report) -> None:
+        totals = dict(self.state["usage"])
+        for key, value in report.usage().items():
+            totals[key] = round(totals[key] + value, 6)
+        self.state.publish(usage=totals, session_id=report.session_id or self.state.get("session_id"),
+                            model=report.model or self.state.get("model"))
+
+    def _write_prompt(self, n: int, it_dir: Path, roadmap_text: str, progress: Progress,
+                      last_outcome: str) -> list[inbox.Message]:
+        """Write the iteration's prompt, then move the messages it quotes to cur/; return them."""
+        box = self.dir / "inbox"
+        waiting = inbox.waiting(box)
+        mine = [m for m in waiting if m.instance in (None, self.spec.instance)]
+        prompt = build_prompt(self.spec, self.dir.parent, n, roadmap_text, progress, mine, last_outcome)
+        (it_dir / "prompt").write_text(prompt)
+        inbox.take(box, waiting)  # only once the prompt quoting them exists
+        for m in waiting:
+            if m in mine:
+                self._events.emit("message_taken", iteration=n, message=m.name, sender=m.sender, sent=m.sent)
+            else:
+                self._events.emit("message_ignored", message=m.name, reason=f"addressed to instance {m.instance}")
+        return mine
+
+    def _supervise(self, agent: process.AgentProcess, started: float, deadline: float | None,
+                   parser: Any, stderr: Path, n: int) -> tuple[str | None, str | None]:
+        """Wait for the agent to exit; end it early for a stop, a signal, a deadline or a stall.
+
+        Returns why it was cut short (None if it ended by itself, or lingered after its
+        final result and was ended: a finished iteration) and the stall action taken.
+        """
+        it_limit = self.spec.iteration_timeout
+        limits = [d for d in (deadline, started + it_limit if it_limit else None) if d is not None]
+        limit = min(limits) if limits else None
+        self._last_output = time.monotonic()
+        reported_silence = None
+        while True:
+            self._wake.clear()
+            if agent.exited:
+                return None, None
+            now = time.monotonic()
+            ended = self._requested_end(None)
+            if ended is None and limit is not None and now >= limit:
+                ended = (Status.TIMEOUT, "wall-clock limit" if limit == deadline else f"iteration timeout of {it_limit:g}s")
+            if ended:
+                self._say(f"ending the agent: {ended[1]}")
+                agent.terminate(self.spec.grace)
+                return ended[1], None
+            quiet_since = max(self._last_output, now - _seconds_since_modified(stderr))
+            if parser.report.saw_result:
+                # Finished: silence now is the agent taking its time to exit, not a stall.
+                alarm = quiet_since + self.spec.result_grace
+                if now >= alarm:
+                    self._say("the agent lingers after its final result: ending it")
+                    agent.terminate(self.spec.grace)
+                    return None, None
+            elif reported_silence is not None and quiet_since - reported_silence < 0.01:
+                alarm = float("inf")  # this silence has been reported: wait for output, or the end
+            else:
+                alarm = quiet_since + self.spec.stall_after
+                if now >= alarm:
+                    action = self._stall(n, now - quiet_since)
+                    if action != "none":
+                        agent.terminate(self.spec.grace)
+                        return f"stalled: no output for {now - quiet_since:.1f}s ({action})", action
+                    reported_silence = quiet_since
+                    continue
+            until = min([alarm] + ([limit] if limit is not None else []))
+            self._wake.wait(None if until == float("inf") else max(0.0, until - time.monotonic()))
+
+    def _stall(self, n: int, silent: float) -> str:
+        action = self._stalls.next_action()
+        self.state.publish(stalled_since=now_iso(time.time() - silent))
+        self._events.emit("stalled", iteration=n, silent_s=round(silent, 1), action=action)
+        self._hook("stall", f"no output for {silent:.0f}s")
+        self._say(f"stalled: no output for {silent:.1f}s; action: {action}")
+        if action == "nudge":
+            self._nudge(f"Your previous iteration went silent for {silent:.0f}s and was ended. Work in small "
+                        "steps and keep printing what you do.")
+        return action
+
+
+def _progress_dict(p: Progress) -> dict[str, int]:
+    return {"done": p.done, "total": p.total}
+
+
+def _seconds_since_modified(path: Path) -> float:
+    try:
+        return max(0.0, time.time() - path.stat().st_mtime)
+    except OSError:
+        return float("inf")
