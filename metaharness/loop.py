@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Final
+from typing import Callable, Final
 
 from metaharness import inbox, liveness, process
 from metaharness.agents import USAGE_FIELDS
@@ -134,22 +134,14 @@ class Supervisor:
         after = list(self.spec.after)
         if not after:
             return None
-        from metaharness.waiter import Outcome, await_end
+        from metaharness.waiter import Outcome, watch_end
 
         self.state.publish(status=Status.PENDING, waiting_for=f"after {', '.join(after)}")
         self._events.emit("pending", after=after)
         self._say(f"pending until {', '.join(after)} completed")
-        ended: queue.Queue[Any] = queue.Queue()
-
-        def wait_for(dependency: str) -> None:
-            try:
-                ended.put(await_end(self.dir.parent, dependency, appear_within=None))
-            except OSError as e:  # never leave the dependent pending for ever
-                ended.put(Outcome(dependency, Status.CORRUPT, Exit.SYSTEM, f"cannot wait for it: {e}"))
-            self._wake.set()
-
+        ended: queue.Queue[Outcome] = queue.Queue()
         for dependency in after:
-            threading.Thread(target=wait_for, args=(dependency,), daemon=True).start()
+            watch_end(self.dir.parent, dependency, ended, appear_within=None, then=self._wake.set)
         deadline = self._started + self.spec.timeout if self.spec.timeout else None
         done = 0
         while done < len(after):

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from metaharness import harness, liveness, schema
 from metaharness.status import Exit, Status, exit_for
@@ -62,19 +63,24 @@ def await_end(tree: Path, harness_id: str, appear_within: float | None) -> Outco
         os.close(fd)
 
 
-def report_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_within: float | None) -> None:
-    """Block until the harness has ended, then put its Outcome on `ended` (a system error too)."""
+def report_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_within: float | None,
+               then: Callable[[], None] | None = None) -> None:
+    """Block until the harness has ended, then put its Outcome on `ended` (a system error
+    too: nobody may be left waiting for ever) and call `then`."""
     try:
         ended.put(await_end(tree, harness_id, appear_within))
     except OSError as e:
-        ended.put(Outcome(harness_id, None, Exit.SYSTEM, f"{e.filename}: {e.strerror}"))
+        ended.put(Outcome(harness_id, None, Exit.SYSTEM, f"cannot wait for it: {e.filename}: {e.strerror}"))
+    if then is not None:
+        then()
 
 
-def watch_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_within: float | None) -> None:
+def watch_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_within: float | None,
+              then: Callable[[], None] | None = None) -> None:
     """Start a daemon thread that reports the harness's end on `ended`.
 
     It holds two fds (the directory and its lock) until the harness ends."""
-    threading.Thread(target=report_end, args=(tree, harness_id, ended, appear_within), daemon=True).start()
+    threading.Thread(target=report_end, args=(tree, harness_id, ended, appear_within, then), daemon=True).start()
 
 
 def await_all(tree: Path, ids: list[str], *, any_: bool, timeout: float | None, appear_within: float) -> tuple[dict[str, Outcome], list[str]]:
