@@ -171,8 +171,16 @@ class IterationRunner:
             self._events.emit("iteration_failed", iteration=n, reason=summary)
             self._say(f"iteration {n}: {summary}")
             return IterationOutcome(True, summary, False, markers.scan(""), None)
-
         messages = self._write_prompt(n, it_dir, roadmap_text, before, last_outcome)
+        self.state.publish(status=Status.RUNNING, iteration=n, progress=_progress_dict(before), task=before.current_task)
+        self._events.emit("iteration_started", iteration=n, messages=len(messages), task=before.current_task)
+        self._say(f"iteration {n} started" + (f": {before.current_task}" if before.current_task else ""))
+        recorder, exit_info, cut_short, stall_action = self._run_agent(n, it_dir, started, deadline)
+        return self._conclude(n, it_dir, started, before, messages, recorder, exit_info, cut_short, stall_action)
+
+    def _run_agent(self, n: int, it_dir: Path, started: float, deadline: float | None,
+                   ) -> tuple[OutputRecorder, ExitInfo, str | None, str | None]:
+        """Run the agent over the prompt written in `it_dir` until it ends or is ended."""
         invocation = self._adapter.invocation(self._agent_options(), (it_dir / "prompt").read_text(), str(it_dir / "prompt"))
         inherited = dict(os.environ)
         if self._worktree_base is not None:
@@ -185,10 +193,6 @@ class IterationRunner:
             "MH_ITERATION": str(n), "MH_HARNESS_DIR": str(self.dir), "MH_PROMPT_FILE": str(it_dir / "prompt"),
             "MH_ROADMAP": str(self._roadmap), **invocation.env,
         }
-        self.state.publish(status=Status.RUNNING, iteration=n, progress=_progress_dict(before), task=before.current_task)
-        self._events.emit("iteration_started", iteration=n, messages=len(messages), task=before.current_task)
-        self._say(f"iteration {n} started" + (f": {before.current_task}" if before.current_task else ""))
-
         # The agent's output is kept once as it came (output: what parsers and mh-logs
         # --iteration read) and once as a person reads it (log, beside the supervisor's lines).
         recorder = OutputRecorder(
@@ -214,7 +218,12 @@ class IterationRunner:
         if agent.survivors:
             self._events.emit("survivors", iteration=n, pids=agent.survivors)
             self._say(f"processes the agent started outlived SIGKILL: {agent.survivors}")
+        return recorder, exit_info, cut_short, stall_action
 
+    def _conclude(self, n: int, it_dir: Path, started: float, before: Progress, messages: list[inbox.Message],
+                  recorder: OutputRecorder, exit_info: ExitInfo, cut_short: str | None,
+                  stall_action: str | None) -> IterationOutcome:
+        """Judge the iteration, record it (meta.json, events, state, usage) and say how it went."""
         report = recorder.parser.report
         found = markers.scan(report.final_text)
         try:
@@ -243,7 +252,7 @@ class IterationRunner:
         self._events.emit("iteration_ended", iteration=n, failed=failed, exit_code=exit_info.code,
                           signal=exit_info.signal, summary=summary)
         self.state.publish(agent_pid=None, last_outcome=summary, last_progress=None,
-                            **({"progress": _progress_dict(after), "task": after.current_task} if after else {}))
+                           **({"progress": _progress_dict(after), "task": after.current_task} if after else {}))
         self._say(f"iteration {n} ended: {summary}")
         process.reap_strays()
         return IterationOutcome(failed, summary, bool(cut_short), found, after, rate_limited=rate_limited,
