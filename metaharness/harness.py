@@ -205,6 +205,21 @@ class LiveState:
         self._stopped.set()
 
 
+def stop_request(directory: Path, instance: str) -> str | None:
+    """The reason of a stop request for this instance of the harness, if one was made (the
+    supervisor's side of request_stop)."""
+    try:
+        request = read_json(directory / "control" / "stop")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return "stop requested"  # an unreadable request is still a request
+    if request.get("instance") not in (None, instance):
+        return None  # addressed to an earlier harness of this id
+    sender, reason = request.get("from", "mh-stop"), request.get("reason")
+    return f"stopped by {sender}" + (f": {reason}" if reason else "")
+
+
 def request_stop(directory: Path, instance: str | None, sender: str, reason: str) -> None:
     """Write control/stop for the instance living in `directory` (mh-stop, mh-run).
 

@@ -22,20 +22,20 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, Final
+from typing import Any, Callable, Final
 
 from metaharness import inbox, liveness, process
 from metaharness.agents import USAGE_FIELDS
 from metaharness.escalation import Escalation, LoopDetector
 from metaharness.events import EventLog
-from metaharness.harness import RESERVE_NAME, LiveState
+from metaharness.harness import RESERVE_NAME, LiveState, stop_request
 from metaharness.hooks import Hooks
-from metaharness.iteration import IterationRunner
+from metaharness.iteration import IterationOutcome, IterationRunner
 from metaharness.roadmap import read_roadmap
 from metaharness.signals import SignalCatcher
 from metaharness.spec import Spec
 from metaharness.status import Exit, MhError, Status, exit_for
-from metaharness.tree import now_iso, read_json, write_json
+from metaharness.tree import now_iso, write_json
 from metaharness.watch import DirectoryWatch
 
 MAX_BACKOFF_SECONDS: Final = 600.0
@@ -187,7 +187,7 @@ class Supervisor:
                     return Status.COMPLETED, "the agent printed the completion marker"
                 if outcome.progress and outcome.progress.all_done:
                     return Status.COMPLETED, "every roadmap task is checked"
-            ended = self._requested_end(deadline) or self._budget_spent()
+            ended = self._requested_end(deadline) or _budget_spent(self.spec, self.state["usage"])
             if ended:
                 return ended
             last_outcome = outcome.summary
@@ -201,21 +201,9 @@ class Supervisor:
                 self._wait_out_rate_limit(iteration, limited_streak, outcome.retry_at, deadline)
                 continue
             limited_streak = 0
-            looping = self._loop_detector.observe(outcome.advanced, outcome.summary if outcome.failed else None)
+            looping = self._watch_for_loops(iteration, outcome)
             if looping:
-                action = self._loops.next_action()
-                self.state.publish(looping=looping)
-                self._events.emit("looping", iteration=iteration, reason=looping, action=action)
-                self._hook("loop", looping)
-                self._say(f"looping ({looping}): {action}")
-                if action == "stop":
-                    return Status.FAILED, f"looping: {looping}"
-                if action == "nudge":
-                    self._nudge(f"You seem to be going in circles: {looping}. Step back, re-read the roadmap, "
-                                "and try a different approach, or declare yourself blocked with the reason.")
-            elif outcome.advanced:
-                self._loops.calm()
-                self.state.publish(looping=None)
+                return looping
             if not outcome.failed:
                 failures = 0
                 continue
@@ -226,15 +214,24 @@ class Supervisor:
                 delay = min(self.spec.backoff * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
                 self._pause(delay, f"retry in {delay:g}s", deadline)
 
-    def _budget_spent(self) -> tuple[Status, str] | None:
-        """INCOMPLETE once the usage summed over iterations reaches a budget."""
-        usage = self.state["usage"]
-        budget_usd, budget_tokens = self.spec.budget_usd, self.spec.budget_tokens
-        if budget_usd is not None and usage["cost_usd"] >= budget_usd:
-            return Status.INCOMPLETE, f"spent ${usage['cost_usd']:.4f} of the ${budget_usd:g} budget"
-        tokens = usage["input_tokens"] + usage["output_tokens"]
-        if budget_tokens is not None and tokens >= budget_tokens:
-            return Status.INCOMPLETE, f"used {tokens} tokens of the {budget_tokens} token budget"
+    def _watch_for_loops(self, n: int, outcome: IterationOutcome) -> tuple[Status, str] | None:
+        """Apply the loop policy once iterations go in circles: FAILED if it says stop."""
+        looping = self._loop_detector.observe(outcome.advanced, outcome.summary if outcome.failed else None)
+        if not looping:
+            if outcome.advanced:
+                self._loops.calm()
+                self.state.publish(looping=None)
+            return None
+        action = self._loops.next_action()
+        self.state.publish(looping=looping)
+        self._events.emit("looping", iteration=n, reason=looping, action=action)
+        self._hook("loop", looping)
+        self._say(f"looping ({looping}): {action}")
+        if action == "stop":
+            return Status.FAILED, f"looping: {looping}"
+        if action == "nudge":
+            self._nudge(f"You seem to be going in circles: {looping}. Step back, re-read the roadmap, "
+                        "and try a different approach, or declare yourself blocked with the reason.")
         return None
 
     def _wait_out_rate_limit(self, n: int, times: int, retry_at: float | None, deadline: float | None) -> None:
@@ -249,23 +246,12 @@ class Supervisor:
         """A signal, a stop request or the wall-clock deadline, if one has arrived."""
         if self._signals and self._signals.received is not None:
             return Status.INTERRUPTED, f"received {signal.Signals(self._signals.received).name}"
-        stop = self._stop_request()
+        stop = stop_request(self.dir, self.spec.instance)
         if stop is not None:
             return Status.STOPPED, stop
         if deadline is not None and time.monotonic() >= deadline:
             return Status.TIMEOUT, f"wall-clock limit of {self.spec.timeout:g}s reached"
         return None
-
-    def _stop_request(self) -> str | None:
-        try:
-            request = read_json(self.dir / "control" / "stop")
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            return "stop requested"  # an unreadable request is still a request
-        if request.get("instance") not in (None, self.spec.instance):
-            return None  # addressed to an earlier harness of this id
-        return f"stopped by {request.get('from', 'mh-stop')}" + (f": {request['reason']}" if request.get("reason") else "")
 
     def _pause(self, delay: float, why: str, deadline: float | None) -> None:
         """Sleep `delay` seconds in state `waiting`, cut short by a stop, a signal or the deadline."""
@@ -347,6 +333,16 @@ class Supervisor:
         self._events.close()
         os.close(self._log_fd)
         return code
+
+
+def _budget_spent(spec: Spec, usage: dict[str, Any]) -> tuple[Status, str] | None:
+    """INCOMPLETE once the usage summed over iterations reaches a budget."""
+    if spec.budget_usd is not None and usage["cost_usd"] >= spec.budget_usd:
+        return Status.INCOMPLETE, f"spent ${usage['cost_usd']:.4f} of the ${spec.budget_usd:g} budget"
+    tokens = usage["input_tokens"] + usage["output_tokens"]
+    if spec.budget_tokens is not None and tokens >= spec.budget_tokens:
+        return Status.INCOMPLETE, f"used {tokens} tokens of the {spec.budget_tokens} token budget"
+    return None
 
 
 def _disk_full(e: OSError) -> str:
