@@ -18,8 +18,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Callable, Final
 
@@ -105,12 +103,14 @@ class Run:
                 self.started = True
                 self._note(h.id, instance=view.instance, status="running")
                 return "adopted"
-        args = h.spawn_args() + [a for dep in self.plan.dependencies(h) for a in ("--after", dep)] + ["--run", self.run_id]
-        proc = subprocess.run([sys.executable, "-m", "metaharness.cli.spawn", *args, "--detach", "--quiet"],
-                              cwd=self.plan.path.parent, capture_output=True, text=True,
-                              env={**os.environ, "MH_ROOT": str(self.tree.parent)})
-        if proc.returncode != 0:
-            raise MhError(f"cannot spawn {h.id}: {proc.stderr.strip().removeprefix('mh-spawn: error: ')}", proc.returncode)
+        from metaharness.start import prepare, start
+
+        request = h.request(self.plan.path.parent, tuple(self.plan.dependencies(h)), self.run_id)
+        try:
+            spec, progress = prepare(request)
+            start(spec, progress, detach=True)
+        except MhError as e:
+            raise MhError(f"cannot spawn {h.id}: {e}", e.code) from None
         self.started = True
         self._note(h.id, instance=harness.inspect(self.tree / h.id).instance, status="running")
         return "spawned"

@@ -21,11 +21,11 @@ import json
 import os
 import select
 import signal
-import subprocess
 import sys
 import threading
 from typing import Any
 
+from metaharness import process
 from metaharness.start import Request, prepare, start
 from metaharness.status import Exit, MhError
 
@@ -34,8 +34,7 @@ class ForkServer:
     """The pool's end: start supervisors, wait for their exit codes, signal them."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self._server = subprocess.Popen([sys.executable, "-m", "metaharness.forkserver"], env=env,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._server = process.start_server([sys.executable, "-m", "metaharness.forkserver"], env)
         self._send_lock = threading.Lock()
         self._changed = threading.Condition()
         self._started: list[int] = []
@@ -121,13 +120,10 @@ def serve() -> None:
         if wake_r in readable:
             while _drained_once(wake_r):
                 pass
-        while running:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if pid == 0:
-                break
+        for pid, code in process.reap_exited() if running else []:
             if pid in running:
                 running.discard(pid)
-                reply({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
+                reply({"exited": pid, "code": code})
         if 0 not in readable:
             continue
         data = os.read(0, 65536)
@@ -137,13 +133,11 @@ def serve() -> None:
         for line in lines:
             request = json.loads(line)
             if "start" in request:
-                pid = os.fork()
-                if pid == 0:
-                    _child(Request.from_json(request["start"]), (wake_r, wake_w))
+                pid = process.fork(lambda: _child(Request.from_json(request["start"]), (wake_r, wake_w)))
                 running.add(pid)
                 reply({"started": pid})
             elif request.get("signal") in running:
-                os.kill(request["signal"], request["signum"])
+                process.signal_child(request["signal"], request["signum"])
 
 
 def _drained_once(fd: int) -> bool:
@@ -153,10 +147,9 @@ def _drained_once(fd: int) -> bool:
         return False
 
 
-def _child(request: Request, server_fds: tuple[int, int]) -> None:
+def _child(request: Request, server_fds: tuple[int, int]) -> int:
     """In the forked child: start the harness and supervise it, as `mh-spawn` would in the
-    foreground; exit with its status, never return."""
-    code = 70
+    foreground; its exit status."""
     try:
         signal.set_wakeup_fd(-1)
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGHUP):
@@ -168,13 +161,11 @@ def _child(request: Request, server_fds: tuple[int, int]) -> None:
             os.dup2(null, fd)
         os.close(null)
         spec, progress = prepare(request)
-        code = start(spec, progress, detach=False)
+        return start(spec, progress, detach=False)
     except MhError as e:  # refused at the door: the pool reports the status, as for mh-spawn's
-        code = e.code
+        return e.code
     except OSError:
-        code = Exit.SYSTEM
-    finally:
-        os._exit(code)
+        return Exit.SYSTEM
 
 
 if __name__ == "__main__":

@@ -13,13 +13,14 @@ branch starts from the previous stage's branch unless it names its own `base`.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from metaharness import strategies, worktree
 from metaharness.prompt import read_template
+from metaharness.spec import Options, read_option
+from metaharness.start import Request, check_options
 from metaharness.status import Exit, MhError
 from metaharness.strategies.voting import CRITERIA
 from metaharness.userfile import read_text
@@ -39,6 +40,7 @@ HARNESS_KEYS: Final = {
     "result_grace": (str, int, float), "hook_timeout": (str, int, float), "rate_limit_backoff": (str, int, float),
     "workdir": str, "prompt_template": str, "worktree": bool, "base": str,
 }
+REQUEST_KEYS: Final = frozenset({"workdir", "prompt_template", "worktree", "base"})
 OWN_KEYS: Final = frozenset({"id", "roadmap", "depends"})
 Source = tuple[Any, str]  # the YAML node an option's value came from, and the field to name
 
@@ -50,20 +52,14 @@ class HarnessPlan:
     depends: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
 
-    def spawn_args(self) -> list[str]:
-        """The mh-spawn arguments for this harness (its dependencies aside)."""
-        args = [self.id, str(self.roadmap)]
-        for key, value in self.options.items():
-            flag = "--" + key.replace("_", "-")
-            if value is True:
-                args.append(flag)
-            elif value is False or value is None:
-                continue
-            elif isinstance(value, list):
-                args += [f"{flag}={item}" for item in value]
-            else:
-                args.append(f"{flag}={value}")  # one word: a value like `--verbose` is not an option
-        return args
+    def request(self, base: Path, after: tuple[str, ...] = (), run: str | None = None) -> Request:
+        """What to start for this harness; its relative paths are from `base`, the plan's
+        directory. The options must have passed the plan's checks."""
+        read = dict(read_option(key, value) for key, value in self.options.items() if key not in REQUEST_KEYS)
+        paths = {key: str(base / self.options[key]) for key in ("workdir", "prompt_template") if key in self.options}
+        return Request(self.id, str(self.roadmap), Options(**read), workdir=paths.get("workdir", str(base)),
+                       prompt_template=paths.get("prompt_template"), after=after, run=run,
+                       worktree=bool(self.options.get("worktree")), base=self.options.get("base"))
 
 
 @dataclass(frozen=True)
@@ -241,7 +237,6 @@ class _Validator:
             problem = _option_problem(key, value)
             if problem:
                 raise fail(key, problem)
-        _check_spawn_options(h, where)  # what no single value shows
         if h.options.get("agent") == "cmd" and not h.options.get("agent_cmd"):
             raise fail("agent", "the cmd agent needs agent_cmd")
         workdir = self.path.parent / h.options.get("workdir", ".")  # mh-spawn runs in the plan's directory
@@ -255,6 +250,11 @@ class _Validator:
                 raise fail("prompt_template", f"cannot read {template}: {e.strerror or e}") from None
             except UnicodeDecodeError:
                 raise fail("prompt_template", f"cannot read {template}: not UTF-8 text") from None
+        request = h.request(self.path.parent)
+        try:  # and whatever else mh-spawn's own door check refuses
+            check_options(request.options, request.workdir, request.prompt_template)
+        except MhError as e:
+            raise MhError(f"{where}: {e}", e.code) from None
 
     def check_strategy(self, plan: Plan, top: dict[str, tuple[Any, Any]]) -> None:
         if plan.max_parallel is not None and plan.max_parallel < 1:
@@ -320,47 +320,14 @@ class _Validator:
 
 
 def _option_problem(key: str, value: Any) -> str | None:
-    """Why mh-spawn's parser would refuse `value` for its option `key`, or None."""
-    import argparse
-
-    action = _spawn_options()[key]
-    for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, bool):
-            continue  # a flag: present or not
-        try:
-            converted = action.type(str(item)) if callable(action.type) else str(item)
-        except argparse.ArgumentTypeError as e:
-            return str(e)
-        except (TypeError, ValueError):
-            return f"not a valid value: {item!r}"
-        if action.choices is not None and converted not in action.choices:
-            return f"{item!r} is not one of {', '.join(map(str, action.choices))}"
-    return None
-
-
-@functools.cache
-def _spawn_options() -> dict[str, Any]:
-    """mh-spawn's parser actions by destination: the plan's keys (`agent_cmd`, ...)."""
-    from metaharness.cli.spawn import build_parser
-
-    return {action.dest: action for action in build_parser()._actions}
-
-
-def _check_spawn_options(planned: HarnessPlan, where: str) -> None:
-    """Refuse, before anything starts, options mh-spawn's parser would refuse together."""
-    import contextlib
-    import io
-
-    from metaharness.cli.spawn import build_parser
-
-    parser = build_parser()
-    errors = io.StringIO()
+    """Why `value` cannot be the harness option `key` (as mh-spawn would refuse it), or None."""
+    if key in REQUEST_KEYS:
+        return None  # paths and flags: checked as mh-spawn checks them, in check_door
     try:
-        with contextlib.redirect_stderr(errors):
-            parser.parse_args(planned.spawn_args())
-    except SystemExit:
-        message = errors.getvalue().strip().removeprefix("mh-spawn: error: ").split(" (see ")[0]
-        raise MhError(f"{where}: {message}", Exit.USAGE) from None
+        read_option(key, value)
+    except ValueError as e:
+        return str(e)
+    return None
 
 
 def _front_matter_depends(roadmap: Path) -> list[str]:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Final
 
 from metaharness.agents import Invocation
 from metaharness.liveness import stat_fields
+from metaharness.status import Exit
 
 _PR_SET_CHILD_SUBREAPER: Final = 36
 _REAP_AFTER_KILL_SECONDS: Final = 5.0
@@ -93,27 +94,73 @@ def become_subreaper() -> None:
 
 def reap_strays() -> None:
     """Collect exited descendants adopted by the subreaper (call while no agent runs)."""
+    reap_exited()
+
+
+def fork(child: Callable[[], int]) -> int:
+    """Fork; the child runs `child` and exits with what it returns (70 if it raises)."""
+    pid = os.fork()
+    if pid != 0:
+        return pid
+    code = 70
+    try:
+        code = child()
+    finally:
+        os._exit(code)
+
+
+def reap_exited() -> list[tuple[int, int]]:
+    """Reap the children that have exited, without waiting: (pid, exit code), the code as
+    Popen gives it (-N: killed by signal N)."""
+    reaped = []
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return reaped
         if pid == 0:
-            return
+            return reaped
+        reaped.append((pid, os.waitstatus_to_exitcode(status)))
 
 
-def detach(log_path: Path) -> bool:
-    """Fork a session-leading child with stdio on `log_path`; True in the child."""
-    if os.fork() != 0:
+def signal_child(pid: int, signum: int) -> None:
+    """Signal a child of ours that has not been reaped yet (so never a recycled pid)."""
+    os.kill(pid, signum)
+
+
+def start_server(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start a helper that talks on its stdin and stdout (the pool's fork server)."""
+    return subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+
+def detach(log_path: Path, keep: tuple[int, ...] = ()) -> bool:
+    """Fork a child in a session of its own, with stdio on `log_path` and no other open
+    descriptor but those in `keep`; True in the child, False in the caller.
+
+    The child is forked twice, so the caller (mh-run, which goes on) is not its parent:
+    nobody but the init process or a subreaper has to reap it. Descriptors the caller
+    holds (mh-run's run lock, say) must not live on in a supervisor."""
+    middle = os.fork()
+    if middle != 0:
+        os.waitpid(middle, 0)
         return False
-    os.setsid()
-    null = os.open(os.devnull, os.O_RDONLY)
-    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-    os.dup2(null, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(null)
-    os.close(log)
+    try:
+        os.setsid()
+        if os.fork() != 0:
+            os._exit(0)
+        null = os.open(os.devnull, os.O_RDONLY)
+        log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        for fd in map(int, os.listdir("/proc/self/fd")):
+            if fd > 2 and fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass  # the listing's own descriptor, closed already
+    except BaseException:
+        os._exit(Exit.SYSTEM)
     return True
 
 

@@ -20,9 +20,15 @@ from typing import Final
 HANDLED: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def hold() -> None:
-    """Keep the handled signals pending until a SignalCatcher takes them."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+def hold() -> set[signal.Signals]:
+    """Keep the handled signals pending until a SignalCatcher takes them; return the mask
+    as it was, for release()."""
+    return signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+
+
+def release(mask: set[signal.Signals]) -> None:
+    """Restore the mask hold() returned (a process that detached a supervisor goes on)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 class SignalCatcher:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Callable, Final
 
 FORMAT: Final = 1
 
@@ -99,6 +99,59 @@ class Spec(Options):
         return cls(**values)
 
 
-def option_names() -> tuple[str, ...]:
-    """The names of the options, as a plan writes them and spec.json holds them."""
-    return tuple(f.name for f in dataclasses.fields(Options))
+def _text(text: str) -> str:
+    return text
+
+
+def _agent(text: str) -> str:
+    from metaharness.agents import ADAPTERS
+
+    if text not in ADAPTERS:
+        raise ValueError(f"{text!r} is not one of {', '.join(ADAPTERS)}")
+    return text
+
+
+def _flag(text: str) -> bool:
+    if text not in ("True", "False"):
+        raise ValueError(f"not true or false: {text!r}")
+    return text == "True"
+
+
+def _readers() -> dict[str, tuple[str, Callable[[str], Any]]]:
+    from metaharness import values
+
+    return {
+        "agent": ("agent", _agent), "agent_cmd": ("agent_cmd", _text), "model": ("model", _text),
+        "max_turns": ("max_turns", values.positive_int), "allowed_tools": ("allowed_tools", _text),
+        "permission_mode": ("permission_mode", _text), "agent_arg": ("agent_args", _text),
+        "resume_session": ("resume_session", _flag), "budget_usd": ("budget_usd", values.positive_amount),
+        "budget_tokens": ("budget_tokens", values.positive_int),
+        "rate_limit_backoff": ("rate_limit_backoff", values.positive_duration),
+        "max_iterations": ("max_iterations", values.positive_int),
+        "max_failures": ("max_failures", values.positive_int), "timeout": ("timeout", values.positive_duration),
+        "iteration_timeout": ("iteration_timeout", values.positive_duration),
+        "backoff": ("backoff", values.duration), "grace": ("grace", values.duration),
+        "heartbeat": ("heartbeat_interval", values.positive_duration),
+        "stall_after": ("stall_after", values.positive_duration), "on_stall": ("on_stall", values.policy),
+        "loop_after": ("loop_after", values.positive_int), "on_loop": ("on_loop", values.policy),
+        "result_grace": ("result_grace", values.duration), "hook_timeout": ("hook_timeout", values.positive_duration),
+    }
+
+
+def read_option(key: str, value: Any) -> tuple[str, Any]:
+    """An option as a plan writes it (mh-spawn's --flag without the dashes, `agent_arg`,
+    `heartbeat`) read into its field and value; ValueError naming what is wrong."""
+    readers = _readers()
+    if key not in readers:
+        raise ValueError(f"not an option: {key}")
+    name, read = readers[key]
+    if key == "agent_arg":
+        items = value if isinstance(value, list) else [value]
+        return name, tuple(read(str(item)) for item in items)
+    converted = read(str(value))
+    return name, tuple(converted) if isinstance(converted, list) else converted
+
+
+def option_keys() -> frozenset[str]:
+    """The option names a plan may use."""
+    return frozenset(_readers())

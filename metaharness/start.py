@@ -126,13 +126,17 @@ def start(spec: Spec, progress: Progress, *, detach: bool,
     check_no_cycle(tree, spec.id, list(spec.after))
     from metaharness.loop import Supervisor  # before the harness exists: an import error leaves nothing behind
 
-    signals.hold()  # from here a signal must end in an `interrupted` result, not a dead harness
-    directory, lock_fd = harness.create(tree, spec.to_json(), harness.starting_state(spec, progress))
+    mask = signals.hold()  # from here a signal must end in an `interrupted` result, not a dead harness
+    try:
+        directory, lock_fd = harness.create(tree, spec.to_json(), harness.starting_state(spec, progress))
+    except BaseException:
+        signals.release(mask)
+        raise
     if not detach:
         return Supervisor(directory, spec, lock_fd, narrate).run()
     if before_detach:
         before_detach()
-    if process.detach(directory / "log"):
+    if process.detach(directory / "log", keep=(lock_fd,)):
         code = Exit.SOFTWARE
         try:
             code = Supervisor(directory, spec, lock_fd).run()
@@ -143,7 +147,8 @@ def start(spec: Spec, progress: Progress, *, detach: bool,
         finally:
             sys.stderr.flush()
             os._exit(code)
-    os.close(lock_fd)  # the supervisor child holds the lock now
+    os.close(lock_fd)  # the supervisor holds the lock now
+    signals.release(mask)
     return Exit.OK
 
 

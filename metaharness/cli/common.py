@@ -11,14 +11,12 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Callable, Final, NoReturn, Sequence
+from typing import Callable, NoReturn, Sequence, TypeVar
 
-from metaharness import __version__
-from metaharness.duration import parse_duration
-from metaharness.schema import MAX_COUNT
+from metaharness import __version__, values
 from metaharness.status import Exit, MhError
 
-MAX_AMOUNT: Final = 10**9  # dollars: a budget above this is a typing mistake
+T = TypeVar("T")
 
 
 class Parser(argparse.ArgumentParser):
@@ -44,61 +42,28 @@ def subcommands(p: Parser, metavar: str) -> argparse._SubParsersAction:  # type:
     return p.add_subparsers(dest="action", required=True, metavar=metavar, parser_class=Parser)
 
 
-def duration(text: str) -> float:
-    """argparse type for durations (90, 0.5, 5m, 2h)."""
-    try:
-        return parse_duration(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+def _argtype(convert: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a value parser: its ValueError becomes argparse's one-line error."""
+    def parse(text: str) -> T:
+        try:
+            return convert(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = convert.__name__
+    return parse
 
 
-def positive_duration(text: str) -> float:
-    """argparse type for limits, where 0 would mean "already over"."""
-    seconds = duration(text)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
-    return seconds
-
-
-def policy(text: str) -> list[str]:
-    """argparse type for an escalation policy: nudge,restart,stop."""
-    from metaharness.escalation import parse_policy
-
-    try:
-        return parse_policy(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def positive_int(text: str) -> int:
-    """argparse type for counts: 1 to MAX_COUNT."""
-    return bounded_int(text, 1, MAX_COUNT, "a positive integer")
+duration = _argtype(values.duration)
+positive_duration = _argtype(values.positive_duration)
+policy = _argtype(values.policy)
+positive_int = _argtype(values.positive_int)
+positive_amount = _argtype(values.positive_amount)
 
 
 def bounded_int(text: str, low: int, high: int, what: str = "an integer") -> int:
     """An integer from `low` to `high`, or an argparse error naming the range."""
-    try:
-        value = int(text) if len(text) <= 20 else None  # int() of a long digit string is slow
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"not {what} from {low} to {high}: {_shown(text)}")
-    return value
-
-
-def positive_amount(text: str) -> float:
-    """argparse type for budgets: a number more than 0 and at most MAX_AMOUNT (no nan, no inf)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= MAX_AMOUNT:
-        raise argparse.ArgumentTypeError(f"not a number more than 0 and at most {MAX_AMOUNT}: {_shown(text)}")
-    return value
-
-
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:40] + "...")
+    return _argtype(lambda t: values.bounded_int(t, low, high, what))(text)
 
 
 def run(verb: str, body: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
