@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from metaharness import strategies, worktree
 from metaharness.prompt import read_template
-from metaharness.spec import Options, read_option
+from metaharness.spec import Options, option_keys, read_option, yaml_kind
 from metaharness.start import Request, check_options
 from metaharness.status import Exit, MhError
 from metaharness.strategies.voting import CRITERIA
@@ -31,15 +31,10 @@ STRATEGIES: Final = tuple(strategies.REGISTRY)
 TOP_KEYS: Final = frozenset({"strategy", "fail_fast", "max_parallel", "defaults", "harnesses", "on_dependency_failure"}
                             ).union(*(s.keys for s in strategies.REGISTRY.values()))
 # mh-spawn options a plan may set, and the kind of value each takes.
-HARNESS_KEYS: Final = {
-    "agent": str, "agent_cmd": str, "model": str, "max_turns": int, "allowed_tools": str, "permission_mode": str,
-    "agent_arg": list, "resume_session": bool, "budget_usd": (int, float), "budget_tokens": int,
-    "max_iterations": int, "max_failures": int, "timeout": (str, int, float), "iteration_timeout": (str, int, float),
-    "backoff": (str, int, float), "grace": (str, int, float), "heartbeat": (str, int, float),
-    "stall_after": (str, int, float), "on_stall": str, "loop_after": int, "on_loop": str,
-    "result_grace": (str, int, float), "hook_timeout": (str, int, float), "rate_limit_backoff": (str, int, float),
-    "workdir": str, "prompt_template": str, "worktree": bool, "base": str,
-}
+# What a plan may set for a harness, and the kind of YAML value each takes: the Spec's
+# options, and what mh-spawn makes of its directory and worktree.
+HARNESS_KEYS: Final = {**{key: yaml_kind(key) for key in sorted(option_keys())},
+                       "workdir": str, "prompt_template": str, "worktree": bool, "base": str}
 REQUEST_KEYS: Final = frozenset({"workdir", "prompt_template", "worktree", "base"})
 OWN_KEYS: Final = frozenset({"id", "roadmap", "depends"})
 Source = tuple[Any, str]  # the YAML node an option's value came from, and the field to name

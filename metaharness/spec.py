@@ -5,8 +5,9 @@ plan's keys, a pool's spawn options), with their types and defaults; `Spec` adds
 harness is (id, instance, roadmap, workdir, dependencies). A Spec is built once, at the
 door (see start.py), written to spec.json (never rewritten) and handed to the supervisor
 as it is; spec.json is its JSON form, field for field, so a reader of the file and the
-supervisor see the same names. Adding an option is a field here, a parser line in
-cli/spawn.py and a line in mh-spawn(1). See mh-harness(7).
+supervisor see the same names. Adding an option is a field here (its default and how its
+text is read), a parser line in cli/spawn.py and a line in mh-spawn(1); plans and pools
+take it from here. See mh-harness(7).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Final
+
+from metaharness import values
 
 FORMAT: Final = 1
 
@@ -26,34 +29,58 @@ class WorktreeRequest:
     base: str
 
 
+def _text(text: str) -> str:
+    return text
+
+
+def _agent(text: str) -> str:
+    from metaharness.agents import ADAPTERS
+
+    if text not in ADAPTERS:
+        raise ValueError(f"{text!r} is not one of {', '.join(ADAPTERS)}")
+    return text
+
+
+def _flag(text: str) -> bool:
+    if text not in ("True", "False"):
+        raise ValueError(f"not true or false: {text!r}")
+    return text == "True"
+
+
+def option(default: Any, read: Callable[[str], Any], key: str | None = None) -> Any:
+    """A field of Options: its default, how its text is read (values.py), and the name a
+    command line (--key) and a plan (key:) give it when that is not the field's own."""
+    return dataclasses.field(default=default, metadata={"read": read, "key": key})
+
+
 @dataclass(frozen=True, kw_only=True)
 class Options:
     """What a user may set for a harness; every default is the one documented."""
 
-    agent: str | None = None  # None: cmd, given agent_cmd
-    agent_cmd: str | None = None
-    model: str | None = None
-    max_turns: int | None = None
-    allowed_tools: str | None = None
-    permission_mode: str | None = None
-    agent_args: tuple[str, ...] = ()
-    resume_session: bool = False
-    budget_usd: float | None = None
-    budget_tokens: int | None = None
-    rate_limit_backoff: float = 60.0  # seconds; doubles while no reset time is stated
-    max_iterations: int = 50
-    max_failures: int = 5
-    timeout: float | None = None  # seconds of wall clock for the harness
-    iteration_timeout: float | None = None
-    backoff: float = 2.0  # seconds after the first failure, doubling
-    grace: float = 10.0  # seconds between TERM and KILL
-    heartbeat_interval: float = 5.0
-    stall_after: float = 300.0
-    on_stall: tuple[str, ...] = ("nudge", "restart", "stop")
-    loop_after: int = 5
-    on_loop: tuple[str, ...] = ("nudge", "stop")
-    result_grace: float = 5.0
-    hook_timeout: float = 30.0
+    agent: str | None = option(None, _agent)  # None: cmd, given agent_cmd
+    agent_cmd: str | None = option(None, _text)
+    model: str | None = option(None, _text)
+    max_turns: int | None = option(None, values.positive_int)
+    allowed_tools: str | None = option(None, _text)
+    permission_mode: str | None = option(None, _text)
+    agent_args: tuple[str, ...] = option((), _text, key="agent_arg")  # repeatable: one value per use
+    resume_session: bool = option(False, _flag)
+    budget_usd: float | None = option(None, values.positive_amount)
+    budget_tokens: int | None = option(None, values.positive_int)
+    rate_limit_backoff: float = option(60.0, values.positive_duration)  # doubles while no reset is stated
+    max_iterations: int = option(50, values.positive_int)
+    max_failures: int = option(5, values.positive_int)
+    timeout: float | None = option(None, values.positive_duration)  # wall clock for the whole harness
+    iteration_timeout: float | None = option(None, values.positive_duration)
+    backoff: float = option(2.0, values.duration)  # after the first failure, doubling
+    grace: float = option(10.0, values.duration)  # between TERM and KILL
+    heartbeat_interval: float = option(5.0, values.positive_duration, key="heartbeat")
+    stall_after: float = option(300.0, values.positive_duration)
+    on_stall: tuple[str, ...] = option(("nudge", "restart", "stop"), values.policy)
+    loop_after: int = option(5, values.positive_int)
+    on_loop: tuple[str, ...] = option(("nudge", "stop"), values.policy)
+    result_grace: float = option(5.0, values.duration)
+    hook_timeout: float = option(30.0, values.positive_duration)
 
 
 DEFAULTS: Final = Options()
@@ -99,59 +126,54 @@ class Spec(Options):
         return cls(**values)
 
 
-def _text(text: str) -> str:
-    return text
 
-
-def _agent(text: str) -> str:
-    from metaharness.agents import ADAPTERS
-
-    if text not in ADAPTERS:
-        raise ValueError(f"{text!r} is not one of {', '.join(ADAPTERS)}")
-    return text
-
-
-def _flag(text: str) -> bool:
-    if text not in ("True", "False"):
-        raise ValueError(f"not true or false: {text!r}")
-    return text == "True"
-
-
-def _readers() -> dict[str, tuple[str, Callable[[str], Any]]]:
-    from metaharness import values
-
-    return {
-        "agent": ("agent", _agent), "agent_cmd": ("agent_cmd", _text), "model": ("model", _text),
-        "max_turns": ("max_turns", values.positive_int), "allowed_tools": ("allowed_tools", _text),
-        "permission_mode": ("permission_mode", _text), "agent_arg": ("agent_args", _text),
-        "resume_session": ("resume_session", _flag), "budget_usd": ("budget_usd", values.positive_amount),
-        "budget_tokens": ("budget_tokens", values.positive_int),
-        "rate_limit_backoff": ("rate_limit_backoff", values.positive_duration),
-        "max_iterations": ("max_iterations", values.positive_int),
-        "max_failures": ("max_failures", values.positive_int), "timeout": ("timeout", values.positive_duration),
-        "iteration_timeout": ("iteration_timeout", values.positive_duration),
-        "backoff": ("backoff", values.duration), "grace": ("grace", values.duration),
-        "heartbeat": ("heartbeat_interval", values.positive_duration),
-        "stall_after": ("stall_after", values.positive_duration), "on_stall": ("on_stall", values.policy),
-        "loop_after": ("loop_after", values.positive_int), "on_loop": ("on_loop", values.policy),
-        "result_grace": ("result_grace", values.duration), "hook_timeout": ("hook_timeout", values.positive_duration),
-    }
-
-
-def read_option(key: str, value: Any) -> tuple[str, Any]:
-    """An option as a plan writes it (mh-spawn's --flag without the dashes, `agent_arg`,
-    `heartbeat`) read into its field and value; ValueError naming what is wrong."""
-    readers = _readers()
-    if key not in readers:
-        raise ValueError(f"not an option: {key}")
-    name, read = readers[key]
-    if key == "agent_arg":
-        items = value if isinstance(value, list) else [value]
-        return name, tuple(read(str(item)) for item in items)
-    converted = read(str(value))
-    return name, tuple(converted) if isinstance(converted, list) else converted
+def _fields_by_key() -> dict[str, dataclasses.Field[Any]]:
+    return {f.metadata.get("key") or f.name: f for f in dataclasses.fields(Options)}
 
 
 def option_keys() -> frozenset[str]:
-    """The option names a plan may use."""
-    return frozenset(_readers())
+    """The names a command line (--name) and a plan (name:) give the options."""
+    return frozenset(_fields_by_key())
+
+
+def reader(key: str) -> Callable[[str], Any]:
+    """How the text of option `key` is read (for mh-spawn's parser)."""
+    return _fields_by_key()[key].metadata["read"]
+
+
+def read_option(key: str, value: Any) -> tuple[str, Any]:
+    """An option as a plan writes it read into its field's name and value; ValueError
+    naming what is wrong. A repeatable option takes a list."""
+    found = _fields_by_key().get(key)
+    if found is None:
+        raise ValueError(f"not an option: {key}")
+    read = found.metadata["read"]
+    if isinstance(found.default, tuple) and read is _text:
+        return found.name, tuple(read(str(item)) for item in (value if isinstance(value, list) else [value]))
+    converted = read(str(value))
+    return found.name, tuple(converted) if isinstance(converted, list) else converted
+
+
+def options_from(given: dict[str, Any]) -> Options:
+    """Options from values already read, by key (mh-spawn's parsed command line)."""
+    return Options(**{f.name: tuple(given[key]) if isinstance(given[key], list) else given[key]
+                      for key, f in _fields_by_key().items()})
+
+
+def yaml_kind(key: str) -> type | tuple[type, ...]:
+    """What kind of YAML value a plan may give option `key`: a duration may be a number or
+    text (5m), a repeatable option a list; the reader then checks the value itself."""
+    found = _fields_by_key()[key]
+    read = found.metadata["read"]
+    if isinstance(found.default, tuple) and read is _text:
+        return list
+    if read is values.positive_int:
+        return int
+    if read is values.positive_amount:
+        return (int, float)
+    if read is _flag:
+        return bool
+    if read in (values.duration, values.positive_duration):
+        return (str, int, float)
+    return str
+

@@ -42,7 +42,7 @@ def subcommands(p: Parser, metavar: str) -> argparse._SubParsersAction:  # type:
     return p.add_subparsers(dest="action", required=True, metavar=metavar, parser_class=Parser)
 
 
-def _argtype(convert: Callable[[str], T]) -> Callable[[str], T]:
+def argtype(convert: Callable[[str], T]) -> Callable[[str], T]:
     """An argparse type from a value parser: its ValueError becomes argparse's one-line error."""
     def parse(text: str) -> T:
         try:
@@ -54,16 +54,16 @@ def _argtype(convert: Callable[[str], T]) -> Callable[[str], T]:
     return parse
 
 
-duration = _argtype(values.duration)
-positive_duration = _argtype(values.positive_duration)
-policy = _argtype(values.policy)
-positive_int = _argtype(values.positive_int)
-positive_amount = _argtype(values.positive_amount)
+duration = argtype(values.duration)
+positive_duration = argtype(values.positive_duration)
+policy = argtype(values.policy)
+positive_int = argtype(values.positive_int)
+positive_amount = argtype(values.positive_amount)
 
 
 def bounded_int(text: str, low: int, high: int, what: str = "an integer") -> int:
     """An integer from `low` to `high`, or an argparse error naming the range."""
-    return _argtype(lambda t: values.bounded_int(t, low, high, what))(text)
+    return argtype(lambda t: values.bounded_int(t, low, high, what))(text)
 
 
 def run(verb: str, body: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+from metaharness import spec
 from metaharness.cli import common
 from metaharness.spec import DEFAULTS, Options
 from metaharness.start import Request
@@ -38,7 +39,7 @@ def build_parser() -> common.Parser:
                    help="the agent CLI to run (default: cmd, given --agent-cmd)")
     p.add_argument("--agent-cmd", metavar="CMD", help="shell command run each iteration (the cmd agent)")
     p.add_argument("--model", help="model name passed to the agent CLI")
-    p.add_argument("--max-turns", type=common.positive_int, metavar="N", help="turn limit per iteration (claude)")
+    p.add_argument("--max-turns", type=_read("max_turns"), metavar="N", help="turn limit per iteration (claude)")
     p.add_argument("--allowed-tools", metavar="TOOLS", help="tools the agent may use without asking (claude)")
     p.add_argument("--permission-mode", metavar="MODE",
                    help="claude --permission-mode (default bypassPermissions), codex --sandbox "
@@ -47,36 +48,36 @@ def build_parser() -> common.Parser:
                    help="extra argument for the agent CLI (repeatable)")
     p.add_argument("--resume-session", action="store_true",
                    help="continue the previous iteration's session (claude --resume)")
-    p.add_argument("--budget-usd", type=common.positive_amount, metavar="USD", help="end incomplete once the agent has cost this much")
-    p.add_argument("--budget-tokens", type=common.positive_int, metavar="N",
+    p.add_argument("--budget-usd", type=_read("budget_usd"), metavar="USD", help="end incomplete once the agent has cost this much")
+    p.add_argument("--budget-tokens", type=_read("budget_tokens"), metavar="N",
                    help="end incomplete once the agent has used this many tokens")
-    p.add_argument("--rate-limit-backoff", type=common.positive_duration, default=DEFAULTS.rate_limit_backoff,
+    p.add_argument("--rate-limit-backoff", type=_read("rate_limit_backoff"), default=DEFAULTS.rate_limit_backoff,
                    metavar="DUR", help="first wait after a rate limit with no reset time, doubling (default 60s)")
     p.add_argument("--after", action="append", default=[], metavar="ID[,ID]",
                    help="stay pending until these harnesses have completed; fail if one does not (repeatable)")
     p.add_argument("-d", "--detach", action="store_true", help="supervise in the background; print the id")
-    p.add_argument("--max-iterations", type=common.positive_int, default=DEFAULTS.max_iterations, metavar="N", help="default 50")
-    p.add_argument("--max-failures", type=common.positive_int, default=DEFAULTS.max_failures, metavar="N",
+    p.add_argument("--max-iterations", type=_read("max_iterations"), default=DEFAULTS.max_iterations, metavar="N", help="default 50")
+    p.add_argument("--max-failures", type=_read("max_failures"), default=DEFAULTS.max_failures, metavar="N",
                    help="consecutive failed iterations before the harness fails (default 5)")
-    p.add_argument("--timeout", type=common.positive_duration, metavar="DUR", help="wall-clock limit for the harness")
-    p.add_argument("--iteration-timeout", type=common.positive_duration, metavar="DUR", help="limit for one iteration")
-    p.add_argument("--backoff", type=common.duration, default=DEFAULTS.backoff, metavar="DUR",
+    p.add_argument("--timeout", type=_read("timeout"), metavar="DUR", help="wall-clock limit for the harness")
+    p.add_argument("--iteration-timeout", type=_read("iteration_timeout"), metavar="DUR", help="limit for one iteration")
+    p.add_argument("--backoff", type=_read("backoff"), default=DEFAULTS.backoff, metavar="DUR",
                    help="delay after the first failure, doubling after each further one (default 2s)")
-    p.add_argument("--grace", type=common.duration, default=DEFAULTS.grace, metavar="DUR",
+    p.add_argument("--grace", type=_read("grace"), default=DEFAULTS.grace, metavar="DUR",
                    help="time between TERM and KILL when ending an agent (default 10s)")
-    p.add_argument("--heartbeat", type=common.positive_duration, default=DEFAULTS.heartbeat_interval, metavar="DUR", help="heartbeat interval (default 5s)")
-    p.add_argument("--stall-after", type=common.positive_duration, default=DEFAULTS.stall_after, metavar="DUR",
+    p.add_argument("--heartbeat", type=_read("heartbeat"), default=DEFAULTS.heartbeat_interval, metavar="DUR", help="heartbeat interval (default 5s)")
+    p.add_argument("--stall-after", type=_read("stall_after"), default=DEFAULTS.stall_after, metavar="DUR",
                    help="an agent silent this long has stalled (default 5m)")
-    p.add_argument("--on-stall", type=common.policy, default=list(DEFAULTS.on_stall), metavar="POLICY",
+    p.add_argument("--on-stall", type=_read("on_stall"), default=list(DEFAULTS.on_stall), metavar="POLICY",
                    help="actions on successive stalls, the last repeating: nudge, restart, stop, none "
                         "(default nudge,restart,stop)")
-    p.add_argument("--loop-after", type=common.positive_int, default=DEFAULTS.loop_after, metavar="N",
+    p.add_argument("--loop-after", type=_read("loop_after"), default=DEFAULTS.loop_after, metavar="N",
                    help="N iterations without progress, or with the same failure, is a loop (default 5)")
-    p.add_argument("--on-loop", type=common.policy, default=list(DEFAULTS.on_loop), metavar="POLICY",
+    p.add_argument("--on-loop", type=_read("on_loop"), default=list(DEFAULTS.on_loop), metavar="POLICY",
                    help="actions on successive loops (default nudge,stop)")
-    p.add_argument("--result-grace", type=common.duration, default=DEFAULTS.result_grace, metavar="DUR",
+    p.add_argument("--result-grace", type=_read("result_grace"), default=DEFAULTS.result_grace, metavar="DUR",
                    help="how long an agent may linger after its final result before it is ended (default 5s)")
-    p.add_argument("--hook-timeout", type=common.positive_duration, default=DEFAULTS.hook_timeout, metavar="DUR",
+    p.add_argument("--hook-timeout", type=_read("hook_timeout"), default=DEFAULTS.hook_timeout, metavar="DUR",
                    help="a hook still running after this is killed and reported (default 30s)")
     p.add_argument("--workdir", metavar="DIR", help="where the agent runs (default: the current directory)")
     p.add_argument("--worktree", action="store_true",
@@ -86,6 +87,11 @@ def build_parser() -> common.Parser:
     p.add_argument("--run", metavar="RUN-ID", help="the mh-run run this harness belongs to (set by mh-run)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return p
+
+
+def _read(key: str) -> Callable[[str], Any]:
+    """The argparse type of option `key`: its reader in spec.py, failing in one line."""
+    return common.argtype(spec.reader(key))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,16 +107,7 @@ def request_from(args: Any) -> Request:
 
 def options_from(args: Any) -> Options:
     """The harness options an mh-spawn command line gives (mh-pool's too)."""
-    return Options(
-        agent=args.agent, agent_cmd=args.agent_cmd, model=args.model, max_turns=args.max_turns,
-        allowed_tools=args.allowed_tools, permission_mode=args.permission_mode, agent_args=tuple(args.agent_arg),
-        resume_session=args.resume_session, budget_usd=args.budget_usd, budget_tokens=args.budget_tokens,
-        rate_limit_backoff=args.rate_limit_backoff, max_iterations=args.max_iterations,
-        max_failures=args.max_failures, timeout=args.timeout, iteration_timeout=args.iteration_timeout,
-        backoff=args.backoff, grace=args.grace, heartbeat_interval=args.heartbeat, stall_after=args.stall_after,
-        on_stall=tuple(args.on_stall), loop_after=args.loop_after, on_loop=tuple(args.on_loop),
-        result_grace=args.result_grace, hook_timeout=args.hook_timeout,
-    )
+    return spec.options_from({key: getattr(args, key) for key in spec.option_keys()})
 
 
 def _spawn(argv: Sequence[str] | None) -> int:
