@@ -106,7 +106,7 @@ def find(tree: Path, publisher: str, name: str, version: int | None = None) -> t
     data = directory / f"{version:04d}"
     if not version or version not in _versions(directory):
         raise MhError(f"no such artifact: {publisher}/{name}" + (f" version {version}" if version else ""),
-                      Exit.NO_SUCH_HARNESS)
+                      Exit.NOT_FOUND)
     meta_path = directory / f"{version:04d}.json"
     try:
         meta = read_json(meta_path)

@@ -43,7 +43,7 @@ class Action(str, Enum):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Removal:
     """What was done with one id; the paths and branch are those removed, or kept if refused."""
 
     id: str
@@ -71,11 +71,11 @@ class _Target:
         return not (self.directory or self.archives or self.worktree or self.branch)
 
 
-def clean(tree: Path, ids: Sequence[str] | None, *, force: bool = False, dry_run: bool = False) -> Iterator[Outcome]:
+def clean(tree: Path, ids: Sequence[str] | None, *, force: bool = False, dry_run: bool = False) -> Iterator[Removal]:
     """Remove the named ids, or with `ids` None every ended harness and orphaned worktree.
 
-    Yields one Outcome per id as it is dealt with. A named id with nothing to remove is a
-    NO_SUCH_HARNESS error raised before anything changes; a git failure is a SYSTEM error.
+    Yields one Removal per id as it is dealt with. A named id with nothing to remove is a
+    NOT_FOUND error raised before anything changes; a git failure is a SYSTEM error.
     """
     if ids is None:
         targets = [t for t in (_find(tree, i) for i in _ended(tree)) if not t.empty]
@@ -83,7 +83,7 @@ def clean(tree: Path, ids: Sequence[str] | None, *, force: bool = False, dry_run
         targets = [_find(tree, validate_id(i)) for i in dict.fromkeys(ids)]
         missing = [t.id for t in targets if t.empty]
         if missing:
-            raise MhError(f"no such harness: {', '.join(missing)}", Exit.NO_SUCH_HARNESS)
+            raise MhError(f"no such harness: {', '.join(missing)}", Exit.NOT_FOUND)
     needed = _bases_of_live_harnesses(tree)
     judged_gone: list[str] = []  # with dry_run, branches a real run would have deleted by now
     for target in targets:
@@ -166,10 +166,10 @@ def _repository(candidates: list[Path]) -> Path | None:
 
 
 def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool, needed: dict[str, str],
-               judged_gone: list[str]) -> Outcome | None:
+               judged_gone: list[str]) -> Removal | None:
     """Decide on one id and, unless `dry_run`, remove it; None if another cleaner just did."""
-    def refused(reason: str) -> Outcome:
-        return Outcome(t.id, Action.REFUSED, reason, t.worktree, t.branch)
+    def refused(reason: str) -> Removal:
+        return Removal(t.id, Action.REFUSED, reason, t.worktree, t.branch)
 
     with ExitStack() as held:
         view = inspect(t.directory) if t.directory is not None else None
@@ -194,7 +194,7 @@ def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool, needed: dict[
         if reason:
             return refused(reason)
         if dry_run:
-            return Outcome(t.id, Action.WOULD_REMOVE, None, t.worktree, t.branch, view is not None, len(t.archives))
+            return Removal(t.id, Action.WOULD_REMOVE, None, t.worktree, t.branch, view is not None, len(t.archives))
         if view is not None and view.status is Status.DEAD:
             # Its supervisor was killed and its agent may still be at work: end it, and judge again.
             try:
@@ -205,7 +205,7 @@ def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool, needed: dict[
             if reason:
                 return refused(reason)
         _remove(tree, t, force)
-        return Outcome(t.id, Action.REMOVED, None, t.worktree, t.branch, view is not None, len(t.archives))
+        return Removal(t.id, Action.REMOVED, None, t.worktree, t.branch, view is not None, len(t.archives))
 
 
 def _lock(directory: Path) -> int | None:

@@ -44,7 +44,7 @@ def get_value(tree: Path, key: str) -> bytes:
     try:
         return (context_dir(tree) / validate_key(key)).read_bytes()
     except FileNotFoundError:
-        raise MhError(f"no such key: {key}", Exit.NO_SUCH_HARNESS) from None
+        raise MhError(f"no such key: {key}", Exit.NOT_FOUND) from None
 
 
 def remove(tree: Path, key: str) -> bool:

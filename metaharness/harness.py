@@ -70,16 +70,16 @@ def list_ids(tree: Path) -> list[str]:
 
 
 def harness_dir(tree: Path | None, harness_id: str) -> Path:
-    """The directory of an existing harness, or a NO_SUCH_HARNESS error."""
+    """The directory of an existing harness, or a NOT_FOUND error."""
     validate_id(harness_id)
     if tree is None or not (tree / harness_id).is_dir():
-        raise MhError(f"no such harness: {harness_id}", Exit.NO_SUCH_HARNESS)
+        raise MhError(f"no such harness: {harness_id}", Exit.NOT_FOUND)
     return tree / harness_id
 
 
 def appeared(tree: Path | None, harness_id: str, deadline: float) -> Path:
     """The directory of harness `harness_id`, waiting until `deadline` (time.monotonic)
-    for one being spawned to appear (`mh-spawn a ... & mh-send a ...`); else NO_SUCH_HARNESS."""
+    for one being spawned to appear (`mh-spawn a ... & mh-send a ...`); else NOT_FOUND."""
     validate_id(harness_id)
     directory = (tree or locate_tree()) / harness_id
     if not directory.is_dir():

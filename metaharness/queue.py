@@ -264,7 +264,7 @@ def operator_move(tree: Path, name: str, action: str) -> None:
         if path.is_file():
             break
     else:
-        raise MhError(f"no such item: {name} (a claimed item cannot be changed)", Exit.NO_SUCH_HARNESS)
+        raise MhError(f"no such item: {name} (a claimed item cannot be changed)", Exit.NOT_FOUND)
     if action == "drop":
         path.unlink()
         return

@@ -52,7 +52,7 @@ class Exit(IntEnum):
     STOPPED = 4  # ended by mh-stop
     DEAD = 5  # the supervisor vanished without writing a result
     BLOCKED = 6  # the agent declared itself blocked
-    NO_SUCH_HARNESS = 7
+    NOT_FOUND = 7  # no such harness, nor key, queue item, artifact, pool or iteration
     ID_TAKEN = 8  # a live harness already has this id
     NOT_RUNNING = 9  # the harness has already ended (mh-send)
     BAD_TREE = 10  # .harness/ is corrupt or from a newer format

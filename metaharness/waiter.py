@@ -43,7 +43,7 @@ def await_end(tree: Path, harness_id: str, appear_within: float | None) -> Outco
         from metaharness.watch import wait_for_path
 
         if not wait_for_path(directory, appear_within):
-            return Outcome(harness_id, None, Exit.NO_SUCH_HARNESS, f"no such harness: {harness_id}")
+            return Outcome(harness_id, None, Exit.NOT_FOUND, f"no such harness: {harness_id}")
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         liveness.block_until_released("lock", dir_fd=fd)

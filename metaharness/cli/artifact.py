@@ -19,7 +19,7 @@ artifacts in their prompts."""
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
-    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+    Exit.OK, Exit.USAGE, Exit.NOT_FOUND, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
 )
 EPILOG = """\
 exit status: 0 done, 2 usage (bad name, unreadable file), 7 no such artifact, 10 bad tree,
@@ -72,7 +72,7 @@ def _artifact(argv: Sequence[str] | None) -> int:
     tree = find_tree()
     if args.action == "get":
         if tree is None:
-            raise MhError(f"no such artifact: {args.publisher}/{args.name}", Exit.NO_SUCH_HARNESS)
+            raise MhError(f"no such artifact: {args.publisher}/{args.name}", Exit.NOT_FOUND)
         _, data = artifacts.find(tree, args.publisher, args.name, args.version)
         if args.output:
             artifacts.copy_out(data, Path(args.output))

@@ -18,7 +18,7 @@ branch has commits on no other branch, is refused (nothing of it is removed) unl
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
-    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.REFUSED,
+    Exit.OK, Exit.USAGE, Exit.NOT_FOUND, Exit.BAD_TREE, Exit.SYSTEM, Exit.REFUSED,
     Exit.SOFTWARE,
 )
 EPILOG = """\
@@ -53,7 +53,7 @@ def _clean(argv: Sequence[str] | None) -> int:
     here = Path.cwd()  # now: running inside a worktree being removed, it is gone later
     tree = find_tree()
     if tree is None and ids:
-        raise MhError(f"no such harness: {ids[0]}", Exit.NO_SUCH_HARNESS)
+        raise MhError(f"no such harness: {ids[0]}", Exit.NOT_FOUND)
     outcomes = clean(tree, ids or None, force=args.force, dry_run=args.dry_run) if tree is not None else iter(())
     records, refused = [], False
     try:

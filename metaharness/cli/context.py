@@ -16,7 +16,7 @@ context in their prompts."""
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
-    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+    Exit.OK, Exit.USAGE, Exit.NOT_FOUND, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
 )
 EPILOG = """\
 exit status: 0 done, 2 usage (a bad key, a bad or too long value), 7 no such key,
@@ -62,7 +62,7 @@ def _context(argv: Sequence[str] | None) -> int:
     tree = find_tree()
     if args.action == "get":
         if tree is None:
-            raise MhError(f"no such key: {args.key}", Exit.NO_SUCH_HARNESS)
+            raise MhError(f"no such key: {args.key}", Exit.NOT_FOUND)
         sys.stdout.buffer.write(context.get_value(tree, args.key))
         if sys.stdout.isatty():
             sys.stdout.buffer.write(b"\n")

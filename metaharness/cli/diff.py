@@ -14,7 +14,7 @@ from: committed and uncommitted changes, as a diffstat, or in full with --full."
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
-    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+    Exit.OK, Exit.USAGE, Exit.NOT_FOUND, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
 )
 EPILOG = """\
 exit status: 0 shown, 2 usage (the harness has no worktree), 7 no such harness,

@@ -17,7 +17,7 @@ keep printing until the harness ends."""
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
-    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+    Exit.OK, Exit.USAGE, Exit.NOT_FOUND, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
     Exit.SIGINT,
 )
 EPILOG = """\
@@ -57,7 +57,7 @@ def _logs(argv: Sequence[str] | None) -> int:
             # An iteration still to come: wait for it, or for the harness to end without it.
             wait_until(lambda: path.exists() or not lock_is_held(directory / "lock"), directory, None, recursive=True)
         if not path.exists():
-            raise MhError(f"harness {args.id} has no iteration {args.iteration}", Exit.NO_SUCH_HARNESS)
+            raise MhError(f"harness {args.id} has no iteration {args.iteration}", Exit.NOT_FOUND)
     for line in follow_lines(path, directory, args.follow):
         for shown in (render(line) if render else [line]):
             print(shown, flush=args.follow)

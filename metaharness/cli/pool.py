@@ -24,7 +24,7 @@ usage: mh-pool [-n N] [--exit-when-empty] [-q] [mh-spawn options: --agent, --age
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
-    Exit.OK, Exit.FAILED, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM,
+    Exit.OK, Exit.FAILED, Exit.USAGE, Exit.NOT_FOUND, Exit.BAD_TREE, Exit.SYSTEM,
     Exit.SOFTWARE, Exit.SIGHUP, Exit.SIGINT, Exit.SIGTERM,
 )
 EPILOG = """\
@@ -73,7 +73,7 @@ def _pool(argv: Sequence[str] | None) -> int:
         tree = find_tree()
         running = pool.live_pools(tree) if tree else []
         if args.pool and args.pool not in running or not running:
-            raise MhError(f"no such pool: {args.pool or '(none running)'}", Exit.NO_SUCH_HARNESS)
+            raise MhError(f"no such pool: {args.pool or '(none running)'}", Exit.NOT_FOUND)
         if not args.pool and len(running) > 1:
             raise MhError(f"several pools run ({', '.join(running)}): say which with --pool", Exit.USAGE)
         pool.set_size(tree, args.pool or running[0], args.size)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ claim items with link(2): each item goes to exactly one of them."""
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
-    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+    Exit.OK, Exit.USAGE, Exit.NOT_FOUND, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
 )
 EPILOG = """\
 exit status: 0 done, 2 usage (a bad priority, a roadmap mh-spawn would refuse, a bad
@@ -65,7 +65,7 @@ def _queue(argv: Sequence[str] | None) -> int:
     if args.action in ("retry", "drop"):
         queue.validate_item_name(args.item)
         if tree is None:
-            raise MhError(f"no such item: {args.item}", Exit.NO_SUCH_HARNESS)
+            raise MhError(f"no such item: {args.item}", Exit.NOT_FOUND)
         queue.operator_move(tree, args.item, args.action)
         return Exit.OK
     if args.action == "reclaim":

@@ -15,7 +15,7 @@ its next iteration, exactly once."""
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
-    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.NOT_RUNNING, Exit.BAD_TREE, Exit.SYSTEM,
+    Exit.OK, Exit.USAGE, Exit.NOT_FOUND, Exit.NOT_RUNNING, Exit.BAD_TREE, Exit.SYSTEM,
     Exit.SOFTWARE,
 )
 EPILOG = """\

@@ -19,7 +19,7 @@ supervisor has gone is shown as dead; an unreadable one as corrupt."""
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
-    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+    Exit.OK, Exit.USAGE, Exit.NOT_FOUND, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
 )
 EPILOG = """\
 exit status: 0 shown (or --watch ended by Ctrl+C), 2 usage, 7 no such harness, 10 bad tree, 11 system error,

@@ -18,7 +18,7 @@ the harness's grace, KILL). A harness named but not yet there is waited for (--g
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
-    Exit.OK, Exit.USAGE, Exit.NO_SUCH_HARNESS, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
+    Exit.OK, Exit.USAGE, Exit.NOT_FOUND, Exit.BAD_TREE, Exit.SYSTEM, Exit.SOFTWARE,
     Exit.TIMEOUT,
 )
 EPILOG = """\

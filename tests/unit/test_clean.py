@@ -67,7 +67,7 @@ def test_a_named_id_with_nothing_to_remove_is_an_error_before_anything_goes(tree
     _harness(tree, "done")
     with pytest.raises(MhError) as e:
         list(clean.clean(tree, ["done", "nope"]))
-    assert e.value.code == Exit.NO_SUCH_HARNESS and "nope" in str(e.value)
+    assert e.value.code == Exit.NOT_FOUND and "nope" in str(e.value)
     assert (tree / "done").is_dir()
     with pytest.raises(MhError) as e:
         list(clean.clean(tree, ["../done"]))
