@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from metaharness import schema
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 from metaharness.tree import atomic_write, now_iso, read_json
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

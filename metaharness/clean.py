@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from metaharness import liveness, worktree
+from metaharness.exits import Exit, MhError
 from metaharness.harness import end_orphans, inspect, list_ids, take_ended_lock
-from metaharness.status import Exit, MhError, Status
+from metaharness.statuses import Status
 from metaharness.tree import read_json, validate_id
 
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Final
 
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 from metaharness.tree import atomic_write
 
 MAX_KEY_LENGTH: Final = 128

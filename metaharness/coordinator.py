@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Callable, Final
 
 from metaharness import harness
+from metaharness.exits import Exit, MhError
 from metaharness.plan import HarnessPlan, Plan
-from metaharness.status import Exit, MhError, Status
+from metaharness.statuses import Status
 from metaharness.tree import now_iso, read_json, write_json
 from metaharness.waiter import Outcome, await_end, watch_end
 

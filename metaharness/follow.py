@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from metaharness.liveness import block_until_released
-from metaharness.watch import DirectoryWatch
+from metaharness.notify import DirectoryWatch
 
 
 def follow_lines(path: Path, harness_dir: Path, follow: bool) -> Iterator[str]:

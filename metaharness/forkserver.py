@@ -26,8 +26,8 @@ import threading
 from typing import Any
 
 from metaharness import process
+from metaharness.exits import Exit, MhError
 from metaharness.start import Request, prepare, start
-from metaharness.status import Exit, MhError
 
 
 class ForkServer:

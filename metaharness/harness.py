@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Final
 
 from metaharness import liveness, schema
-from metaharness.status import Exit, MhError, Status
+from metaharness.exits import Exit, MhError
+from metaharness.statuses import Status
 from metaharness.tree import RESERVED_IDS, find_tree, locate_tree, now_iso, read_json, validate_id, write_json
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def appeared(tree: Path | None, harness_id: str, deadline: float) -> Path:
     validate_id(harness_id)
     directory = (tree or locate_tree()) / harness_id
     if not directory.is_dir():
-        from metaharness.watch import wait_for_path
+        from metaharness.notify import wait_for_path
 
         wait_for_path(directory, max(0.0, deadline - time.monotonic()))
     if tree is None:  # made by the spawn waited for: check its format and adopt its permissions

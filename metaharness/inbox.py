@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 from metaharness.tree import atomic_write, now_iso
 
 MAX_MESSAGE_BYTES: Final = 64 * 1024  # 64 KiB of UTF-8: a note for a prompt, not a document

@@ -29,7 +29,7 @@ from metaharness.process import ExitInfo
 from metaharness.prompt import build as build_prompt
 from metaharness.roadmap import Progress, read_roadmap
 from metaharness.spec import Spec
-from metaharness.status import Status
+from metaharness.statuses import Status
 from metaharness.tree import now_iso, write_json
 
 

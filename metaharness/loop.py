@@ -34,9 +34,10 @@ from metaharness.iteration import IterationOutcome, IterationRunner
 from metaharness.roadmap import read_roadmap
 from metaharness.signals import SignalCatcher
 from metaharness.spec import Spec
-from metaharness.status import Exit, MhError, Status, exit_for
+from metaharness.exits import Exit, MhError, exit_for
+from metaharness.statuses import Status
 from metaharness.tree import now_iso, write_json
-from metaharness.watch import DirectoryWatch
+from metaharness.notify import DirectoryWatch
 
 MAX_BACKOFF_SECONDS: Final = 600.0
 MAX_RATE_LIMIT_WAIT_SECONDS: Final = 6 * 3600.0  # usage limits reset within hours

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from metaharness import strategies, worktree
+from metaharness.exits import Exit, MhError
 from metaharness.prompt import read_template
 from metaharness.spec import Options, option_keys, read_option, yaml_kind
 from metaharness.start import Request, check_options
-from metaharness.status import Exit, MhError
 from metaharness.strategies.voting import CRITERIA
 from metaharness.userfile import read_text
 

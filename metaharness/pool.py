@@ -23,7 +23,7 @@ from typing import Callable, Final
 from metaharness import harness, liveness, queue
 from metaharness.forkserver import ForkServer
 from metaharness.start import Request
-from metaharness.status import Status
+from metaharness.statuses import Status
 from metaharness.tree import atomic_write, read_json
 from metaharness.waiter import await_end
 
@@ -70,7 +70,7 @@ class Pool:
 
     def run(self, stop_requested: Callable[[], bool]) -> None:
         """Keep `size` workers running until `stop_requested()`, or the queue drains with exit_when_empty."""
-        from metaharness.watch import DirectoryWatch
+        from metaharness.notify import DirectoryWatch
 
         q = queue.ensure(self.tree)
         queue.reclaim_stale(self.tree)

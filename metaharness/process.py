@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, Callable, Final
 
 from metaharness.agents import Invocation
+from metaharness.exits import Exit
 from metaharness.liveness import stat_fields
-from metaharness.status import Exit
 
 _PR_SET_CHILD_SUBREAPER: Final = 36
 _REAP_AFTER_KILL_SECONDS: Final = 5.0

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from metaharness import liveness
+from metaharness.exits import Exit, MhError
 from metaharness.roadmap import load_roadmap
-from metaharness.status import Exit, MhError
 from metaharness.tree import atomic_write, now_iso, read_json
 
 PRIORITIES: Final = {"high": 10, "normal": 50, "low": 90}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 from metaharness.userfile import read_text
 
 MAX_ROADMAP_BYTES: Final = 1024 * 1024  # 1 MiB: far beyond any plan an agent can follow in one prompt

@@ -17,7 +17,7 @@ import math
 from typing import Any, Callable, Final, Mapping
 
 from metaharness.duration import MAX_SECONDS
-from metaharness.status import LIVE_STATUSES, Status
+from metaharness.statuses import LIVE_STATUSES, Status
 
 # The most a count (iterations, tokens, turns) or an amount (dollars) may be, in an option
 # or a file: more than any harness uses, and exact in a double, as jq holds numbers.

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from metaharness.roadmap import Progress
 from metaharness.spec import Options, Spec, WorktreeRequest
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 
 def check_options(options: Options, workdir: str | None, prompt_template: str | None) -> tuple[Path, str | None]:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 FORMAT_VERSION: Final = 1
 TREE_NAME: Final = ".harness"

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Callable
 
 from metaharness import harness, liveness, schema
-from metaharness.status import Exit, Status, exit_for
+from metaharness.exits import Exit, exit_for
+from metaharness.statuses import Status
 from metaharness.tree import validate_id
 
 
@@ -40,7 +41,7 @@ def await_end(tree: Path, harness_id: str, appear_within: float | None) -> Outco
     """Block until harness `harness_id` has ended and say how."""
     directory = tree / harness_id
     if not directory.is_dir():
-        from metaharness.watch import wait_for_path
+        from metaharness.notify import wait_for_path
 
         if not wait_for_path(directory, appear_within):
             return Outcome(harness_id, None, Exit.NOT_FOUND, f"no such harness: {harness_id}")

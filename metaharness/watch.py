@@ -1,107 +1,132 @@
-"""Filesystem change notification through watchdog: the only module that imports it.
+"""One monitor over the whole tree: turns what happens to harnesses into alerts.
 
-Events are hints that something changed; callers re-read the files for the truth, and
-subscribe before they read, so a change between the read and the wait is never missed.
-inotify is used where it works; `MH_POLL=1` (or an inotify that cannot start, e.g. out
-of watches) selects watchdog's polling observer, for filesystems such as NFS where
-changes made on other hosts raise no local events.
+Alerts come from two places. Supervisors log what they notice (stalled, looping,
+rate_limited, hook_failed, ended) in their events.jsonl; the monitor reads each log from
+where it stood when watching began, on every change under the tree. A supervisor cannot
+report its own death, so the monitor blocks on each live harness's lock (the kernel wakes
+it the moment the supervisor dies, however it dies) and, for supervisors on other hosts,
+checks heartbeat ages once per heartbeat interval. A dead harness is reported once, with
+its last iteration and its agent's last output line.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import threading
-import time
-import warnings
 from pathlib import Path
-from typing import Callable, Final
+from typing import Any, Callable, Final
 
-from watchdog.events import (
-    DirCreatedEvent, DirDeletedEvent, DirModifiedEvent, DirMovedEvent, FileClosedEvent, FileCreatedEvent,
-    FileDeletedEvent, FileModifiedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler,
-)
-from watchdog.observers import Observer
-from watchdog.observers.polling import PollingObserver
+from metaharness import harness, liveness
+from metaharness.events import parse_line
+from metaharness.statuses import Status
+from metaharness.tree import now_iso
+from metaharness.notify import DirectoryWatch
 
-POLL_INTERVAL_SECONDS: Final = 0.5
+ALERT_EVENTS: Final = frozenset({"stalled", "looping", "rate_limited", "hook_failed", "ended"})
+REMOTE_CHECK_SECONDS: Final = 5.0
 
-# Changes only. Merely reading a file in a watched directory raises inotify's open and
-# close-nowrite events; a watcher that re-reads on every event would wake itself for ever.
-CHANGES: Final = [DirCreatedEvent, DirDeletedEvent, DirModifiedEvent, DirMovedEvent, FileClosedEvent,
-                  FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileMovedEvent]
-
-# watchdog logs benign shutdown races, and warns when a recursive watch meets a directory
-# renamed into place (how harnesses are published); a verb's stderr is for its own errors.
-logging.getLogger("watchdog").addHandler(logging.NullHandler())
-warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
+Alert = dict[str, Any]
 
 
-class _Wake(FileSystemEventHandler):
-    def __init__(self, callback: Callable[[], None]) -> None:
-        self._callback = callback
+class Monitor:
+    """Calls `on_alert` (from one thread at a time) for every alert in `tree` until `stop()`."""
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        self._callback()
+    def __init__(self, tree: Path, on_alert: Callable[[Alert], None]) -> None:
+        self._tree = tree
+        self._on_alert = on_alert
+        self._emit_lock = threading.Lock()
+        self._offsets: dict[Path, int] = {}  # events.jsonl -> bytes already read
+        self._watched_locks: set[str] = set()  # instances whose lock a thread blocks on
+        self._reported_dead: set[str] = set()
+        self._changed = threading.Event()
+        self._stopped = threading.Event()
 
+    def run(self) -> None:
+        """Watch until stop(); harnesses already dead are reported first."""
+        with DirectoryWatch(self._tree, self._changed.set, recursive=True):
+            for directory in self._harness_dirs():
+                log = directory / "events.jsonl"
+                self._offsets[log] = log.stat().st_size if log.exists() else 0
+            while not self._stopped.is_set():
+                self._changed.clear()
+                self._scan()
+                self._changed.wait(REMOTE_CHECK_SECONDS)
 
-class DirectoryWatch:
-    """Call `on_change` (from a watchdog thread) whenever `directory` changes."""
+    def stop(self) -> None:
+        self._stopped.set()
+        self._changed.set()
 
-    def __init__(self, directory: Path, on_change: Callable[[], None], recursive: bool = False) -> None:
-        self._directory = str(directory)
-        self._handler = _Wake(on_change)
-        self._recursive = recursive
-        self._observer = self._start(polling=os.environ.get("MH_POLL") == "1")
+    def _harness_dirs(self) -> list[Path]:
+        return [self._tree / i for i in harness.list_ids(self._tree)]
 
-    def _start(self, polling: bool):  # type: ignore[no-untyped-def]
-        observer = PollingObserver(timeout=POLL_INTERVAL_SECONDS) if polling else Observer()
-        observer.schedule(self._handler, self._directory, recursive=self._recursive, event_filter=CHANGES)
+    def _scan(self) -> None:
+        for directory in self._harness_dirs():
+            self._read_new_events(directory)
+            view = harness.inspect(directory)
+            instance = view.instance or directory.name
+            if view.status is Status.DEAD:
+                self._report_dead(view)
+            elif view.status.is_live and instance not in self._watched_locks:
+                self._watched_locks.add(instance)
+                threading.Thread(target=self._await_death, args=(directory,), daemon=True).start()
+
+    def _read_new_events(self, directory: Path) -> None:
+        log = directory / "events.jsonl"
+        start = self._offsets.get(log, 0)
         try:
-            observer.start()
+            with open(log, "rb") as f:
+                if f.seek(0, 2) < start:
+                    start = 0  # a new harness of the same id: its log starts over
+                f.seek(start)
+                data = f.read()
         except OSError:
-            if polling:
-                raise
-            return self._start(polling=True)  # inotify limits reached: poll instead
-        return observer
+            return  # gone, or not a file: mh-status shows what is wrong with the harness
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits for the next change
+        self._offsets[log] = start + len(complete)
+        for line in complete.splitlines():
+            event = parse_line(line)
+            if event is not None and event["event"] in ALERT_EVENTS:
+                self._emit(directory, event)
 
-    def close(self) -> None:
-        self._observer.stop()
-        self._observer.join()
+    def _emit(self, directory: Path, event: dict[str, Any]) -> None:
+        kind = event["event"] if event["event"] != "ended" else str(event.get("status") or "ended")
+        if kind == "stalled":
+            reason = f"no output for {event.get('silent_s')}s; action: {event.get('action')}"
+        elif kind == "rate_limited":
+            reason = f"waiting until {event.get('until')}"
+        else:
+            reason = event.get("reason") or ""
+        alert = {"t": event.get("t", now_iso()), "id": directory.name, "event": kind, "reason": str(reason),
+                 "iteration": event.get("iteration"), "harness_dir": str(directory)}
+        with self._emit_lock:
+            self._on_alert(alert)
 
-    def __enter__(self) -> DirectoryWatch:
-        return self
+    def _await_death(self, directory: Path) -> None:
+        state = harness.inspect(directory).state
+        if state.get("host") not in (None, liveness.this_host()):
+            return  # another host's supervisor: the periodic scan judges it by its heartbeat
+        liveness.block_until_released(directory / "lock")
+        self._changed.set()  # the scan will find it dead, or ended with a result
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def wait_until(predicate: Callable[[], bool], directory: Path, timeout: float | None, recursive: bool = False) -> bool:
-    """Block until `predicate()` holds, re-checking on every change in `directory`.
-
-    Returns the predicate's last value; `timeout` None waits for ever.
-    """
-    changed = threading.Event()
-    deadline = None if timeout is None else time.monotonic() + timeout
-    with DirectoryWatch(directory, changed.set, recursive=recursive):
-        while True:
-            changed.clear()
-            if predicate():
-                return True
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return False
-            changed.wait(remaining)
+    def _report_dead(self, view: harness.View) -> None:
+        key = view.instance or view.id
+        if key in self._reported_dead:
+            return
+        self._reported_dead.add(key)
+        iteration = view.state.get("iteration") or 0
+        last_line = _last_line(view.dir / "iterations" / f"{iteration:04d}" / "output") if iteration else ""
+        alert = {"t": now_iso(), "id": view.id, "event": "dead",
+                 "reason": f"the supervisor (pid {view.state.get('pid')} on {view.state.get('host')}) is gone",
+                 "iteration": iteration, "last_output": last_line, "harness_dir": str(view.dir)}
+        with self._emit_lock:
+            self._on_alert(alert)
 
 
-def wait_for_path(path: Path, timeout: float | None) -> bool:
-    """Block until `path` exists (watching its nearest existing ancestor); False on timeout."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while not path.exists():
-        anchor = next(p for p in path.parents if p.is_dir())
-        step = path if path.parent == anchor else next(p for p in path.parents if p.parent == anchor)
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            return False
-        wait_until(step.exists, anchor, remaining)
-    return True
+def _last_line(path: Path) -> str:
+    """The last non-empty line of a file, reading only its tail."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            lines = [line for line in f.read().splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1].decode("utf-8", "replace")[:300] if lines else ""

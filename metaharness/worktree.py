@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, Iterator
 
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 BRANCH_PREFIX: Final = "mh/"
 MIN_FREE_BYTES: Final = 512 * 1024 * 1024  # refuse a new worktree below this much free space

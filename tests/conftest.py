@@ -19,8 +19,8 @@ from typing import Any, Callable
 import pytest
 
 from metaharness.liveness import block_until_released, same_process
+from metaharness.notify import wait_for_path, wait_until
 from metaharness.process import reap_strays
-from metaharness.watch import wait_for_path, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / "bin"

@@ -16,7 +16,7 @@ import pytest
 from conftest import BIN, REPO, TIMEOUT, base_env
 
 from metaharness import cli
-from metaharness.status import Exit
+from metaharness.exits import Exit
 
 VERBS = list(cli.VERBS)  # the one registry; other tests import this name
 MAN = REPO / "man"

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any, Final, Protocol
 
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 # name -> module under metaharness.agents; imported only when a harness uses it.
 ADAPTERS: Final = {"claude": "claude", "codex": "codex", "gemini": "gemini", "aider": "aider", "cmd": "cmd"}

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 DESCRIPTION = """\
 Publish a file as a new version of an artifact of harness ID (by default $MH_ID, the

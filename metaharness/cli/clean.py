@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 DESCRIPTION = """\
 Remove each harness ID that has ended: its directory, its archived instances, its worktree

@@ -11,12 +11,16 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Callable, NoReturn, Sequence, TypeVar
+from typing import Callable, Final, NoReturn, Sequence, TypeVar
 
 from metaharness import __version__, values
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 T = TypeVar("T")
+
+# How long a verb that names a harness (mh-wait, mh-send, mh-stop) waits for it to appear,
+# so `mh-spawn a ... & mh-send a ...` in a script or Makefile never races the spawn.
+APPEAR_GRACE_SECONDS: Final = 10.0
 
 
 class Parser(argparse.ArgumentParser):

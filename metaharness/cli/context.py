@@ -7,7 +7,7 @@ import sys
 from typing import Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 DESCRIPTION = """\
 Set, get, list and remove shared context: small values every harness (and its agent, and

@@ -6,7 +6,7 @@ import sys
 from typing import Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit
+from metaharness.exits import Exit
 
 DESCRIPTION = """\
 Show what harness ID changed in its worktree against the commit its branch mh/ID started
@@ -36,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _diff(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from metaharness import harness, worktree
-    from metaharness.status import MhError, Status
+    from metaharness.exits import MhError
+    from metaharness.statuses import Status
     from metaharness.tree import find_tree
 
     tree = find_tree()

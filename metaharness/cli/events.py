@@ -8,7 +8,7 @@ import time
 from typing import Any, Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 DESCRIPTION = """\
 Print the events of harness ID (iterations, tool calls, progress, rate limits, the end)

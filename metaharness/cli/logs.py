@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 DESCRIPTION = """\
 Print the log of harness ID: the supervisor's own lines (starting with ---) and the
@@ -52,7 +52,7 @@ def _logs(argv: Sequence[str] | None) -> int:
         path = directory / "iterations" / f"{args.iteration:04d}" / "output"
         render = _renderer(directory)
         if not path.exists() and args.follow:
-            from metaharness.watch import wait_until
+            from metaharness.notify import wait_until
 
             # An iteration still to come: wait for it, or for the harness to end without it.
             wait_until(lambda: path.exists() or not lock_is_held(directory / "lock"), directory, None, recursive=True)

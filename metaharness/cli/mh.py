@@ -11,7 +11,7 @@ from typing import Sequence
 
 from metaharness import __version__
 from metaharness.cli import VERBS
-from metaharness.status import Exit
+from metaharness.exits import Exit
 
 USAGE = (
     "usage: mh VERB [ARGS...]\n\nverbs:\n"

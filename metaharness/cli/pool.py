@@ -6,7 +6,7 @@ import sys
 from typing import TYPE_CHECKING, Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 if TYPE_CHECKING:
     from metaharness.start import Request

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 DESCRIPTION = """\
 The work queue of .harness/queue/: roadmaps waiting for a worker (pending), being worked

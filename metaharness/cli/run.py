@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit
+from metaharness.exits import Exit
 
 DESCRIPTION = """\
 Run the harnesses of a YAML plan: each an mh-spawn with the plan's options, dependents

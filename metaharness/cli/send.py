@@ -6,7 +6,7 @@ import sys
 from typing import Sequence
 
 from metaharness.cli import common
-from metaharness.status import APPEAR_GRACE_SECONDS, Exit, MhError
+from metaharness.exits import Exit, MhError
 
 DESCRIPTION = """\
 Deliver MESSAGE (or standard input, with -) to the inbox of harness ID, or of every
@@ -28,7 +28,7 @@ def build_parser() -> common.Parser:
     p = common.parser("send", DESCRIPTION, EPILOG)
     p.add_argument("words", nargs="+", metavar="ID MESSAGE", help="the harness and the message ('-' reads stdin)")
     p.add_argument("-a", "--all", action="store_true", help="send to every running harness (no ID)")
-    p.add_argument("--grace", type=common.duration, default=APPEAR_GRACE_SECONDS, metavar="DUR",
+    p.add_argument("--grace", type=common.duration, default=common.APPEAR_GRACE_SECONDS, metavar="DUR",
                    help="how long to wait for the harness to appear (default 10s)")
     p.add_argument("--from", dest="sender", metavar="NAME", help="sender shown in the prompt (default: $MH_ID or user@host)")
     return p

@@ -7,9 +7,9 @@ from typing import Any, Callable, Sequence
 
 from metaharness import spec
 from metaharness.cli import common
+from metaharness.exits import Exit
 from metaharness.spec import DEFAULTS, Options
 from metaharness.start import Request
-from metaharness.status import Exit
 
 DESCRIPTION = """\
 Create harness ID and run an agent over ROADMAP in a supervised loop until the roadmap is

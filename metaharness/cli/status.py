@@ -8,7 +8,7 @@ import time
 from typing import Any, Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 DESCRIPTION = """\
 Show every harness in the tree (or the named ones): status, iteration, roadmap progress,
@@ -102,8 +102,8 @@ def _watch(tree: Any, ids: list[str]) -> int:
     """Redraw on every change under the tree (coalesced), and each second for the ages."""
     import threading
 
+    from metaharness.notify import DirectoryWatch, wait_for_path
     from metaharness.tree import locate_tree
-    from metaharness.watch import DirectoryWatch, wait_for_path
 
     tree = tree or locate_tree()
     changed = threading.Event()

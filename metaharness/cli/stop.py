@@ -6,7 +6,8 @@ import sys
 from typing import Sequence
 
 from metaharness.cli import common
-from metaharness.status import APPEAR_GRACE_SECONDS, Exit, MhError, Status
+from metaharness.exits import Exit, MhError
+from metaharness.statuses import Status
 
 DESCRIPTION = """\
 Request a graceful stop of each harness: its supervisor ends the running iteration (TERM
@@ -34,7 +35,7 @@ def build_parser() -> common.Parser:
     p.add_argument("-a", "--all", action="store_true", help="stop every running harness")
     p.add_argument("--no-wait", action="store_true", help="return once the requests are written")
     p.add_argument("-t", "--timeout", type=common.duration, metavar="DUR", help="stop waiting after DUR (exit 124)")
-    p.add_argument("--grace", type=common.duration, default=APPEAR_GRACE_SECONDS, metavar="DUR",
+    p.add_argument("--grace", type=common.duration, default=common.APPEAR_GRACE_SECONDS, metavar="DUR",
                    help="how long to wait for a named harness to appear (default 10s)")
     p.add_argument("--reason", default="", help="recorded in the harness's result")
     return p

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from metaharness.cli import common
-from metaharness.status import APPEAR_GRACE_SECONDS, Exit, MhError
+from metaharness.exits import Exit, MhError
 
 DESCRIPTION = """\
 Wait, without polling, until every named harness has ended (or the first one, with
@@ -34,7 +34,7 @@ def build_parser() -> common.Parser:
     p.add_argument("-a", "--all", action="store_true", help="wait for every harness in the tree")
     p.add_argument("--any", action="store_true", help="return when the first harness ends, with its status")
     p.add_argument("-t", "--timeout", type=common.duration, metavar="DUR", help="give up after DUR (exit 124)")
-    p.add_argument("--grace", type=common.duration, default=APPEAR_GRACE_SECONDS, metavar="DUR",
+    p.add_argument("--grace", type=common.duration, default=common.APPEAR_GRACE_SECONDS, metavar="DUR",
                    help="how long to wait for a harness to appear (default 10s)")
     p.add_argument("--json", action="store_true", help="print one JSON outcome per harness")
     p.add_argument("--queue", action="store_true",
@@ -85,7 +85,7 @@ def _wait(argv: Sequence[str] | None) -> int:
 def _wait_for_queue(tree: Path, timeout: float | None) -> int:
     """Block (on changes under the queue) until nothing is pending or claimed."""
     from metaharness import queue
-    from metaharness.watch import wait_until
+    from metaharness.notify import wait_until
 
     q = queue.queue_dir(tree)
     if not q.is_dir():

@@ -9,7 +9,7 @@ import threading
 from typing import Any, Sequence
 
 from metaharness.cli import common
-from metaharness.status import Exit
+from metaharness.exits import Exit
 
 DESCRIPTION = """\
 Watch every harness in the tree and print an alert the moment one stalls, loops, waits for
@@ -44,10 +44,10 @@ def _watch(argv: Sequence[str] | None) -> int:
     import signal
 
     from metaharness.hooks import Hooks
-    from metaharness.monitor import Monitor
+    from metaharness.notify import wait_for_path
     from metaharness.process import run_bounded
     from metaharness.tree import find_tree, locate_tree
-    from metaharness.watch import wait_for_path
+    from metaharness.watch import Monitor
 
     tree = find_tree() or locate_tree()
     wait_for_path(tree, None)  # a monitor may start before the first harness

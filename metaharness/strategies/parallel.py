@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from metaharness.status import Status
+from metaharness.statuses import Status
 from metaharness.strategies import Strategy
 from metaharness.waiter import Outcome
 

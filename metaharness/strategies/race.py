@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from metaharness.status import Exit, Status
+from metaharness.exits import Exit
+from metaharness.statuses import Status
 from metaharness.strategies import Rank, Strategy
 from metaharness.waiter import Outcome
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from metaharness.status import Exit, Status
+from metaharness.exits import Exit
+from metaharness.statuses import Status
 from metaharness.strategies import Problem, Rank, Strategy
 from metaharness.waiter import Outcome
 

@@ -10,7 +10,7 @@ import sys
 
 from conftest import BIN, TIMEOUT, process_exists
 
-from metaharness.watch import wait_for_path
+from metaharness.notify import wait_for_path
 
 COMPLETE = "echo '<promise>COMPLETE</promise>'"
 COMMIT = "echo {text} > f.txt && git commit -qam {text} && " + COMPLETE

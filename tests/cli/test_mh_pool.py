@@ -6,7 +6,7 @@ import signal
 
 from conftest import TIMEOUT
 
-from metaharness.watch import wait_until
+from metaharness.notify import wait_until
 
 GATED = ('while [ ! -e "$MH_ROOT/go-$(basename "$MH_ROADMAP")" ]; do sleep 0.05; done; '
          "echo '<promise>COMPLETE</promise>'")

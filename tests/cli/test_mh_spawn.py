@@ -9,7 +9,7 @@ import pytest
 
 from conftest import DEMO_AGENT, TIMEOUT, process_exists
 
-from metaharness.watch import wait_for_path
+from metaharness.notify import wait_for_path
 
 COMPLETE = "echo '<promise>COMPLETE</promise>'"
 

@@ -8,7 +8,7 @@ import sys
 
 from conftest import BIN, TIMEOUT
 
-from metaharness.watch import wait_for_path
+from metaharness.notify import wait_for_path
 
 EDIT = ("echo {text} > f.txt && git commit -qam {text} && echo '<promise>COMPLETE</promise>'")
 

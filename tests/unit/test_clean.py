@@ -8,7 +8,7 @@ import pytest
 
 from metaharness import clean, liveness, worktree
 from metaharness.clean import Action
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 from metaharness.tree import find_tree, write_json
 
 

@@ -5,7 +5,8 @@ import os
 import pytest
 
 from metaharness import harness
-from metaharness.status import Exit, MhError, Status
+from metaharness.exits import Exit, MhError
+from metaharness.statuses import Status
 from metaharness.tree import find_tree, write_json
 
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import TIMEOUT
 
 from metaharness import inbox
-from metaharness.status import MhError
+from metaharness.exits import MhError
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from metaharness import liveness, queue
-from metaharness.status import MhError
+from metaharness.exits import MhError
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 
 from conftest import TIMEOUT
 
+from metaharness.exits import Exit, MhError
 from metaharness.roadmap import MAX_ROADMAP_BYTES, load_roadmap, parse_roadmap
-from metaharness.status import Exit, MhError
 
 
 def test_counts_checked_and_unchecked_tasks_of_every_list_style():

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from metaharness import strategies
+from metaharness.exits import Exit
 from metaharness.plan import HarnessPlan, Plan
-from metaharness.status import Exit, Status
+from metaharness.statuses import Status
 from metaharness.waiter import Outcome
 
 

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 from metaharness.tree import (
     atomic_write,
     find_tree,

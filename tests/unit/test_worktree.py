@@ -9,7 +9,7 @@ import pytest
 from conftest import process_exists
 
 from metaharness import worktree
-from metaharness.status import Exit, MhError
+from metaharness.exits import Exit, MhError
 
 
 @pytest.fixture

@@ -1,45 +1,16 @@
-"""Harness statuses and the closed set of exit statuses every verb shares.
+"""The closed set of exit statuses every verb shares, and the error that carries one.
 
-A harness is `pending` (for its --after dependencies), `starting`, `running` or
-`waiting` (between attempts) while its supervisor lives; it ends in exactly one terminal status, written once to result.json.
-`dead` and `corrupt` are never written: readers derive them (a live status whose
-supervisor is gone; a state file that cannot be parsed). See mh-harness(7).
+A terminal harness status maps to one exit status (exit_for), the same for mh-spawn,
+mh-wait and mh-run. See mh-harness(7), EXIT STATUS.
 """
 
 from __future__ import annotations
 
 import signal
-from enum import Enum, IntEnum
+from enum import IntEnum
 from typing import Final
 
-
-class Status(str, Enum):
-    """The words written in state.json and result.json."""
-
-    PENDING = "pending"  # waiting for the harnesses it runs --after
-    STARTING = "starting"
-    RUNNING = "running"
-    WAITING = "waiting"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    BLOCKED = "blocked"
-    INCOMPLETE = "incomplete"
-    STOPPED = "stopped"
-    TIMEOUT = "timeout"
-    INTERRUPTED = "interrupted"
-    DEAD = "dead"
-    CORRUPT = "corrupt"
-
-    @property
-    def is_live(self) -> bool:
-        return self in LIVE_STATUSES
-
-
-# How long a verb that names a harness (mh-wait, mh-send, mh-stop) waits for it to appear,
-# so `mh-spawn a ... & mh-send a ...` in a script or Makefile never races the spawn.
-APPEAR_GRACE_SECONDS: Final = 10.0
-
-LIVE_STATUSES: Final = frozenset({Status.PENDING, Status.STARTING, Status.RUNNING, Status.WAITING})
+from metaharness.statuses import Status
 
 
 class Exit(IntEnum):

@@ -7,7 +7,7 @@ from watchdog.observers import Observer
 
 from conftest import TIMEOUT
 
-from metaharness.watch import CHANGES
+from metaharness.notify import CHANGES
 
 
 class Recorder(FileSystemEventHandler):
