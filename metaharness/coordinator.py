@@ -104,14 +104,16 @@ class Run:
                 self.started = True
                 self._note(h.id, instance=view.instance, status="running")
                 return "adopted"
-        from metaharness.start import prepare, start
+        from metaharness.start import prepare, start_elsewhere
 
         request = h.request(self.plan.path.parent, tuple(self.plan.dependencies(h)), self.run_id)
         try:
-            spec, progress = prepare(request)
-            start(spec, progress, detach=True)
+            spec, _ = prepare(request)
+            start_elsewhere(self.tree, spec, self.plan.path.parent)  # hooks run in the plan's directory
         except MhError as e:
             raise MhError(f"cannot spawn {h.id}: {e}", e.code) from None
+        except OSError as e:  # as mh-spawn reported it: never a half-recorded run
+            raise MhError(f"cannot spawn {h.id}: {e.filename or ''}: {e.strerror or e}", Exit.SYSTEM) from None
         self.started = True
         self._note(h.id, instance=harness.inspect(self.tree / h.id).instance, status="running")
         return "spawned"

@@ -28,6 +28,7 @@ from typing import Any
 from metaharness import process
 from metaharness.exits import Exit, MhError
 from metaharness.start import Request, prepare, start
+from metaharness.tree import find_tree
 
 
 class ForkServer:
@@ -161,7 +162,9 @@ def _child(request: Request, server_fds: tuple[int, int]) -> int:
             os.dup2(null, fd)
         os.close(null)
         spec, progress = prepare(request)
-        return start(spec, progress, detach=False)
+        tree = find_tree(create=True)
+        assert tree is not None
+        return start(tree, spec, progress, detach=False)
     except MhError as e:  # refused at the door: the pool reports the status, as for mh-spawn's
         return e.code
     except OSError:

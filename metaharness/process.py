@@ -19,6 +19,7 @@ environment, which every process the agent started inherits.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import select
 import signal
@@ -42,10 +43,10 @@ _helpers: set[int] = set()
 _helpers_lock = threading.Lock()
 
 
-def _start_helper(argv: list[str], env: dict[str, str], **popen: Any) -> subprocess.Popen[Any]:
+def _start_helper(argv: list[str], env: dict[str, str], stdin: Any = subprocess.DEVNULL,
+                  **popen: Any) -> subprocess.Popen[Any]:
     with _helpers_lock:
-        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, start_new_session=True,
-                                umask=user_umask(), **popen)
+        proc = subprocess.Popen(argv, env=env, stdin=stdin, start_new_session=True, umask=user_umask(), **popen)
         _helpers.add(proc.pid)
     return proc
 
@@ -102,7 +103,7 @@ def fork(child: Callable[[], int]) -> int:
     pid = os.fork()
     if pid != 0:
         return pid
-    code = 70
+    code = int(Exit.SOFTWARE)
     try:
         code = child()
     finally:
@@ -142,7 +143,9 @@ def detach(log_path: Path, keep: tuple[int, ...] = ()) -> bool:
     holds (mh-run's run lock, say) must not live on in a supervisor."""
     middle = os.fork()
     if middle != 0:
-        os.waitpid(middle, 0)
+        _, status = os.waitpid(middle, 0)
+        if os.waitstatus_to_exitcode(status) != 0:  # setsid or the second fork failed: no supervisor
+            raise OSError(errno.ECHILD, "the supervisor could not be started in a session of its own")
         return False
     try:
         os.setsid()
@@ -489,16 +492,18 @@ def _ancestry(pid: int) -> set[int]:
     return chain
 
 
-def capture_bounded(argv: list[str], env: dict[str, str], timeout: float,
-                    cwd: Path | None = None) -> subprocess.CompletedProcess[str] | None:
+def capture_bounded(argv: list[str], env: dict[str, str], timeout: float, cwd: Path | None = None,
+                    input: str | None = None) -> subprocess.CompletedProcess[str] | None:
     """Run a helper program (git) in its own session, capturing its output, so Ctrl+C at
     the terminal is for us to handle, not to kill it half-way; None if it had to be
     killed, with everything it started, after `timeout` seconds. Output that is not UTF-8
-    (a Latin-1 file name, say) is kept as surrogate escapes, never an error."""
-    proc = _start_helper(argv, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
+    (a Latin-1 file name, say) is kept as surrogate escapes, never an error. `input` goes
+    to its standard input."""
+    proc = _start_helper(argv, env, stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
                          errors="surrogateescape", cwd=cwd)
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         try:

@@ -14,11 +14,13 @@ import os
 import sys
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from metaharness.roadmap import Progress
 from metaharness.spec import Options, Spec, WorktreeRequest
 from metaharness.exits import Exit, MhError
+
+_START_TIMEOUT_SECONDS: Final = 60.0  # creating a harness takes milliseconds; a bound for a hung disk
 
 
 def check_options(options: Options, workdir: str | None, prompt_template: str | None) -> tuple[Path, str | None]:
@@ -113,16 +115,16 @@ def _worktree_request(harness_id: str, workdir: Path, after: list[str], wanted: 
     return WorktreeRequest(str(repo), base)
 
 
-def start(spec: Spec, progress: Progress, *, detach: bool,
+def start(tree: Path, spec: Spec, progress: Progress, *, detach: bool,
           narrate: Callable[[str], None] | None = None, before_detach: Callable[[], None] | None = None) -> int:
-    """Publish the harness of `spec` and supervise it until it ends, returning the exit
-    status for its outcome; or, with `detach`, leave a supervisor in a child of its own
-    session and return OK at once. `before_detach` runs just before the fork (flush!)."""
-    from metaharness import harness, process, signals
-    from metaharness.tree import find_tree
+    """Publish the harness of `spec` in `tree` and supervise it until it ends, returning the
+    exit status for its outcome; or, with `detach`, leave a supervisor in a child of its
+    own session and return OK at once. `before_detach` runs just before the fork (flush!).
 
-    tree = find_tree(create=True)
-    assert tree is not None
+    Call it from a process with one thread: it forks (a fresh interpreter runs it for
+    mh-run; see start_elsewhere)."""
+    from metaharness import harness, process, signals
+
     check_no_cycle(tree, spec.id, list(spec.after))
     from metaharness.loop import Supervisor  # before the harness exists: an import error leaves nothing behind
 
@@ -134,22 +136,74 @@ def start(spec: Spec, progress: Progress, *, detach: bool,
         raise
     if not detach:
         return Supervisor(directory, spec, lock_fd, narrate).run()
-    if before_detach:
-        before_detach()
-    if process.detach(directory / "log", keep=(lock_fd,)):
-        code = Exit.SOFTWARE
-        try:
-            code = Supervisor(directory, spec, lock_fd).run()
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()  # stderr is the harness log now
-        finally:
-            sys.stderr.flush()
-            os._exit(code)
-    os.close(lock_fd)  # the supervisor holds the lock now
-    signals.release(mask)
+    try:
+        if before_detach:
+            before_detach()
+        if process.detach(directory / "log", keep=(lock_fd,)):
+            _supervise_detached(directory, spec, lock_fd)
+    finally:
+        os.close(lock_fd)  # the supervisor holds the lock now (or, had the fork failed, nobody)
+        signals.release(mask)
     return Exit.OK
+
+
+def _supervise_detached(directory: Path, spec: Spec, lock_fd: int) -> None:
+    """In the detached child: supervise, then exit with the outcome; never return."""
+    from metaharness.loop import Supervisor
+
+    code = Exit.SOFTWARE
+    try:
+        code = Supervisor(directory, spec, lock_fd).run()
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()  # stderr is the harness log now
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def start_elsewhere(tree: Path, spec: Spec, cwd: Path) -> None:
+    """Start the harness of `spec` detached, from a fresh interpreter running in `cwd` (its
+    hooks' directory) in a session of its own: mh-run, which has threads and a terminal's
+    Ctrl+C, must not fork a supervisor itself. Raises the MhError the start met."""
+    import json
+
+    from metaharness import process
+
+    reply = process.capture_bounded([sys.executable, "-m", "metaharness.start"],
+                                    {**os.environ, "MH_ROOT": str(tree.parent)}, _START_TIMEOUT_SECONDS,
+                                    cwd=cwd, input=json.dumps(spec.to_json()))
+    if reply is None:
+        raise MhError(f"starting the harness took more than {_START_TIMEOUT_SECONDS:g}s", Exit.SYSTEM)
+    try:
+        answer = json.loads(reply.stdout)
+    except ValueError:
+        answer = {"error": (reply.stderr.strip().splitlines() or ["it died"])[-1], "code": Exit.SOFTWARE}
+    if answer.get("error"):
+        raise MhError(str(answer["error"]), Exit(answer.get("code", Exit.SOFTWARE)))
+
+
+def _start_here() -> int:
+    """`python -m metaharness.start`: the Spec (JSON) on stdin, the answer on stdout."""
+    import json
+
+    from metaharness.roadmap import load_roadmap
+    from metaharness.tree import find_tree
+
+    try:
+        spec = Spec.from_json(json.loads(sys.stdin.read()))
+        tree = find_tree(create=True)
+        assert tree is not None
+        start(tree, spec, load_roadmap(Path(spec.roadmap))[1], detach=True)
+        answer: dict[str, Any] = {"started": spec.id}
+    except MhError as e:
+        answer = {"error": str(e), "code": int(e.code)}
+    except OSError as e:
+        answer = {"error": f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), "code": int(Exit.SYSTEM)}
+    print(json.dumps(answer), flush=True)
+    return 0
+
 
 
 def check_no_cycle(tree: Path, harness_id: str, after: list[str]) -> None:
@@ -178,3 +232,7 @@ def check_no_cycle(tree: Path, harness_id: str, after: list[str]) -> None:
         cycle = path_back(dependency, [harness_id, dependency])
         if cycle:
             raise MhError(f"dependency cycle: {' -> '.join(cycle)}", Exit.USAGE)
+
+
+if __name__ == "__main__":
+    sys.exit(_start_here())

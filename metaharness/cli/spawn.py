@@ -113,17 +113,20 @@ def options_from(args: Any) -> Options:
 def _spawn(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from metaharness.start import prepare, start
+    from metaharness.tree import find_tree
 
     spec, progress = prepare(request_from(args))
+    tree = find_tree(create=True)
+    assert tree is not None
     if not args.detach:
-        return start(spec, progress, detach=False,
+        return start(tree, spec, progress, detach=False,
                      narrate=None if args.quiet or not sys.stderr.isatty() else _narrate)
 
     def flush() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
 
-    code = start(spec, progress, detach=True, before_detach=flush)
+    code = start(tree, spec, progress, detach=True, before_detach=flush)
     print(args.id)
     return code
 

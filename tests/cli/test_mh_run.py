@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import BIN, TIMEOUT
+from conftest import BIN, TIMEOUT, wait_for
 
 COMPLETE = "echo '<promise>COMPLETE</promise>'"
 GATED = 'while [ ! -e "$MH_HARNESS_DIR/go" ]; do sleep 0.05; done; ' + COMPLETE
@@ -441,3 +441,32 @@ def test_a_second_mh_run_of_a_running_run_exits_8_and_touches_nothing(project):
     assert project.result("b")["instance"] == instance and (run_dir / "lock").exists()
     r, _ = _run(project, "plan.yaml", "--resume")  # the lock died with the first run
     assert r.returncode == 0, r.stderr
+
+
+def test_a_harness_started_by_mh_run_runs_its_hooks_in_the_plans_directory_and_has_its_own_command_line(project):
+    sub = project.root / "sub"
+    sub.mkdir()
+    (sub / "a.md").write_text("- [ ] t\n")
+    (sub / "plan.yaml").write_text(f'harnesses:\n  - {{id: a, roadmap: a.md, agent_cmd: "{COMPLETE}"}}\n')
+    hooks = project.tree / "hooks"
+    hooks.mkdir(parents=True)
+    (hooks / "on-start").write_text(f'#!/bin/sh\npwd > {project.root}/hook-cwd\n')
+    (hooks / "on-start").chmod(0o755)
+    r = project.run("run", "sub/plan.yaml")
+    assert (r.returncode, r.stderr.count("error")) == (0, 0)
+    assert project.wait_for_state("a", lambda s: True) and wait_for(
+        lambda: (project.root / "hook-cwd").exists() and (project.root / "hook-cwd").stat().st_size, project.root)
+    assert (project.root / "hook-cwd").read_text().strip() == str(sub)
+
+
+def test_a_spawn_that_fails_with_a_system_error_fails_the_run_with_11_and_records_it(project):
+    _plan(project, f"""
+        harnesses:
+          - {{id: a, roadmap: a.md, agent_cmd: "{COMPLETE}"}}
+    """)
+    project.tree.mkdir()
+    (project.tree / "FORMAT").write_text("1\n")
+    (project.tree / ".tmp").write_text("not a directory")  # no harness can be built
+    r, record = _run(project, "plan.yaml")
+    assert r.returncode == 11 and r.stderr.startswith("mh-run: error: cannot spawn a: "), r.stderr
+    assert (record or json.loads(next((project.tree / "runs").glob("*/run.json")).read_text()))["status"] == "failed"
