@@ -1,8 +1,8 @@
 """The coordinator behind mh-run: a plan's harnesses, spawned, watched and aggregated.
 
-It composes the verbs: each harness is an `mh-spawn --detach` (with `--after` for its
-dependencies, so a dependent waits, and fails with a failed dependency, in its own
-supervisor), ends are awaited on the supervisors' locks, and ending harnesses early is
+It composes what the verbs do: each harness is started detached, as `mh-spawn --detach`
+would start it (through start.py, with `--after` for its dependencies, so a dependent
+waits, and fails with a failed dependency, in its own supervisor), ends are awaited on the supervisors' locks, and ending harnesses early is
 `control/stop`, as mh-stop does. The run's record, `.harness/runs/<run-id>/run.json`,
 names each harness's instance, so `--resume` keeps what completed, adopts what still
 runs, and spawns the rest again.
@@ -127,7 +127,7 @@ class Run:
 
         self.dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.lock_fd = hold_lock(self.dir / "lock")  # close-on-exec: no harness inherits it
+            self.lock_fd = hold_lock(self.dir / "lock")  # close-on-exec, and harnesses start in a fresh interpreter: none holds it
         except BlockingIOError:
             raise self._taken() from None
 

@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any, Callable, Final
 from metaharness import liveness, schema
 from metaharness.exits import Exit, MhError
 from metaharness.statuses import Status
-from metaharness.tree import RESERVED_IDS, find_tree, locate_tree, now_iso, read_json, validate_id, write_json
+from metaharness.tree import (
+    RESERVED_IDS,
+    find_tree,
+    locate_tree,
+    now_iso,
+    read_json,
+    validate_id,
+    write_json,
+)
 
 if TYPE_CHECKING:
     from metaharness.roadmap import Progress

@@ -1,4 +1,9 @@
-"""One iteration's output and its verdict.
+"""One iteration: its runner, its output and its verdict.
+
+`IterationRunner` runs iteration after iteration for a Supervisor: it writes the prompt
+(taking the messages it quotes), runs the agent in its own process group, watches it for a
+stop, a limit or a stall, records its output and usage, and judges the outcome; the
+Supervisor keeps the policy of what comes next.
 
 `OutputRecorder` takes the agent's stdout line by line, on the output pump's thread: it
 keeps the raw line in iterations/NNNN/output, feeds the adapter's parser, logs the events

@@ -1,11 +1,12 @@
-"""The supervisor: runs an agent over a roadmap, iteration after iteration, until it ends.
+"""The supervisor: the policy that runs an agent over a roadmap until the harness ends.
 
-Each iteration honours control/stop, takes the inbox, writes the prompt, runs the agent
-in its own process group, records its output under iterations/NNNN/, and decides:
+It waits for --after dependencies (pending), makes a --worktree, then has its
+IterationRunner (iteration.py) run one iteration after another and decides after each:
 completed (the COMPLETE marker, or every roadmap box checked), blocked (the BLOCKED
-marker), a failure (non-zero exit, iteration timeout: retried after an exponential
-backoff until --max-failures in a row), or on to the next iteration until
---max-iterations (then incomplete). A wall-clock --timeout ends it as timeout.
+marker), a failure (retried after an exponential backoff until --max-failures in a row),
+a rate limit (waited out), a loop or a stall (by their policies), a budget spent, or on
+to the next iteration until --max-iterations (then incomplete). A wall-clock --timeout
+ends it as timeout.
 
 The main thread only ever sleeps on one Event, set by the agent's exit, a change under
 control/, a signal, or a deadline: a stop or Ctrl+C is acted on at once, never on a tick.
@@ -28,16 +29,16 @@ from metaharness import inbox, liveness, process
 from metaharness.agents import USAGE_FIELDS
 from metaharness.escalation import Escalation, LoopDetector
 from metaharness.events import EventLog
+from metaharness.exits import Exit, MhError, exit_for
 from metaharness.harness import RESERVE_NAME, LiveState, stop_request
 from metaharness.hooks import Hooks
 from metaharness.iteration import IterationOutcome, IterationRunner
+from metaharness.notify import DirectoryWatch
 from metaharness.roadmap import read_roadmap
 from metaharness.signals import SignalCatcher
 from metaharness.spec import Spec
-from metaharness.exits import Exit, MhError, exit_for
 from metaharness.statuses import Status
 from metaharness.tree import now_iso, write_json
-from metaharness.notify import DirectoryWatch
 
 MAX_BACKOFF_SECONDS: Final = 600.0
 MAX_RATE_LIMIT_WAIT_SECONDS: Final = 6 * 3600.0  # usage limits reset within hours
@@ -267,7 +268,7 @@ class Supervisor:
                 self._wake.wait(remaining if deadline is None else min(remaining, max(0.0, deadline - time.monotonic())))
         self.state.publish(status=Status.RUNNING, next_attempt=None, waiting_for=None)
 
-    # -- one iteration -----------------------------------------------------------------
+    # -- messages and hooks ------------------------------------------------------------
 
     def _nudge(self, text: str) -> None:
         """Put a message from the supervisor into the next prompt."""

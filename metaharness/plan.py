@@ -30,7 +30,6 @@ STRATEGIES: Final = tuple(strategies.REGISTRY)
 # Keys for every strategy, then those a strategy alone takes (`min_votes`, ...).
 TOP_KEYS: Final = frozenset({"strategy", "fail_fast", "max_parallel", "defaults", "harnesses", "on_dependency_failure"}
                             ).union(*(s.keys for s in strategies.REGISTRY.values()))
-# mh-spawn options a plan may set, and the kind of value each takes.
 # What a plan may set for a harness, and the kind of YAML value each takes: the Spec's
 # options, and what mh-spawn makes of its directory and worktree.
 HARNESS_KEYS: Final = {**{key: yaml_kind(key) for key in sorted(option_keys())},
@@ -199,7 +198,7 @@ class _Validator:
             options["agent"], sources["agent"] = "cmd", own_sources["agent_cmd"]  # its own command beats a default agent
         if "agent" not in options and "agent_cmd" not in options:
             raise self.fail(node, where, "needs agent or agent_cmd (here or under defaults)")
-        if options.get("agent") not in (None, "claude", "codex", "gemini", "aider", "cmd"):
+        if options.get("agent") is not None and _option_problem("agent", options["agent"]):
             raise self.fail(sources["agent"][0], f"{where}.agent", f"unknown agent {options['agent']!r}")
         if options.get("agent", "cmd") != "cmd":
             options.pop("agent_cmd", None)  # defaults may carry one for the cmd agent

@@ -1,9 +1,9 @@
 """A pool of workers pulling roadmaps from the queue, one supervised harness per item.
 
 Each worker holds an flock on `queue/workers/<worker>.lock` for as long as it lives (its
-claims are reclaimable the moment it dies), claims an item with link(2), runs
-`mh-spawn <item's harness> <roadmap> <options>` (forked by the pool's fork server, which
-imported it once) and settles the item by the supervisor's exit status. The pool's size is
+claims are reclaimable the moment it dies), claims an item with link(2), has the pool's
+fork server (which imported the supervisor once) start and supervise its harness, as
+`mh-spawn <item's harness> <roadmap> <options>` would, and settles the item by the supervisor's exit status. The pool's size is
 a control file, `queue/pools/<pool>/size`, watched for changes: more workers start at once, surplus ones
 retire after their current item. On shutdown each running harness is interrupted and its
 item released to pending untried. See mh-harness(7).

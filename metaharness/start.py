@@ -16,9 +16,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Final
 
+from metaharness.exits import Exit, MhError
 from metaharness.roadmap import Progress
 from metaharness.spec import Options, Spec, WorktreeRequest
-from metaharness.exits import Exit, MhError
 
 _START_TIMEOUT_SECONDS: Final = 60.0  # creating a harness takes milliseconds; a bound for a hung disk
 
@@ -26,10 +26,11 @@ _START_TIMEOUT_SECONDS: Final = 60.0  # creating a harness takes milliseconds; a
 def check_options(options: Options, workdir: str | None, prompt_template: str | None) -> tuple[Path, str | None]:
     """Refuse the options a harness cannot run with, whatever its id and roadmap (mh-pool
     asks before it claims an item); return the absolute workdir and template path."""
-    from metaharness.agents import adapter_for
+    from metaharness.agents import ADAPTERS, adapter_for
 
     if options.agent is None and not options.agent_cmd:
-        raise MhError("say which agent runs: --agent claude|codex|gemini|aider, or --agent-cmd 'COMMAND'", Exit.USAGE)
+        named = "|".join(name for name in ADAPTERS if name != "cmd")
+        raise MhError(f"say which agent runs: --agent {named}, or --agent-cmd 'COMMAND'", Exit.USAGE)
     agent = options.agent or "cmd"
     adapter_for(agent)
     if agent == "cmd" and not options.agent_cmd:
@@ -126,7 +127,9 @@ def start(tree: Path, spec: Spec, progress: Progress, *, detach: bool,
     from metaharness import harness, process, signals
 
     check_no_cycle(tree, spec.id, list(spec.after))
-    from metaharness.loop import Supervisor  # before the harness exists: an import error leaves nothing behind
+    from metaharness.loop import (
+        Supervisor,  # before the harness exists: an import error leaves nothing behind
+    )
 
     mask = signals.hold()  # from here a signal must end in an `interrupted` result, not a dead harness
     try:

@@ -17,9 +17,9 @@ from typing import Any, Callable, Final
 
 from metaharness import harness, liveness
 from metaharness.events import parse_line
+from metaharness.notify import DirectoryWatch
 from metaharness.statuses import Status
 from metaharness.tree import now_iso
-from metaharness.notify import DirectoryWatch
 
 ALERT_EVENTS: Final = frozenset({"stalled", "looping", "rate_limited", "hook_failed", "ended"})
 REMOTE_CHECK_SECONDS: Final = 5.0
