@@ -5,9 +5,10 @@ plan's keys, a pool's spawn options), with their types and defaults; `Spec` adds
 harness is (id, instance, roadmap, workdir, dependencies). A Spec is built once, at the
 door (see start.py), written to spec.json (never rewritten) and handed to the supervisor
 as it is; spec.json is its JSON form, field for field, so a reader of the file and the
-supervisor see the same names. Adding an option is a field here (its default and how its
-text is read), a parser line in cli/spawn.py and a line in mh-spawn(1); plans and pools
-take it from here. See mh-harness(7).
+supervisor see the same names. Adding an option is a field here (its default, how its
+text is read, its name on a command line if not the field's), a parser line in
+cli/spawn.py, its check in schema.SPEC (a test holds the two equal) and its lines in
+mh-spawn(1) and mh-harness(7); plans, pools and the supervisor take it from here.
 """
 
 from __future__ import annotations
@@ -155,9 +156,10 @@ def read_option(key: str, value: Any) -> tuple[str, Any]:
 
 
 def options_from(given: dict[str, Any]) -> Options:
-    """Options from values already read, by key (mh-spawn's parsed command line)."""
+    """Options from values already read, by key (mh-spawn's parsed command line); an
+    option not given takes its default."""
     return Options(**{f.name: tuple(given[key]) if isinstance(given[key], list) else given[key]
-                      for key, f in _fields_by_key().items()})
+                      for key, f in _fields_by_key().items() if key in given})
 
 
 def yaml_kind(key: str) -> type | tuple[type, ...]:

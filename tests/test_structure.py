@@ -55,3 +55,17 @@ def test_core_functions_stay_under_60_lines_and_classes_under_300(path):
 
 def test_a_plan_may_set_exactly_the_options_a_spec_has_and_what_mh_spawn_checks_at_the_door():
     assert set(plan.HARNESS_KEYS) == spec.option_keys() | plan.REQUEST_KEYS
+
+
+def test_what_readers_check_in_spec_json_is_every_field_of_the_spec():
+    import dataclasses
+
+    from metaharness import schema
+
+    assert set(schema.SPEC.fields) == {f.name for f in dataclasses.fields(spec.Spec)}
+
+
+def test_an_option_mh_spawn_is_not_given_takes_the_specs_default():
+    from metaharness.cli.spawn import build_parser, options_from
+
+    assert options_from(build_parser().parse_args(["a", "r.md", "--agent-cmd", "true"])) == spec.Options(agent_cmd="true")

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 from metaharness import spec
 from metaharness.cli import common
 from metaharness.exits import Exit
-from metaharness.spec import DEFAULTS, Options
+from metaharness.spec import Options
 from metaharness.start import Request
 
 DESCRIPTION = """\
@@ -51,33 +51,33 @@ def build_parser() -> common.Parser:
     p.add_argument("--budget-usd", type=_read("budget_usd"), metavar="USD", help="end incomplete once the agent has cost this much")
     p.add_argument("--budget-tokens", type=_read("budget_tokens"), metavar="N",
                    help="end incomplete once the agent has used this many tokens")
-    p.add_argument("--rate-limit-backoff", type=_read("rate_limit_backoff"), default=DEFAULTS.rate_limit_backoff,
+    p.add_argument("--rate-limit-backoff", type=_read("rate_limit_backoff"),
                    metavar="DUR", help="first wait after a rate limit with no reset time, doubling (default 60s)")
     p.add_argument("--after", action="append", default=[], metavar="ID[,ID]",
                    help="stay pending until these harnesses have completed; fail if one does not (repeatable)")
     p.add_argument("-d", "--detach", action="store_true", help="supervise in the background; print the id")
-    p.add_argument("--max-iterations", type=_read("max_iterations"), default=DEFAULTS.max_iterations, metavar="N", help="default 50")
-    p.add_argument("--max-failures", type=_read("max_failures"), default=DEFAULTS.max_failures, metavar="N",
+    p.add_argument("--max-iterations", type=_read("max_iterations"), metavar="N", help="default 50")
+    p.add_argument("--max-failures", type=_read("max_failures"), metavar="N",
                    help="consecutive failed iterations before the harness fails (default 5)")
     p.add_argument("--timeout", type=_read("timeout"), metavar="DUR", help="wall-clock limit for the harness")
     p.add_argument("--iteration-timeout", type=_read("iteration_timeout"), metavar="DUR", help="limit for one iteration")
-    p.add_argument("--backoff", type=_read("backoff"), default=DEFAULTS.backoff, metavar="DUR",
+    p.add_argument("--backoff", type=_read("backoff"), metavar="DUR",
                    help="delay after the first failure, doubling after each further one (default 2s)")
-    p.add_argument("--grace", type=_read("grace"), default=DEFAULTS.grace, metavar="DUR",
+    p.add_argument("--grace", type=_read("grace"), metavar="DUR",
                    help="time between TERM and KILL when ending an agent (default 10s)")
-    p.add_argument("--heartbeat", type=_read("heartbeat"), default=DEFAULTS.heartbeat_interval, metavar="DUR", help="heartbeat interval (default 5s)")
-    p.add_argument("--stall-after", type=_read("stall_after"), default=DEFAULTS.stall_after, metavar="DUR",
+    p.add_argument("--heartbeat", type=_read("heartbeat"), metavar="DUR", help="heartbeat interval (default 5s)")
+    p.add_argument("--stall-after", type=_read("stall_after"), metavar="DUR",
                    help="an agent silent this long has stalled (default 5m)")
-    p.add_argument("--on-stall", type=_read("on_stall"), default=list(DEFAULTS.on_stall), metavar="POLICY",
+    p.add_argument("--on-stall", type=_read("on_stall"), metavar="POLICY",
                    help="actions on successive stalls, the last repeating: nudge, restart, stop, none "
                         "(default nudge,restart,stop)")
-    p.add_argument("--loop-after", type=_read("loop_after"), default=DEFAULTS.loop_after, metavar="N",
+    p.add_argument("--loop-after", type=_read("loop_after"), metavar="N",
                    help="N iterations without progress, or with the same failure, is a loop (default 5)")
-    p.add_argument("--on-loop", type=_read("on_loop"), default=list(DEFAULTS.on_loop), metavar="POLICY",
+    p.add_argument("--on-loop", type=_read("on_loop"), metavar="POLICY",
                    help="actions on successive loops (default nudge,stop)")
-    p.add_argument("--result-grace", type=_read("result_grace"), default=DEFAULTS.result_grace, metavar="DUR",
+    p.add_argument("--result-grace", type=_read("result_grace"), metavar="DUR",
                    help="how long an agent may linger after its final result before it is ended (default 5s)")
-    p.add_argument("--hook-timeout", type=_read("hook_timeout"), default=DEFAULTS.hook_timeout, metavar="DUR",
+    p.add_argument("--hook-timeout", type=_read("hook_timeout"), metavar="DUR",
                    help="a hook still running after this is killed and reported (default 30s)")
     p.add_argument("--workdir", metavar="DIR", help="where the agent runs (default: the current directory)")
     p.add_argument("--worktree", action="store_true",
@@ -107,7 +107,8 @@ def request_from(args: Any) -> Request:
 
 def options_from(args: Any) -> Options:
     """The harness options an mh-spawn command line gives (mh-pool's too)."""
-    return spec.options_from({key: getattr(args, key) for key in spec.option_keys()})
+    given = {key: getattr(args, key) for key in spec.option_keys()}
+    return spec.options_from({key: value for key, value in given.items() if value is not None})  # else the Spec's default
 
 
 def _spawn(argv: Sequence[str] | None) -> int:
