@@ -265,14 +265,15 @@ class Run:
             measures = {"score": self._score(self.plan.get(harness_id)),
                         "cost": (result.get("usage") or {}).get("cost_usd", 0.0), "duration": result.get("duration_s", 0.0)}
             self._note(harness_id, score=measures["score"], cost_usd=measures["cost"], duration_s=measures["duration"])
-            key = tuple(-measures[c] if c == "score" else measures[c] for c in self.plan.score_by)
+            key = tuple(-measures[c] if c == "score" else measures[c] for c in self.plan.settings["score_by"])
             ranked.append((key, completed.index(harness_id), harness_id))
         return min(ranked)[-1] if ranked else None
 
     def _score(self, h: HarnessPlan) -> float:
         """`score_cmd` in the candidate's worktree, or else its workdir: a number it prints, else
         1 for exit 0 and 0 otherwise."""
-        if not self.plan.score_cmd:
+        score_cmd = self.plan.settings.get("score_cmd")
+        if not score_cmd:
             return 1.0
         view = harness.inspect(self.tree / h.id)
         workdir = self.plan.path.parent / h.options.get("workdir", ".")
@@ -282,7 +283,7 @@ class Run:
         from metaharness.process import capture_bounded
 
         try:  # in a group of its own, ended whole if it hangs: nothing it starts outlives mh-run
-            proc = capture_bounded(["/bin/sh", "-c", self.plan.score_cmd], {**os.environ, "MH_ID": h.id},
+            proc = capture_bounded(["/bin/sh", "-c", score_cmd], {**os.environ, "MH_ID": h.id},
                                    SCORE_TIMEOUT_SECONDS, cwd=workdir)
         except OSError as e:
             self._note(h.id, score_error=str(e))

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Mapping
 
 from metaharness import strategies, worktree
 from metaharness.exits import Exit, MhError
 from metaharness.prompt import read_template
 from metaharness.spec import Options, option_keys, read_option, yaml_kind
 from metaharness.start import Request, check_options
-from metaharness.strategies.voting import CRITERIA
 from metaharness.userfile import read_text
 
 MAX_PLAN_BYTES: Final = 1024 * 1024  # 1 MiB: a plan of thousands of harnesses still fits
@@ -63,10 +62,8 @@ class Plan:
     harnesses: tuple[HarnessPlan, ...]
     fail_fast: bool = False
     max_parallel: int | None = None
-    min_votes: int | None = None
-    score_cmd: str | None = None
     on_dependency_failure: str = "fail"
-    score_by: tuple[str, ...] = CRITERIA
+    settings: Mapping[str, Any] = field(default_factory=dict)  # the strategy's own keys (strategies/)
 
     @property
     def rules(self) -> strategies.Strategy:
@@ -158,10 +155,10 @@ class _Validator:
         if cycle:
             raise MhError(f"{self.path}: dependency cycle: {' -> '.join(cycle)}", Exit.USAGE)
         harnesses = strategies.get(strategy).prepare(harnesses)
+        settings = {key: self.value(top, key, kind, default) for key, (kind, default) in strategies.get(strategy).keys.items()}
         plan = Plan(self.path, strategy, tuple(harnesses), bool(self.value(top, "fail_fast", bool, False)),
-                    self.value(top, "max_parallel", int, None), self.value(top, "min_votes", int, None),
-                    self.value(top, "score_cmd", str, None), self.value(top, "on_dependency_failure", str, "fail"),
-                    tuple(self.value(top, "score_by", list, list(CRITERIA))))
+                    self.value(top, "max_parallel", int, None), self.value(top, "on_dependency_failure", str, "fail"),
+                    {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
         self.check_strategy(plan, top)
         for h, node in zip(plan.harnesses, list_node.value):
             self.check_worktree(h, node, {worktree.branch_for(d) for d in plan.dependencies(h)})
@@ -261,8 +258,6 @@ class _Validator:
             if key is None:
                 raise MhError(f"{self.path}: strategy {plan.strategy}: {message}", Exit.USAGE)
             raise self.fail(top[key][0] if key in top else self.root, key, message)
-        if any(c not in CRITERIA for c in plan.score_by) or not plan.score_by:
-            raise self.fail(top["score_by"][0], "score_by", f"a list of {', '.join(CRITERIA)}")
         for other in strategies.REGISTRY.values():
             key = next((k for k in other.keys if k in top), None)
             if key is not None and other is not plan.rules:

@@ -15,7 +15,7 @@ Adding a strategy is one module defining a `Strategy` subclass and one line in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from metaharness.waiter import Outcome, aggregate_exit
 
@@ -32,7 +32,9 @@ class Strategy:
     complete, and there is no winner."""
 
     name: ClassVar[str]
-    keys: ClassVar[tuple[str, ...]] = ()  # plan keys only this strategy may set, in the order errors name them
+    # Plan keys only this strategy may set, in the order errors name them: their YAML kind and
+    # default. The plan keeps their values in Plan.settings.
+    keys: ClassVar[dict[str, tuple[type, Any]]] = {}
     independent: ClassVar[bool] = False  # whether harnesses are rival candidates, so none may depend on another
 
     def check(self, plan: Plan) -> Problem | None:

@@ -20,20 +20,23 @@ CRITERIA: Final = ("score", "cost", "duration")  # score: higher wins; cost, dur
 
 class Voting(Strategy):
     name = "voting"
-    keys = ("min_votes", "score_cmd", "score_by")
+    keys = {"min_votes": (int, None), "score_cmd": (str, None), "score_by": (list, list(CRITERIA))}
     independent = True
 
     def check(self, plan: Plan) -> Problem | None:
-        if plan.min_votes is None or not 1 <= plan.min_votes <= len(plan.harnesses):
+        min_votes, score_by = plan.settings.get("min_votes"), plan.settings.get("score_by", CRITERIA)
+        if min_votes is None or not 1 <= min_votes <= len(plan.harnesses):
             return "min_votes", f"voting needs min_votes between 1 and {len(plan.harnesses)}"
+        if not score_by or any(c not in CRITERIA for c in score_by):
+            return "score_by", f"a list of {', '.join(CRITERIA)}"
         return None
 
     def decided(self, plan: Plan, outcome: Outcome, outcomes: dict[str, Outcome]) -> bool:
-        return _votes(outcomes) >= (plan.min_votes or 1)
+        return _votes(outcomes) >= (plan.settings.get("min_votes") or 1)
 
     def conclude(self, plan: Plan, outcomes: dict[str, Outcome], rank: Rank) -> tuple[int, str | None]:
         completed = [h.id for h in plan.harnesses if h.id in outcomes and outcomes[h.id].status is Status.COMPLETED]
-        winner = rank(completed) if len(completed) >= (plan.min_votes or 1) else None
+        winner = rank(completed) if len(completed) >= (plan.settings.get("min_votes") or 1) else None
         return (Exit.OK if winner else Exit.FAILED), winner
 
 

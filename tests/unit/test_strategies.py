@@ -14,7 +14,8 @@ from metaharness.waiter import Outcome
 
 def _plan(strategy, *ids, depends=None, **fields):
     harnesses = tuple(HarnessPlan(i, Path(f"{i}.md"), tuple((depends or {}).get(i, ()))) for i in ids)
-    return Plan(Path("plan.yaml"), strategy, harnesses, **fields)
+    own = {k: v for k, v in fields.items() if k in Plan.__dataclass_fields__}
+    return Plan(Path("plan.yaml"), strategy, harnesses, **own, settings={k: v for k, v in fields.items() if k not in own})
 
 
 def _outcomes(*pairs):
@@ -107,5 +108,5 @@ def test_voting_needs_min_votes_between_one_and_the_number_of_candidates():
 
 def test_only_race_and_voting_candidates_must_be_independent_and_only_voting_takes_its_keys():
     assert [s.name for s in strategies.REGISTRY.values() if s.independent] == ["race", "voting"]
-    assert {s.name: s.keys for s in strategies.REGISTRY.values() if s.keys} == {
+    assert {s.name: tuple(s.keys) for s in strategies.REGISTRY.values() if s.keys} == {
         "voting": ("min_votes", "score_cmd", "score_by")}
