@@ -6,9 +6,9 @@ harness is (id, instance, roadmap, workdir, dependencies). A Spec is built once,
 door (see start.py), written to spec.json (never rewritten) and handed to the supervisor
 as it is; spec.json is its JSON form, field for field, so a reader of the file and the
 supervisor see the same names. Adding an option is a field here (its default, how its
-text is read, its name on a command line if not the field's), a parser line in
-cli/spawn.py, its check in schema.SPEC (a test holds the two equal) and its lines in
-mh-spawn(1) and mh-harness(7); plans, pools and the supervisor take it from here.
+text is read, its --help line, its name on a command line if not the field's), its check
+in schema.SPEC (a test holds the two equal) and its lines in mh-spawn(1) and
+mh-harness(7); mh-spawn's parser, plans, pools and the supervisor take it from here.
 """
 
 from __future__ import annotations
@@ -48,40 +48,60 @@ def _flag(text: str) -> bool:
     return text == "True"
 
 
-def option(default: Any, read: Callable[[str], Any], key: str | None = None) -> Any:
-    """A field of Options: its default, how its text is read (values.py), and the name a
-    command line (--key) and a plan (key:) give it when that is not the field's own."""
-    return dataclasses.field(default=default, metadata={"read": read, "key": key})
+def option(default: Any, read: Callable[[str], Any], help: str, metavar: str | None = None,
+           key: str | None = None) -> Any:
+    """A field of Options: its default, how its text is read (values.py), its line in
+    mh-spawn --help, and the name a command line (--key) and a plan (key:) give it when
+    that is not the field's own."""
+    return dataclasses.field(default=default, metadata={"read": read, "help": help, "metavar": metavar, "key": key})
 
 
 @dataclass(frozen=True, kw_only=True)
 class Options:
     """What a user may set for a harness; every default is the one documented."""
 
-    agent: str | None = option(None, _agent)  # None: cmd, given agent_cmd
-    agent_cmd: str | None = option(None, _text)
-    model: str | None = option(None, _text)
-    max_turns: int | None = option(None, values.positive_int)
-    allowed_tools: str | None = option(None, _text)
-    permission_mode: str | None = option(None, _text)
-    agent_args: tuple[str, ...] = option((), _text, key="agent_arg")  # repeatable: one value per use
-    resume_session: bool = option(False, _flag)
-    budget_usd: float | None = option(None, values.positive_amount)
-    budget_tokens: int | None = option(None, values.positive_int)
-    rate_limit_backoff: float = option(60.0, values.positive_duration)  # doubles while no reset is stated
-    max_iterations: int = option(50, values.positive_int)
-    max_failures: int = option(5, values.positive_int)
-    timeout: float | None = option(None, values.positive_duration)  # wall clock for the whole harness
-    iteration_timeout: float | None = option(None, values.positive_duration)
-    backoff: float = option(2.0, values.duration)  # after the first failure, doubling
-    grace: float = option(10.0, values.duration)  # between TERM and KILL
-    heartbeat_interval: float = option(5.0, values.positive_duration, key="heartbeat")
-    stall_after: float = option(300.0, values.positive_duration)
-    on_stall: tuple[str, ...] = option(("nudge", "restart", "stop"), values.policy)
-    loop_after: int = option(5, values.positive_int)
-    on_loop: tuple[str, ...] = option(("nudge", "stop"), values.policy)
-    result_grace: float = option(5.0, values.duration)
-    hook_timeout: float = option(30.0, values.positive_duration)
+    agent: str | None = option(None, _agent, "the agent CLI to run (default: cmd, given --agent-cmd)")
+    agent_cmd: str | None = option(None, _text, "shell command run each iteration (the cmd agent)", "CMD")
+    model: str | None = option(None, _text, "model name passed to the agent CLI")
+    max_turns: int | None = option(None, values.positive_int, "turn limit per iteration (claude)", "N")
+    allowed_tools: str | None = option(None, _text, "tools the agent may use without asking (claude)", "TOOLS")
+    permission_mode: str | None = option(
+        None, _text, "claude --permission-mode (default bypassPermissions), codex --sandbox (default: no "
+        "sandbox, no approvals), gemini --approval-mode (default yolo)", "MODE")
+    agent_args: tuple[str, ...] = option((), _text, "extra argument for the agent CLI (repeatable)", "ARG",
+                                         key="agent_arg")
+    resume_session: bool = option(False, _flag, "continue the previous iteration's session (claude --resume)")
+    budget_usd: float | None = option(None, values.positive_amount, "end incomplete once the agent has cost this much",
+                                      "USD")
+    budget_tokens: int | None = option(None, values.positive_int,
+                                       "end incomplete once the agent has used this many tokens", "N")
+    rate_limit_backoff: float = option(60.0, values.positive_duration,
+                                       "first wait after a rate limit with no reset time, doubling (default 60s)", "DUR")
+    max_iterations: int = option(50, values.positive_int, "default 50", "N")
+    max_failures: int = option(5, values.positive_int,
+                               "consecutive failed iterations before the harness fails (default 5)", "N")
+    timeout: float | None = option(None, values.positive_duration, "wall-clock limit for the harness", "DUR")
+    iteration_timeout: float | None = option(None, values.positive_duration, "limit for one iteration", "DUR")
+    backoff: float = option(2.0, values.duration,
+                            "delay after the first failure, doubling after each further one (default 2s)", "DUR")
+    grace: float = option(10.0, values.duration, "time between TERM and KILL when ending an agent (default 10s)",
+                          "DUR")
+    heartbeat_interval: float = option(5.0, values.positive_duration, "heartbeat interval (default 5s)", "DUR",
+                                       key="heartbeat")
+    stall_after: float = option(300.0, values.positive_duration, "an agent silent this long has stalled (default 5m)",
+                                "DUR")
+    on_stall: tuple[str, ...] = option(
+        ("nudge", "restart", "stop"), values.policy, "actions on successive stalls, the last repeating: nudge, "
+        "restart, stop, none (default nudge,restart,stop)", "POLICY")
+    loop_after: int = option(5, values.positive_int,
+                             "N iterations without progress, or with the same failure, is a loop (default 5)", "N")
+    on_loop: tuple[str, ...] = option(("nudge", "stop"), values.policy,
+                                      "actions on successive loops (default nudge,stop)", "POLICY")
+    result_grace: float = option(
+        5.0, values.duration, "how long an agent may linger after its final result before it is ended (default 5s)",
+        "DUR")
+    hook_timeout: float = option(30.0, values.positive_duration,
+                                 "a hook still running after this is killed and reported (default 30s)", "DUR")
 
 
 DEFAULTS: Final = Options()
@@ -137,9 +157,24 @@ def option_keys() -> frozenset[str]:
     return frozenset(_fields_by_key())
 
 
-def reader(key: str) -> Callable[[str], Any]:
-    """How the text of option `key` is read (for mh-spawn's parser)."""
-    return _fields_by_key()[key].metadata["read"]
+def command_line() -> list[tuple[str, dict[str, Any]]]:
+    """Each option as mh-spawn's parser takes it: its flag and add_argument's keywords,
+    `type` the option's reader (raising ValueError: the parser must translate it)."""
+    found = []
+    for key, f in _fields_by_key().items():
+        read, words = f.metadata["read"], {"help": f.metadata["help"]}
+        if read is _flag:
+            words["action"] = "store_true"
+        elif isinstance(f.default, tuple) and read is _text:
+            words.update(action="append", metavar=f.metadata["metavar"])
+        elif read is _agent:
+            from metaharness.agents import ADAPTERS
+
+            words["choices"] = list(ADAPTERS)
+        else:
+            words.update(metavar=f.metadata["metavar"], **({} if read is _text else {"type": read}))
+        found.append(("--" + key.replace("_", "-"), words))
+    return found
 
 
 def read_option(key: str, value: Any) -> tuple[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from metaharness import spec
 from metaharness.cli import common
@@ -30,55 +30,14 @@ See mh-spawn(1)."""
 
 
 def build_parser() -> common.Parser:
-    from metaharness.agents import ADAPTERS
-
     p = common.parser("spawn", DESCRIPTION, EPILOG)
     p.add_argument("id", help="harness id: letters, digits, '.', '_', '-'")
     p.add_argument("roadmap", help="Markdown roadmap with - [ ] tasks")
-    p.add_argument("--agent", choices=list(ADAPTERS),
-                   help="the agent CLI to run (default: cmd, given --agent-cmd)")
-    p.add_argument("--agent-cmd", metavar="CMD", help="shell command run each iteration (the cmd agent)")
-    p.add_argument("--model", help="model name passed to the agent CLI")
-    p.add_argument("--max-turns", type=_read("max_turns"), metavar="N", help="turn limit per iteration (claude)")
-    p.add_argument("--allowed-tools", metavar="TOOLS", help="tools the agent may use without asking (claude)")
-    p.add_argument("--permission-mode", metavar="MODE",
-                   help="claude --permission-mode (default bypassPermissions), codex --sandbox "
-                        "(default: no sandbox, no approvals), gemini --approval-mode (default yolo)")
-    p.add_argument("--agent-arg", action="append", default=[], metavar="ARG",
-                   help="extra argument for the agent CLI (repeatable)")
-    p.add_argument("--resume-session", action="store_true",
-                   help="continue the previous iteration's session (claude --resume)")
-    p.add_argument("--budget-usd", type=_read("budget_usd"), metavar="USD", help="end incomplete once the agent has cost this much")
-    p.add_argument("--budget-tokens", type=_read("budget_tokens"), metavar="N",
-                   help="end incomplete once the agent has used this many tokens")
-    p.add_argument("--rate-limit-backoff", type=_read("rate_limit_backoff"),
-                   metavar="DUR", help="first wait after a rate limit with no reset time, doubling (default 60s)")
+    for flag, words in spec.command_line():  # the harness's options: spec.py declares them
+        p.add_argument(flag, **{**words, **({"type": common.argtype(words["type"])} if "type" in words else {})})
     p.add_argument("--after", action="append", default=[], metavar="ID[,ID]",
                    help="stay pending until these harnesses have completed; fail if one does not (repeatable)")
     p.add_argument("-d", "--detach", action="store_true", help="supervise in the background; print the id")
-    p.add_argument("--max-iterations", type=_read("max_iterations"), metavar="N", help="default 50")
-    p.add_argument("--max-failures", type=_read("max_failures"), metavar="N",
-                   help="consecutive failed iterations before the harness fails (default 5)")
-    p.add_argument("--timeout", type=_read("timeout"), metavar="DUR", help="wall-clock limit for the harness")
-    p.add_argument("--iteration-timeout", type=_read("iteration_timeout"), metavar="DUR", help="limit for one iteration")
-    p.add_argument("--backoff", type=_read("backoff"), metavar="DUR",
-                   help="delay after the first failure, doubling after each further one (default 2s)")
-    p.add_argument("--grace", type=_read("grace"), metavar="DUR",
-                   help="time between TERM and KILL when ending an agent (default 10s)")
-    p.add_argument("--heartbeat", type=_read("heartbeat"), metavar="DUR", help="heartbeat interval (default 5s)")
-    p.add_argument("--stall-after", type=_read("stall_after"), metavar="DUR",
-                   help="an agent silent this long has stalled (default 5m)")
-    p.add_argument("--on-stall", type=_read("on_stall"), metavar="POLICY",
-                   help="actions on successive stalls, the last repeating: nudge, restart, stop, none "
-                        "(default nudge,restart,stop)")
-    p.add_argument("--loop-after", type=_read("loop_after"), metavar="N",
-                   help="N iterations without progress, or with the same failure, is a loop (default 5)")
-    p.add_argument("--on-loop", type=_read("on_loop"), metavar="POLICY",
-                   help="actions on successive loops (default nudge,stop)")
-    p.add_argument("--result-grace", type=_read("result_grace"), metavar="DUR",
-                   help="how long an agent may linger after its final result before it is ended (default 5s)")
-    p.add_argument("--hook-timeout", type=_read("hook_timeout"), metavar="DUR",
-                   help="a hook still running after this is killed and reported (default 30s)")
     p.add_argument("--workdir", metavar="DIR", help="where the agent runs (default: the current directory)")
     p.add_argument("--worktree", action="store_true",
                    help="run the agent in a git worktree of WORKDIR's repository on branch mh/ID")
@@ -87,11 +46,6 @@ def build_parser() -> common.Parser:
     p.add_argument("--run", metavar="RUN-ID", help="the mh-run run this harness belongs to (set by mh-run)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return p
-
-
-def _read(key: str) -> Callable[[str], Any]:
-    """The argparse type of option `key`: its reader in spec.py, failing in one line."""
-    return common.argtype(spec.reader(key))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
