@@ -81,7 +81,7 @@ class Supervisor:
             status=Status.RUNNING, pid=os.getpid(), pid_start=liveness.process_start_time(os.getpid()),
             host=liveness.this_host(), started=now_iso(), usage=dict.fromkeys(USAGE_FIELDS, 0),
         )
-        self._events.emit("started", instance=self.spec.instance, pid=os.getpid(), agent=self.spec.agent)
+        self._events.emit("started", instance=self.spec.instance, pid=os.getpid(), agent=self.spec.agent_name)
         self._hook("start", "")
         self.state.beat_every(self.spec.heartbeat_interval)
         watch = DirectoryWatch(self.dir / "control", self._wake.set)

@@ -21,7 +21,7 @@ from metaharness import strategies, worktree
 from metaharness.exits import Exit, MhError
 from metaharness.prompt import read_template
 from metaharness.spec import Options, option_keys, read_option, yaml_kind
-from metaharness.start import Request, check_options
+from metaharness.start import Request
 from metaharness.userfile import read_text
 
 MAX_PLAN_BYTES: Final = 1024 * 1024  # 1 MiB: a plan of thousands of harnesses still fits
@@ -30,10 +30,10 @@ STRATEGIES: Final = tuple(strategies.REGISTRY)
 TOP_KEYS: Final = frozenset({"strategy", "fail_fast", "max_parallel", "defaults", "harnesses", "on_dependency_failure"}
                             ).union(*(s.keys for s in strategies.REGISTRY.values()))
 # What a plan may set for a harness, and the kind of YAML value each takes: the Spec's
-# options, and what mh-spawn makes of its directory and worktree.
-HARNESS_KEYS: Final = {**{key: yaml_kind(key) for key in sorted(option_keys())},
-                       "workdir": str, "prompt_template": str, "worktree": bool, "base": str}
-REQUEST_KEYS: Final = frozenset({"workdir", "prompt_template", "worktree", "base"})
+# options, and what mh-spawn makes of its directory and worktree (the request's own keys).
+_REQUEST_KINDS: Final = {"workdir": str, "prompt_template": str, "worktree": bool, "base": str}
+REQUEST_KEYS: Final = frozenset(_REQUEST_KINDS)
+HARNESS_KEYS: Final = {**{key: yaml_kind(key) for key in sorted(option_keys())}, **_REQUEST_KINDS}
 OWN_KEYS: Final = frozenset({"id", "roadmap", "depends"})
 Source = tuple[Any, str]  # the YAML node an option's value came from, and the field to name
 
@@ -201,7 +201,7 @@ class _Validator:
             options.pop("agent_cmd", None)  # defaults may carry one for the cmd agent
         planned = HarnessPlan(harness_id, roadmap, tuple(dict.fromkeys(depends + _front_matter_depends(roadmap))), options)
         self.sources[harness_id] = sources
-        self.check_door(planned, f"{self.path}:{node.start_mark.line + 1}: {where}")
+        self.check_door(planned)
         return planned
 
     def roadmap(self, node: Any, value: Any, where: str) -> Path:
@@ -215,7 +215,7 @@ class _Validator:
             raise self.fail(node, where, str(e)) from None
         return path
 
-    def check_door(self, h: HarnessPlan, where: str) -> None:
+    def check_door(self, h: HarnessPlan) -> None:
         """Refuse, before anything starts, what mh-spawn would refuse at the door, naming the
         field that was set (under `defaults` or here): a value its parser rejects, a cmd agent
         without a command, a budget of nothing, a workdir or prompt template it cannot use."""
@@ -241,11 +241,6 @@ class _Validator:
                 raise fail("prompt_template", f"cannot read {template}: {e.strerror or e}") from None
             except UnicodeDecodeError:
                 raise fail("prompt_template", f"cannot read {template}: not UTF-8 text") from None
-        request = h.request(self.path.parent)
-        try:  # and whatever else mh-spawn's own door check refuses
-            check_options(request.options, request.workdir, request.prompt_template)
-        except MhError as e:
-            raise MhError(f"{where}: {e}", e.code) from None
 
     def check_strategy(self, plan: Plan, top: dict[str, tuple[Any, Any]]) -> None:
         if plan.max_parallel is not None and plan.max_parallel < 1:

@@ -14,6 +14,7 @@ mh-harness(7); mh-spawn's parser, plans, pools and the supervisor take it from h
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Final
 
@@ -104,9 +105,6 @@ class Options:
                                  "a hook still running after this is killed and reported (default 30s)", "DUR")
 
 
-DEFAULTS: Final = Options()
-
-
 @dataclass(frozen=True, kw_only=True)
 class Spec(Options):
     """One harness: who it is, where it works, and its options."""
@@ -147,9 +145,14 @@ class Spec(Options):
         return cls(**values)
 
 
-
+@functools.cache
 def _fields_by_key() -> dict[str, dataclasses.Field[Any]]:
     return {f.metadata.get("key") or f.name: f for f in dataclasses.fields(Options)}
+
+
+def _repeatable(f: dataclasses.Field[Any]) -> bool:
+    """An option given once per value (--agent-arg), as opposed to a list in one value (a policy)."""
+    return isinstance(f.default, tuple) and f.metadata["read"] is _text
 
 
 def option_keys() -> frozenset[str]:
@@ -165,7 +168,7 @@ def command_line() -> list[tuple[str, dict[str, Any]]]:
         read, words = f.metadata["read"], {"help": f.metadata["help"]}
         if read is _flag:
             words["action"] = "store_true"
-        elif isinstance(f.default, tuple) and read is _text:
+        elif _repeatable(f):
             words.update(action="append", metavar=f.metadata["metavar"])
         elif read is _agent:
             from metaharness.agents import ADAPTERS
@@ -184,7 +187,7 @@ def read_option(key: str, value: Any) -> tuple[str, Any]:
     if found is None:
         raise ValueError(f"not an option: {key}")
     read = found.metadata["read"]
-    if isinstance(found.default, tuple) and read is _text:
+    if _repeatable(found):
         return found.name, tuple(read(str(item)) for item in (value if isinstance(value, list) else [value]))
     converted = read(str(value))
     return found.name, tuple(converted) if isinstance(converted, list) else converted
@@ -202,7 +205,7 @@ def yaml_kind(key: str) -> type | tuple[type, ...]:
     text (5m), a repeatable option a list; the reader then checks the value itself."""
     found = _fields_by_key()[key]
     read = found.metadata["read"]
-    if isinstance(found.default, tuple) and read is _text:
+    if _repeatable(found):
         return list
     if read is values.positive_int:
         return int

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Final
 
@@ -97,7 +97,7 @@ def prepare(request: Request) -> tuple[Spec, Progress]:
                 roadmap=str(Path(request.roadmap).absolute()), workdir=str(where), run=request.run, after=after,
                 prompt_template=template,
                 worktree=_worktree_request(request.id, where, list(after), request.worktree, request.base))
-    return replace(spec, agent=spec.agent_name), progress
+    return spec, progress
 
 
 def _worktree_request(harness_id: str, workdir: Path, after: list[str], wanted: bool,
