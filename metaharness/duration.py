@@ -23,14 +23,15 @@ def parse_duration(text: str) -> float:
     except ValueError:
         parts = _PART.findall(text)
         if not parts or "".join(n + u for n, u in parts) != text:
-            raise ValueError(f"not a duration: {_shown(text)} (try 90, 0.5, 5m, 2h, 1h30m)") from None
+            raise ValueError(f"not a duration: {shown(text)} (try 90, 0.5, 5m, 2h, 1h30m)") from None
         seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
     if not 0 <= seconds <= MAX_SECONDS:  # also rejects nan and inf
-        raise ValueError(f"not a duration: {_shown(text)} (must be from 0 to a year, {MAX_SECONDS / 86400:.0f}d)")
+        raise ValueError(f"not a duration: {shown(text)} (must be from 0 to a year, {MAX_SECONDS / 86400:.0f}d)")
     return seconds
 
 
-def _shown(text: str) -> str:
+def shown(text: str) -> str:
+    """A value a user gave, quoted and cut short for a one-line error."""
     return repr(text if len(text) <= 40 else text[:40] + "...")
 
 

@@ -62,6 +62,7 @@ class Supervisor:
         self._workdir = Path(self.spec.workdir)
         self._worktree_base: str | None = None  # the commit a --worktree branch started from
         self._started = time.monotonic()
+        self._deadline = self._started + spec.timeout if spec.timeout else None  # --timeout, on the monotonic clock
         self._stalls = Escalation(list(self.spec.on_stall))
         self._loops = Escalation(list(self.spec.on_loop))
         self._loop_detector = LoopDetector(self.spec.loop_after)
@@ -144,7 +145,7 @@ class Supervisor:
         ended: queue.Queue[Outcome] = queue.Queue()
         for dependency in after:
             watch_end(self.dir.parent, dependency, ended, appear_within=None, then=self._wake.set)
-        deadline = self._started + self.spec.timeout if self.spec.timeout else None
+        deadline = self._deadline
         done = 0
         while done < len(after):
             self._wake.clear()
@@ -164,7 +165,7 @@ class Supervisor:
         return None
 
     def _loop(self) -> tuple[Status, str]:
-        deadline = self._started + self.spec.timeout if self.spec.timeout else None
+        deadline = self._deadline
         failures = limited_streak = 0
         rate_limited = 0  # iterations lost to rate limits: they do not count toward the limit
         last_outcome = "This is the first iteration."

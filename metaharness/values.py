@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from metaharness.duration import parse_duration
+from metaharness.duration import parse_duration, shown
 from metaharness.schema import MAX_COUNT
 
 MAX_AMOUNT: Final = 10**9  # dollars: a budget above this is a typing mistake
@@ -60,6 +60,3 @@ def positive_amount(text: str) -> float:
         raise ValueError(f"not a number more than 0 and at most {MAX_AMOUNT}: {shown(text)}")
     return value
 
-
-def shown(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:40] + "...")
