@@ -153,6 +153,8 @@ class Supervisor:
                 outcome = ended.get()
                 done += 1
                 if outcome.status is not Status.COMPLETED:
+                    if outcome.status is None and outcome.exit_code == Exit.SYSTEM:  # its files could not be read
+                        return Status.FAILED, f"dependency {outcome.id} did not complete (corrupt: cannot wait for it: {outcome.reason})"
                     status = outcome.status.value if outcome.status else "missing"
                     return Status.FAILED, f"dependency {outcome.id} did not complete ({status}: {outcome.reason})"
             requested = self._requested_end(deadline)

@@ -71,7 +71,7 @@ def report_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_
     try:
         ended.put(await_end(tree, harness_id, appear_within))
     except OSError as e:
-        ended.put(Outcome(harness_id, Status.CORRUPT, Exit.SYSTEM, f"cannot wait for it: {e.filename}: {e.strerror}"))
+        ended.put(Outcome(harness_id, None, Exit.SYSTEM, f"{e.filename}: {e.strerror}"))
     if then is not None:
         then()
 
