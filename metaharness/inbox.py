@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Final
 
 from metaharness.exits import Exit, MhError
 from metaharness.tree import atomic_write, now_iso
+from metaharness.userfile import read_limited
 
 MAX_MESSAGE_BYTES: Final = 64 * 1024  # 64 KiB of UTF-8: a note for a prompt, not a document
 MAX_SENDER_CHARS: Final = 256
@@ -83,7 +83,8 @@ def waiting(inbox: Path) -> list[Message]:
     messages = []
     for name in sorted(os.listdir(inbox / "new")):
         try:
-            record = json.loads(_read_message_file(inbox / "new" / name))
+            # Never blocking on a FIFO dropped in new/, never reading more than deliver writes.
+            record = json.loads(read_limited(inbox / "new" / name, MAX_MESSAGE_FILE_BYTES))
             messages.append(
                 Message(name, str(record.get("from", "?")), str(record.get("sent", "?")),
                         str(record.get("body", "")), record.get("instance"))
@@ -92,21 +93,6 @@ def waiting(inbox: Path) -> list[Message]:
             messages.append(Message(name, "?", "?", "(unreadable message file)", None))
     return messages
 
-
-def _read_message_file(path: Path) -> bytes:
-    """A message file's bytes; OSError for anything deliver cannot have written.
-
-    Opened without blocking and checked before any read: a FIFO in new/ would
-    otherwise hang the supervisor, a huge file fill its memory and the prompt.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path}: not a regular file")
-        data = f.read(MAX_MESSAGE_FILE_BYTES + 1)
-    if len(data) > MAX_MESSAGE_FILE_BYTES:
-        raise OSError(f"{path}: larger than any message")
-    return data
 
 
 def take(inbox: Path, messages: list[Message]) -> None:
