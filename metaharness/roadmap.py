@@ -6,9 +6,9 @@ The supervisor re-reads the roadmap after every iteration: the agent checks boxe
 
 A roadmap is a regular file of UTF-8 text of at most MAX_ROADMAP_BYTES, read so that a
 FIFO, a directory or a device named as a roadmap is refused at once instead of hanging
-its reader (see userfile). Every verb
-that accepts a roadmap (mh-spawn, mh-queue add) checks it with `load_roadmap`, so a
-roadmap one accepts the other never refuses later. See mh-harness(7).
+its reader (see userfile). Every verb that accepts a roadmap (mh-spawn, mh-queue add,
+mh-run) checks it with `load_roadmap`, so a roadmap one accepts the others never refuse
+later. See mh-harness(7).
 """
 
 from __future__ import annotations
