@@ -16,11 +16,14 @@ import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Final
 
 from metaharness import schema
 from metaharness.exits import Exit, MhError
 from metaharness.tree import atomic_write, now_iso, read_json
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Final
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _VERSION: Final = re.compile(r"[0-9]{4,12}")  # more digits than a count may have is not ours

@@ -8,7 +8,10 @@ beyond about 292 years with an OverflowError, so 1e308 must be refused here, as 
 from __future__ import annotations
 
 import re
-from typing import Final
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Final
 
 MAX_SECONDS: Final = 365 * 86400.0  # a year
 _UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}

@@ -22,10 +22,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
 
 from metaharness import inbox, markers, process
-from metaharness.agents import OutputParser, Report, adapter_for, preview
+from metaharness.agents import Report, adapter_for, preview
 from metaharness.agents import render as render_event
 from metaharness.escalation import Escalation
 from metaharness.events import EventLog
@@ -36,6 +35,12 @@ from metaharness.roadmap import Progress, read_roadmap
 from metaharness.spec import Spec
 from metaharness.statuses import Status
 from metaharness.tree import now_iso, write_json
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Callable
+
+    from metaharness.agents import OutputParser
 
 
 class OutputRecorder:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Final
 
 COMPLETE: Final = "<promise>COMPLETE</promise>"
 BLOCKED: Final = "<promise>BLOCKED</promise>"

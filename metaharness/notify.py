@@ -15,7 +15,6 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Callable, Final
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -32,6 +31,10 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Callable, Final
 
 POLL_INTERVAL_SECONDS: Final = 0.5
 

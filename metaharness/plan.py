@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Mapping
 
 from metaharness import strategies, worktree
 from metaharness.exits import Exit, MhError
@@ -23,6 +22,12 @@ from metaharness.prompt import read_template
 from metaharness.spec import Options, option_keys, read_option, yaml_kind
 from metaharness.start import Request
 from metaharness.userfile import read_text
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Any, Final, Mapping
+
+    Source = tuple[Any, str]  # the YAML node an option's value came from, and the field to name
 
 MAX_PLAN_BYTES: Final = 1024 * 1024  # 1 MiB: a plan of thousands of harnesses still fits
 STRATEGIES: Final = tuple(strategies.REGISTRY)
@@ -35,7 +40,6 @@ _REQUEST_KINDS: Final = {"workdir": str, "prompt_template": str, "worktree": boo
 REQUEST_KEYS: Final = frozenset(_REQUEST_KINDS)
 HARNESS_KEYS: Final = {**{key: yaml_kind(key) for key in sorted(option_keys())}, **_REQUEST_KINDS}
 OWN_KEYS: Final = frozenset({"id", "roadmap", "depends"})
-Source = tuple[Any, str]  # the YAML node an option's value came from, and the field to name
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
 from metaharness.exits import Exit, MhError
 from metaharness.userfile import read_text
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Final
 
 MAX_ROADMAP_BYTES: Final = 1024 * 1024  # 1 MiB: far beyond any plan an agent can follow in one prompt
 _TASK: Final = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[([ xX])\]\s*(.*?)\s*$")

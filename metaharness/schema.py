@@ -14,10 +14,13 @@ some. See mh-harness(7).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Final, Mapping
 
 from metaharness.duration import MAX_SECONDS
 from metaharness.statuses import LIVE_STATUSES, Status
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Any, Callable, Final, Mapping
 
 # The most a count (iterations, tokens, turns) or an amount (dollars) may be, in an option
 # or a file: more than any harness uses, and exact in a double, as jq holds numbers.
@@ -25,8 +28,9 @@ MAX_COUNT: Final = 10**12
 MAX_PID: Final = 2**22  # PID_MAX_LIMIT on Linux
 MAX_EXIT_CODE: Final = 255
 
-# A check returns None if the value is acceptable, else what it should have been.
-Check = Callable[[Any], "str | None"]
+if TYPE_CHECKING:
+    # A check returns None if the value is acceptable, else what it should have been.
+    Check = Callable[[Any], str | None]
 
 
 def integer(low: int, high: int) -> Check:

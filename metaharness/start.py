@@ -14,11 +14,14 @@ import os
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Final
 
 from metaharness.exits import Exit, MhError
 from metaharness.roadmap import Progress
 from metaharness.spec import Options, Spec, WorktreeRequest
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Any, Callable, Final
 
 _START_TIMEOUT_SECONDS: Final = 60.0  # creating a harness takes milliseconds; a bound for a hung disk
 

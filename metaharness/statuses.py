@@ -10,7 +10,10 @@ mh-harness(7).
 from __future__ import annotations
 
 from enum import Enum
-from typing import Final
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Final
 
 
 class Status(str, Enum):

@@ -11,26 +11,29 @@ change notification for a grace period, so `mh-spawn a ... & mh-wait a` works.
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from metaharness import harness, liveness, schema
 from metaharness.exits import Exit, exit_for
 from metaharness.statuses import Status
 from metaharness.tree import validate_id
 
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    import queue
+    from typing import Callable
 
-@dataclass(frozen=True)
+
 class Outcome:
-    id: str
-    status: Status | None  # None: the harness never appeared
-    exit_code: int
-    reason: str
-    instance: str | None = None
+    """How one harness ended, for mh-wait and mh-run. (A plain class: see harness.View.)"""
+
+    __slots__ = ("id", "status", "exit_code", "reason", "instance")
+
+    def __init__(self, id: str, status: Status | None, exit_code: int, reason: str,
+                 instance: str | None = None) -> None:
+        self.id, self.exit_code, self.reason, self.instance = id, exit_code, reason, instance
+        self.status = status  # None: the harness never appeared
 
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "instance": self.instance, "status": self.status.value if self.status else None,
@@ -66,14 +69,18 @@ def await_end(tree: Path, harness_id: str, appear_within: float | None) -> Outco
 
 def report_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_within: float | None,
                then: Callable[[], None] | None = None) -> None:
-    """Block until the harness has ended, then put its Outcome on `ended` (a system error
-    too: nobody may be left waiting for ever) and call `then`."""
-    try:
-        ended.put(await_end(tree, harness_id, appear_within))
-    except OSError as e:
-        ended.put(Outcome(harness_id, None, Exit.SYSTEM, f"{e.filename}: {e.strerror}"))
+    """Block until the harness has ended, then put its Outcome on `ended` and call `then`."""
+    ended.put(end_of(tree, harness_id, appear_within))
     if then is not None:
         then()
+
+
+def end_of(tree: Path, harness_id: str, appear_within: float | None) -> Outcome:
+    """await_end, with a system error as an Outcome too: nobody may be left waiting for ever."""
+    try:
+        return await_end(tree, harness_id, appear_within)
+    except OSError as e:
+        return Outcome(harness_id, None, Exit.SYSTEM, f"{e.filename}: {e.strerror}")
 
 
 def watch_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_within: float | None,
@@ -81,6 +88,8 @@ def watch_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_w
     """Start a daemon thread that reports the harness's end on `ended`.
 
     It holds two fds (the directory and its lock) until the harness ends."""
+    import threading
+
     threading.Thread(target=report_end, args=(tree, harness_id, ended, appear_within, then), daemon=True).start()
 
 
@@ -88,25 +97,39 @@ def await_all(tree: Path, ids: list[str], *, any_: bool, timeout: float | None, 
     """Wait for every harness (or the first, with `any_`); return outcomes and the ids still pending at the deadline."""
     for harness_id in ids:
         validate_id(harness_id)
-    ended: queue.Queue[Outcome] = queue.Queue()
+    wanted = list(dict.fromkeys(ids))
     deadline = None if timeout is None else time.monotonic() + timeout
-    for harness_id in dict.fromkeys(ids):
+    outcomes: dict[str, Outcome] = {}
+    running = []
+    for harness_id in wanted:
         directory = tree / harness_id
         if directory.is_dir() and not liveness.lock_is_held(directory / "lock"):
-            report_end(tree, harness_id, ended, appear_within)  # already ended: no thread, and --timeout 0 still reports it
+            outcomes[harness_id] = end_of(tree, harness_id, appear_within)  # ended: --timeout 0 still reports it
+            if any_ and outcomes[harness_id].status is not None:
+                return outcomes, [i for i in wanted if i not in outcomes]
         else:
-            watch_end(tree, harness_id, ended, appear_within)
-    outcomes: dict[str, Outcome] = {}
-    while len(outcomes) < len(set(ids)):
+            running.append(harness_id)
+    if running:  # threads (and their imports) only for harnesses still to end
+        _await_running(tree, running, outcomes, len(wanted), any_, deadline, appear_within)
+    return outcomes, [i for i in wanted if i not in outcomes]
+
+
+def _await_running(tree: Path, running: list[str], outcomes: dict[str, Outcome], wanted: int, any_: bool,
+                   deadline: float | None, appear_within: float) -> None:
+    import queue
+
+    ended: queue.Queue[Outcome] = queue.Queue()
+    for harness_id in running:
+        watch_end(tree, harness_id, ended, appear_within)
+    while len(outcomes) < wanted:
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             outcome = ended.get(block=remaining != 0, timeout=remaining or None)
         except queue.Empty:
             break
         outcomes[outcome.id] = outcome
-        if any_ and (outcome.status is not None or len(outcomes) == len(set(ids))):
+        if any_ and (outcome.status is not None or len(outcomes) == wanted):
             break  # a harness that never appeared is no answer to --any while others may end
-    return outcomes, [i for i in dict.fromkeys(ids) if i not in outcomes]
 
 
 def aggregate_exit(ids: list[str], outcomes: dict[str, Outcome]) -> int:

@@ -7,10 +7,12 @@ Flags, from aider's documented options: --message-file (the prompt, which may be
 
 from __future__ import annotations
 
-from typing import Any
-
 from metaharness.agents import Invocation
 from metaharness.agents.cmd import TextParser
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class AiderAdapter:

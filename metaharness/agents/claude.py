@@ -14,10 +14,14 @@ with api_error_status 429 and the text "You've hit your session limit · resets 
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from metaharness.agents import Invocation, JsonLinesParser, future, preview
+from metaharness.agents import Invocation, JsonLinesParser, preview
+from metaharness.agents.resets import future
 from metaharness.prompt import TEMPLATES
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 _FAILED_SUBTYPES = {
     "error_max_turns": "reached the turn limit",

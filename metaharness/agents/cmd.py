@@ -6,10 +6,12 @@ text in which the supervisor looks for markers.
 
 from __future__ import annotations
 
-from typing import Any, Final
-
 from metaharness.agents import Invocation, Report
 from metaharness.markers import BLOCKED
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 MAX_KEPT_CHARS: Final = 64 * 1024  # marker lines kept per iteration; more are an agent gone wrong
 

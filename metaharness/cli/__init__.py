@@ -8,7 +8,9 @@ so it stays a plain dict: no imports. See mh(1).
 
 from __future__ import annotations
 
-from typing import Final
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Final
 
 # Adding a verb: a line here, then its bin/ program, cli module, man page and test file.
 VERBS: Final[dict[str, str]] = {

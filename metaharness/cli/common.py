@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
-from typing import Callable, Final, NoReturn, Sequence, TypeVar
 
 from metaharness import __version__, values
 from metaharness.exits import Exit, MhError
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Callable, Final, NoReturn, Sequence, TypeVar
+
+    T = TypeVar("T")
 
 # How long a verb that names a harness (mh-wait, mh-send, mh-stop) waits for it to appear,
 # so `mh-spawn a ... & mh-send a ...` in a script or Makefile never races the spawn.
@@ -32,11 +34,28 @@ class Parser(argparse.ArgumentParser):
         self.exit(Exit.USAGE, line + "\n")
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, sized to the terminal as argparse would but without importing
+    shutil for it (argparse makes a formatter per argument: shutil is 2 ms of every start)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width or _columns() - 2)
+
+
+def _columns() -> int:
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 def parser(verb: str, description: str, epilog: str | None = None) -> Parser:
-    p = Parser(
-        prog=f"mh-{verb}", description=description, epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = Parser(prog=f"mh-{verb}", description=description, epilog=epilog, formatter_class=_Formatter)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
@@ -85,9 +104,13 @@ def run(verb: str, body: Callable[[Sequence[str] | None], int], argv: Sequence[s
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
         if os.environ.get("MH_DEBUG") == "1":
+            import traceback
+
             traceback.print_exc()
         return fail(verb, f"{where}{e.strerror or e}", Exit.SYSTEM)
     except Exception:
+        import traceback
+
         traceback.print_exc()
         return fail(verb, "internal error (a bug in metaharness; the traceback is above)", Exit.SOFTWARE)
 

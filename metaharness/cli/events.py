@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, Sequence
 
 from metaharness.cli import common
 from metaharness.exits import Exit, MhError
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Any, Sequence
 
 DESCRIPTION = """\
 Print the events of harness ID (iterations, tool calls, progress, rate limits, the end)

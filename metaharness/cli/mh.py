@@ -7,11 +7,14 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Sequence
 
 from metaharness import __version__
 from metaharness.cli import VERBS
 from metaharness.exits import Exit
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Sequence
 
 USAGE = (
     "usage: mh VERB [ARGS...]\n\nverbs:\n"

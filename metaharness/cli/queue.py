@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
 
 from metaharness.cli import common
 from metaharness.exits import Exit, MhError
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Sequence
 
 DESCRIPTION = """\
 The work queue of .harness/queue/: roadmaps waiting for a worker (pending), being worked

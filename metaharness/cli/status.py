@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, Sequence
 
 from metaharness.cli import common
 from metaharness.exits import Exit, MhError
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from typing import Any, Sequence
 
 DESCRIPTION = """\
 Show every harness in the tree (or the named ones): status, iteration, roadmap progress,
@@ -93,9 +96,11 @@ def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
 
 def _queue_counts(tree: Any) -> dict[str, int] | None:
     """Items per queue state, if the tree has a queue."""
+    if not (tree and (tree / "queue").is_dir()):  # looked at first: the queue module's import is not free
+        return None
     from metaharness import queue
 
-    return queue.counts(tree) if tree and queue.queue_dir(tree).is_dir() else None
+    return queue.counts(tree)
 
 
 def _watch(tree: Any, ids: list[str]) -> int:
@@ -208,9 +213,8 @@ def alerts(view: Any, now: float, beat_age: float | None) -> list[str]:
 
 
 def render_table(records: list[dict[str, Any]]) -> str:
-    from tabulate import tabulate
-
     from metaharness.duration import format_age
+    from metaharness.table import render
 
     with_branch = any(r["worktree"] for r in records)
     rows = []
@@ -227,7 +231,7 @@ def render_table(records: list[dict[str, Any]]) -> str:
             " ".join(r["alerts"]) or "-",
         ) + ((_branch(r["worktree"]),) if with_branch else ()))
     headers = COLUMNS + (("BRANCH",) if with_branch else ())
-    return tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
+    return render(headers, rows)
 
 
 def _branch(wt: dict[str, Any] | None) -> str:

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 
 from metaharness.agents import (
-    CLOCK_SLACK_SECONDS,
     Report,
     adapter_for,
     note_rate_limit,
-    stated_reset,
 )
+from metaharness.agents.resets import CLOCK_SLACK_SECONDS, stated_reset
 from metaharness.markers import scan
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
