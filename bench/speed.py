@@ -204,7 +204,7 @@ def bench_foreground(inst: Install, runs: int, tmp: Path) -> list[Row]:
                 "harness": f"mh-spawn fg {road} -q --agent-cmd \"{COMPLETE}\""}
     if have("nq"):
         commands["nq"] = "sh -c 'nq -q true >/dev/null && nq -w'"
-    got = hyperfine(commands, env, root, runs, prepare=f"rm -rf {root}/.harness/fg {root}/.harness/.archive")
+    got = hyperfine(commands, env, root, runs, prepare=f"sh -c 'rm -rf {root}/.harness/fg {root}/.harness/.archive/fg.*'")
     floor, harness = got["floor"], got["harness"]
     rows = [Row("trivial foreground harness, wall" + f" [{inst.label}]", harness["wall"],
                 versus={"python": floor["wall"]}, ratio_to="python", target="≤ 5×"),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -144,6 +143,8 @@ def copy_out(data: Path, destination: Path) -> None:
     """Write a version's data to `destination` atomically."""
     tmp = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
     try:
+        import shutil
+
         shutil.copyfile(data, tmp)
         os.replace(tmp, destination)
     except BaseException:

@@ -361,6 +361,7 @@ def _archive_finished(tree: Path, harness_id: str) -> None:
             # Its supervisor was killed: the agent it left must not work on beside the new one.
             end_orphans(old, state.get("instance"), _spec_value(old, "grace"))
         instance = state.get("instance") or f"unknown-{time.time_ns()}"
+        (tree / ".archive").mkdir(exist_ok=True)  # made with the tree; remade if someone removed it
         os.rename(old, tree / ".archive" / f"{harness_id}.{instance}")
     finally:
         os.close(lock_fd)

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import errno
 import os
-import queue
 import signal
 import threading
 import time
-import traceback
 from pathlib import Path
 
 from metaharness import inbox, liveness, process
@@ -99,12 +97,17 @@ class Supervisor:
             else:
                 status, reason, code = Status.FAILED, f"supervisor error: {type(e).__name__}: {e}", Exit.SOFTWARE
             try:
+                import traceback
+
                 os.write(self._log_fd, traceback.format_exc().encode())
             except OSError:
                 pass
+        try:
+            return self._finish(status, reason, code)
         finally:
+            # After the result and the lock: closing an inotify descriptor waits out a kernel
+            # grace period (~10 ms) that nobody waiting for this harness should pay.
             watch.close()
-        return self._finish(status, reason, code)
 
     def _free_reserve(self) -> None:
         try:
@@ -140,6 +143,8 @@ class Supervisor:
         after = list(self.spec.after)
         if not after:
             return None
+        import queue
+
         from metaharness.waiter import Outcome, watch_end
 
         self.state.publish(status=Status.PENDING, waiting_for=f"after {', '.join(after)}")

@@ -18,7 +18,6 @@ environment, which every process the agent started inherits.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import select
@@ -90,6 +89,8 @@ class ExitInfo:
 
 def become_subreaper() -> None:
     """Adopt orphaned descendants (Linux); harmless where unsupported."""
+    import ctypes  # here: a process that only starts or reads harnesses need not load it
+
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):

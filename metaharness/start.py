@@ -130,9 +130,10 @@ def start(tree: Path, spec: Spec, progress: Progress, *, detach: bool,
     from metaharness import harness, process, signals
 
     check_no_cycle(tree, spec.id, list(spec.after))
-    from metaharness.loop import (
-        Supervisor,  # before the harness exists: an import error leaves nothing behind
-    )
+    if not detach:
+        from metaharness.loop import (
+            Supervisor,  # before the harness exists: an import error leaves nothing
+        )
 
     mask = signals.hold()  # from here a signal must end in an `interrupted` result, not a dead harness
     try:
@@ -154,11 +155,15 @@ def start(tree: Path, spec: Spec, progress: Progress, *, detach: bool,
 
 
 def _supervise_detached(directory: Path, spec: Spec, lock_fd: int) -> None:
-    """In the detached child: supervise, then exit with the outcome; never return."""
-    from metaharness.loop import Supervisor
+    """In the detached child: supervise, then exit with the outcome; never return.
 
+    The supervisor is imported here, after the fork, so that `mh-spawn --detach` returns
+    without paying for it; should that import fail (a broken install), the harness ends
+    `dead` with the traceback in its log."""
     code = Exit.SOFTWARE
     try:
+        from metaharness.loop import Supervisor
+
         code = Supervisor(directory, spec, lock_fd).run()
     except BaseException:
         import traceback

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import sys
 
@@ -203,6 +204,16 @@ def test_spawning_a_finished_id_again_archives_the_old_harness(project):
     project.spawn("a", COMPLETE)
     assert project.run("wait", "a").returncode == 0
     assert project.result("a")["instance"] != old
+    assert (project.tree / ".archive" / f"a.{old}" / "result.json").exists()
+
+
+def test_spawning_a_finished_id_again_works_when_someone_removed_the_archive(project):
+    project.spawn("a", COMPLETE)
+    assert project.run("wait", "a").returncode == 0
+    old = project.result("a")["instance"]
+    shutil.rmtree(project.tree / ".archive")
+    project.spawn("a", COMPLETE)
+    assert project.run("wait", "a").returncode == 0
     assert (project.tree / ".archive" / f"a.{old}" / "result.json").exists()
 
 
