@@ -1,0 +1,57 @@
+"""What the verbs users call in loops load at start-up: only what they use (issue 13).
+
+Not a timing test: the modules a verb imports are a fact of the code. The numbers are
+measured by bench/run."""
+
+import ast
+import subprocess
+import sys
+
+import pytest
+
+from conftest import BIN, REPO
+
+# Each costs a start milliseconds (dataclasses ~8 ms, tabulate ~35, watchdog ~15, typing ~3).
+HEAVY = {"typing", "dataclasses", "inspect", "tabulate", "watchdog", "shutil", "subprocess", "ctypes",
+         "tempfile", "datetime", "calendar", "traceback", "concurrent.futures"}
+COMPLETE = "echo '<promise>COMPLETE</promise>'"
+
+
+def loaded(project, verb, *args):
+    """The modules `mh-VERB args` imported, as python -X importtime lists them."""
+    r = subprocess.run([sys.executable, "-X", "importtime", str(BIN / f"mh-{verb}"), *args], cwd=project.root,
+                       env=project.env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    names = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert "metaharness" in names  # the listing worked
+    return names
+
+
+@pytest.mark.parametrize("command", [("wait", "a"), ("status",), ("status", "--json"), ("send", "b", "hi"),
+                                     ("stop", "b")], ids=" ".join)
+def test_the_verbs_in_users_loops_import_nothing_heavy(project, command):
+    project.spawn("a", COMPLETE)
+    assert project.run("wait", "a").returncode == 0
+    project.spawn("b", "sleep 60")
+    assert not loaded(project, *command) & HEAVY
+
+
+def test_a_detached_spawn_leaves_the_supervisor_s_imports_to_the_supervisor(project):
+    names = loaded(project, "spawn", "a", str(project.roadmap()), "--detach", "--agent-cmd", COMPLETE)
+    assert not names & {"watchdog", "metaharness.loop", "metaharness.iteration", "ctypes"}, names & {"watchdog", "metaharness.loop", "metaharness.iteration", "ctypes"}
+    assert project.run("wait", "a").returncode == 0
+
+
+def _runtime_typing_imports(path):
+    """`from typing import` statements outside `if TYPE_CHECKING:` blocks."""
+    tree = ast.parse(path.read_text())
+    guarded = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+               and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING" for n in ast.walk(block)}
+    return [n.lineno for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) and id(n) not in guarded
+            and (getattr(n, "module", None) == "typing" or any(a.name == "typing" for a in n.names))]
+
+
+def test_typing_is_imported_only_for_the_type_checker():
+    found = {str(p.relative_to(REPO)): lines for p in sorted((REPO / "metaharness").rglob("*.py"))
+             if (lines := _runtime_typing_imports(p))}
+    assert not found, f"import typing under `if TYPE_CHECKING:` (TYPE_CHECKING = False): {found}"
