@@ -378,8 +378,17 @@ def end_orphans(directory: Path, instance: object, grace: object) -> None:
     """End what the agent of a dead harness left running (its supervisor was killed, so
     nobody else ever will): TERM, `grace`, KILL. A SYSTEM error if something outlived KILL.
 
-    Harnesses the agent spawned are left alone: their supervisors hold their own locks."""
+    Harnesses the agent spawned are left alone: their supervisors hold their own locks. A
+    harness that ran on another host left its processes there, out of reach: nothing here
+    is touched for it (its instance id could match nothing here anyway)."""
     from metaharness import process
+
+    try:
+        host = read_json(directory / "state.json").get("host")
+    except (OSError, ValueError):
+        host = None
+    if isinstance(host, str) and host != liveness.this_host():
+        return
 
     if not isinstance(grace, (int, float)) or not 0 <= grace <= _ORPHAN_GRACE_LIMIT_SECONDS:
         grace = _ORPHAN_GRACE_SECONDS  # a spec.json that lost its value still gets its agent ended

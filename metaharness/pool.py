@@ -3,10 +3,12 @@
 Each worker holds an flock on `queue/workers/<worker>.lock` for as long as it lives (its
 claims are reclaimable the moment it dies), claims an item with link(2), has the pool's
 fork server (which imported the supervisor once) start and supervise its harness, as
-`mh-spawn <item's harness> <roadmap> <options>` would, and settles the item by the supervisor's exit status. The pool's size is
-a control file, `queue/pools/<pool>/size`, watched for changes: more workers start at once, surplus ones
-retire after their current item. On shutdown each running harness is interrupted and its
-item released to pending untried. See mh-harness(7).
+`mh-spawn <item's harness> <roadmap> <options>` would, and settles the item by the
+supervisor's exit status. The pool describes itself and beats in `queue/pools/<pool>/`
+(fleet.py), so pools on other hosts can tell it is alive; its control files there are
+watched: `size` (more workers start at once, surplus ones retire after their current
+item) and `stop`. On shutdown each running harness is interrupted and its item released
+to pending untried. See mh-harness(7).
 """
 
 from __future__ import annotations
@@ -19,44 +21,35 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from metaharness import harness, liveness, queue
+from metaharness import fleet, harness, liveness, queue
 from metaharness.forkserver import ForkServer
+from metaharness.notify import wait_until
 from metaharness.start import Request
 from metaharness.statuses import Status
-from metaharness.tree import atomic_write, read_json
-from metaharness.waiter import await_end
+from metaharness.tree import read_json
+from metaharness.waiter import Outcome, await_end
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
     from typing import Callable, Final
 
-RECLAIM_SECONDS = 30.0  # how often an idle pool looks for claims of vanished workers elsewhere
+RECLAIM_SECONDS = 30.0  # at most this long between looks for claims of vanished workers
 MAX_WORKERS: Final = 1000  # each is a thread, a supervisor and an agent: more is a typing mistake
-
-
-def pools_dir(tree: Path) -> Path:
-    return queue.queue_dir(tree) / "pools"
-
-
-def set_size(tree: Path, pool_id: str, size: int) -> None:
-    atomic_write(pools_dir(tree) / pool_id / "size", f"{size}\n")
-
-
-def live_pools(tree: Path) -> list[str]:
-    directory = pools_dir(tree)
-    return sorted(p.name for p in directory.iterdir() if liveness.lock_is_held(p / "lock")) if directory.is_dir() else []
+ADOPTED_RECHECK_SECONDS: Final = 1.0  # how often an adopted harness on another host is looked at
 
 
 class Pool:
     def __init__(self, tree: Path, size: int, template: Request, say: Callable[[str], None],
-                 exit_when_empty: bool = False, retry_backoff: float = 60.0) -> None:
+                 exit_when_empty: bool = False, retry_backoff: float = 60.0,
+                 lease: float = queue.DEFAULT_LEASE_SECONDS,
+                 host_timeout: float = fleet.DEFAULT_HOST_TIMEOUT_SECONDS) -> None:
         self.tree, self.template, self.say, self.exit_when_empty = tree, template, say, exit_when_empty
-        self.retry_backoff = retry_backoff
-        self.id = f"pool-{os.getpid()}"
-        self.dir = pools_dir(tree) / self.id
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._lock = liveness.hold_lock(self.dir / "lock")
-        set_size(tree, self.id, size)
+        self.retry_backoff, self.lease = retry_backoff, lease
+        # Others reclaim a dead host's items after its host timeout; look as often.
+        self.reclaim_every = min(RECLAIM_SECONDS, max(0.5, host_timeout / 3))
+        self.id = fleet.new_pool_id()
+        self.dir, self._lock = fleet.register(tree, self.id, size, host_timeout, lease)
+        self._heartbeat = fleet.Heartbeat(self.dir, fleet.heartbeat_interval(host_timeout))
         self.wake = threading.Event()
         self._mutex = threading.Lock()
         self._workers: dict[str, threading.Thread] = {}
@@ -64,12 +57,11 @@ class Pool:
         self._server: ForkServer | None = None
         self._stopping = False
         self.started = 0  # workers started so far; numbers their ids
+        self._reclaimed = time.monotonic()
 
     def size(self) -> int:
-        try:
-            return min(max(0, int((self.dir / "size").read_text().strip())), MAX_WORKERS)
-        except (OSError, ValueError):  # ValueError: not a number, or not UTF-8
-            return len(self._workers)
+        size = fleet.read_size(self.dir)
+        return len(self._workers) if size is None else min(max(0, size), MAX_WORKERS)
 
     def run(self, stop_requested: Callable[[], bool]) -> None:
         """Keep `size` workers running until `stop_requested()`, or the queue drains with exit_when_empty."""
@@ -85,7 +77,7 @@ class Pool:
             self.shutdown()
 
     def _keep_staffed(self, stop_requested: Callable[[], bool]) -> None:
-        while not stop_requested():
+        while not stop_requested() and not fleet.stop_requested(self.dir):
             self.wake.clear()
             with self._mutex:
                 finishing = self.exit_when_empty and queue.drained(self.tree)
@@ -99,7 +91,10 @@ class Pool:
                     thread = threading.Thread(target=self._work, args=(worker,), daemon=True)
                     self._workers[worker] = thread
                     thread.start()
-            self.wake.wait(RECLAIM_SECONDS)
+            self.wake.wait(self.reclaim_every)
+            if time.monotonic() - self._reclaimed >= self.reclaim_every:  # a host may have died meanwhile
+                self._reclaimed = time.monotonic()
+                queue.reclaim_stale(self.tree)
 
     def _retiring(self, worker: str) -> bool:
         with self._mutex:
@@ -111,7 +106,7 @@ class Pool:
         lock = liveness.hold_lock(lock_path)
         try:
             while not self._retiring(worker):
-                item = queue.claim(self.tree, worker)
+                item = queue.claim(self.tree, worker, self.lease, self.id)
                 if item is None:
                     if self.exit_when_empty and queue.drained(self.tree):
                         return
@@ -130,8 +125,8 @@ class Pool:
     def _idle(self) -> None:
         """Wait for a change under the queue (a new item, a retry coming due, a scale)."""
         due = [i["not_before"] for i in queue.items(self.tree) if i["state"] == "pending" and i.get("not_before")]
-        timeout = max(0.05, min(due) - time.time()) if due else RECLAIM_SECONDS
-        self.wake.wait(min(timeout, RECLAIM_SECONDS))
+        timeout = max(0.05, min(due) - time.time()) if due else self.reclaim_every
+        self.wake.wait(min(timeout, self.reclaim_every))
         self.wake.clear()
         queue.reclaim_stale(self.tree)
 
@@ -143,9 +138,12 @@ class Pool:
             # Reclaimed from a worker that died: its harness ran on (or finished). Adopt it
             # rather than start the same work twice.
             self.say(f"{worker}: {name}: adopting harness {harness_id} ({earlier.value})")
-            outcome = await_end(self.tree, harness_id, appear_within=0)
-            self._settle(worker, name, harness_id, outcome.exit_code)
-            return
+            outcome = self._await_adopted(harness_id)
+            if outcome.status is not Status.DEAD:
+                self._settle(worker, name, harness_id, outcome.exit_code)
+                return
+            # It died with its worker's host (the reclaim counted that attempt): run it again.
+            self.say(f"{worker}: {name}: harness {harness_id} died with its host; starting it again")
         self.say(f"{worker}: {name} -> harness {harness_id}")
         request = replace(self.template, id=harness_id, roadmap=str(item["roadmap"]), run=name)
         with self._mutex:
@@ -158,8 +156,8 @@ class Pool:
                 queue.release(self.tree, name)
                 return
             self._children[worker] = (server, pid, name)
-        while (code := server.wait(pid, queue.DEFAULT_LEASE_SECONDS / 3)) is None and not server.gone:
-            queue.renew(self.tree, name)  # a long item must not look abandoned from another host
+        while (code := server.wait(pid, self.lease / 3)) is None and not server.gone:
+            queue.renew(self.tree, name, self.lease)  # a long item must not look abandoned from another host
         if code is None:  # the server died; the supervisor it forked lives on, so ask its harness
             code = await_end(self.tree, harness_id, appear_within=0).exit_code
         with self._mutex:
@@ -176,6 +174,18 @@ class Pool:
                 self._server.close()  # reap it
             self._server = ForkServer({**os.environ, "MH_ROOT": str(self.tree.parent)})
         return self._server
+
+    def _await_adopted(self, harness_id: str) -> Outcome:
+        """Wait for an adopted harness to end. One on another host is judged by its
+        heartbeat, as mh-status judges it: its lock may be out of sight from here."""
+        directory = self.tree / harness_id
+        if harness.inspect(directory).state.get("host") not in (None, liveness.this_host()):
+            def ended() -> bool:
+                return not harness.inspect(directory).status.is_live
+
+            while not wait_until(ended, directory, ADOPTED_RECHECK_SECONDS):
+                pass  # a dead host's heartbeat just stops: no event says so, so look again
+        return await_end(self.tree, harness_id, appear_within=0)
 
     def _earlier_harness(self, harness_id: str, item_name: str) -> Status | None:
         """The status of a harness a vanished worker started for this item, if it is live or completed."""
@@ -208,5 +218,6 @@ class Pool:
             thread.join()
         if self._server is not None:
             self._server.close()
+        self._heartbeat.stop()
         shutil.rmtree(self.dir, ignore_errors=True)  # still locked: `mh-pool scale` cannot pick it meanwhile
         os.close(self._lock)

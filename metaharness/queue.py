@@ -6,9 +6,10 @@ it (worker, host, pid, start time, lease) to `claimed/<item>.claim`: link fails 
 EEXIST if the name exists, so of any number of claimers exactly one wins, with no lock,
 and the claim is complete the moment it exists (its content was written before). Unlike
 open(O_EXCL), link is atomic on NFS too, and unlike rename it never replaces. The winner
-then moves the item from pending/ to claimed/. A claim whose owner is provably gone (its
-worker lock free on the same host, its lease expired elsewhere) is reclaimed: the item
-returns to pending/ as one more attempt.
+then moves the item from pending/ to claimed/. A claim whose owner is provably gone is
+reclaimed: the item returns to pending/ as one more attempt. On the owner's own host that
+is its worker lock being free; on another host, its pool's heartbeat older than the pool's
+host timeout (see fleet.py), or its lease expired.
 
 An item's name is `PP-NNNNNNNNNNNNNNNNNNNN-STEM`: its priority (2 digits), the time it was
 added (20 digits of nanoseconds) and up to 40 ASCII letters, digits, '.', '_' or '-' from
@@ -27,10 +28,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from metaharness import liveness
+from metaharness import fleet, liveness
 from metaharness.exits import Exit, MhError
 from metaharness.roadmap import load_roadmap
-from metaharness.tree import atomic_write, now_iso, read_json
+from metaharness.tree import atomic_write, fsync_dir, now_iso, read_json
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
@@ -51,12 +52,16 @@ class Owner:
     pid: int
     pid_start: int | None
     lease_until: float
+    pool: str | None = None  # None: a claim made by an older metaharness, judged by its lease
 
     def alive(self, queue_dir: Path) -> bool:
-        """Provably alive: its worker lock held (same host) or its lease running (elsewhere)."""
+        """Provably alive: its worker lock held (same host); elsewhere, its lease running
+        and its pool's heartbeat fresh."""
         if self.host == liveness.this_host():
             return liveness.lock_is_held(queue_dir / "workers" / f"{self.worker}.lock")
-        return time.time() < self.lease_until
+        if time.time() >= self.lease_until:
+            return False
+        return self.pool is None or fleet.alive(queue_dir / "pools" / self.pool)
 
 
 def queue_dir(tree: Path) -> Path:
@@ -117,11 +122,11 @@ def add(tree: Path, roadmap: Path, priority: int, max_attempts: int) -> str:
     return name
 
 
-def claim(tree: Path, worker: str, lease: float = DEFAULT_LEASE_SECONDS) -> dict[str, Any] | None:
-    """Claim the first ready pending item for `worker`; None if there is none."""
+def claim(tree: Path, worker: str, lease: float = DEFAULT_LEASE_SECONDS, pool: str | None = None) -> dict[str, Any] | None:
+    """Claim the first ready pending item for `worker` (of `pool`); None if there is none."""
     q = ensure(tree)
     now = time.time()
-    owner = {"worker": worker, "host": liveness.this_host(), "pid": os.getpid(),
+    owner = {"worker": worker, "host": liveness.this_host(), "pid": os.getpid(), "pool": pool,
              "pid_start": liveness.process_start_time(os.getpid()), "lease_until": now + lease, "claimed": now_iso()}
     ticket = q / "workers" / f".{worker}.{os.getpid()}.{os.urandom(4).hex()}.ticket"
     written = False
@@ -192,31 +197,66 @@ def _move(q: Path, name: str, where: str, record: dict[str, Any]) -> None:
 
 
 def reclaim_stale(tree: Path) -> list[str]:
-    """Return the items of owners provably gone to pending/, each as one more attempt."""
+    """Return the items of owners provably gone to pending/, each as one more attempt;
+    then remove the directories of gone pools that hold nothing any more."""
     q = ensure(tree)
+    returned = _reclaim(q)
+    holding = set()
+    for claim_file in (q / "claimed").glob("*.claim"):
+        try:
+            holding.add(read_json(claim_file).get("pool"))
+        except (OSError, ValueError):
+            continue
+    fleet.prune_gone(tree, holding)
+    return returned
+
+
+def _reclaim(q: Path) -> list[str]:
     returned = []
     for claim_file in sorted((q / "claimed").glob("*.claim")):
         name = claim_file.name.removesuffix(".claim")
         if not is_item_name(name):
             continue
         try:
+            seen = claim_file.stat().st_ino
             owner = Owner(**{k: v for k, v in read_json(claim_file).items() if k in Owner.__annotations__})
         except (FileNotFoundError, ValueError, TypeError):
             continue
-        if owner.alive(q):
+        if owner.alive(q) or (taken := _take_over(claim_file, seen)) is None:
             continue
         try:
             record = read_json(q / "claimed" / name)
-            record["attempts"] += 1
-            record["last_reason"] = f"worker {owner.worker} on {owner.host} vanished"
         except FileNotFoundError:
-            claim_file.unlink(missing_ok=True)  # it died before moving the item: still pending
+            taken.unlink()  # it died before moving the item: still pending
             returned.append(name)
             continue
+        record["attempts"] += 1
+        record["last_reason"] = f"worker {owner.worker} on {owner.host} vanished"
         where = "failed" if record["attempts"] >= record["max_attempts"] else "pending"
-        _move(q, name, where, record)
+        # Updated in place, then moved in one rename: once pending, the item may be claimed
+        # at once (its claim's name is free), so nothing may touch claimed/<item> after.
+        atomic_write(q / "claimed" / name, json.dumps(record), durable=True)
+        os.rename(q / "claimed" / name, q / where / name)
+        fsync_dir(str(q / where))
+        taken.unlink()
         returned.append(name)
     return returned
+
+
+def _take_over(claim_file: Path, seen: int) -> Path | None:
+    """Take a stale claim out of the way by renaming it, so that of several reclaimers
+    (pools on several hosts) exactly one returns the item; None if another got there
+    first, or if the claim is no longer the one judged stale (an item reclaimed and
+    claimed anew meanwhile: that live claim is put back)."""
+    taken = claim_file.with_name(f".{claim_file.name}.{os.getpid()}.{os.urandom(4).hex()}.reclaim")
+    try:
+        os.rename(claim_file, taken)
+    except FileNotFoundError:
+        return None
+    if os.stat(taken).st_ino != seen:
+        os.rename(taken, claim_file)  # free: no claimer links a claim for an item not pending
+        return None
+    return taken
 
 
 def counts(tree: Path) -> dict[str, int]:

@@ -17,8 +17,10 @@ DESCRIPTION = """\
 Show every harness in the tree (or the named ones): status, iteration, roadmap progress,
 current task, age, heartbeat age, supervisor pid, the agent's turns, tokens and cost, its
 last tool call, a --worktree harness's branch (commits ahead of its base, dirty or
-clean), and alerts (STALLED, LOOPING, WAITING, DEAD, STALE). A running harness whose
-supervisor has gone is shown as dead; an unreadable one as corrupt."""
+clean), and alerts (STALLED, LOOPING, WAITING, DEAD, STALE); the host each runs on when
+the tree is shared by several. A running harness whose supervisor has gone (its lock
+free here, its heartbeat stale on another host) is shown as dead; an unreadable one as
+corrupt."""
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
@@ -214,9 +216,12 @@ def alerts(view: Any, now: float, beat_age: float | None) -> list[str]:
 
 def render_table(records: list[dict[str, Any]]) -> str:
     from metaharness.duration import format_age
+    from metaharness.liveness import this_host
     from metaharness.table import render
 
     with_branch = any(r["worktree"] for r in records)
+    # HOST only for a tree shared by several hosts: on one machine it would say nothing.
+    with_host = any(r["host"] not in (None, this_host()) for r in records)
     rows = []
     for r in records:
         progress, usage = r["progress"] or {}, r["usage"] or {}
@@ -229,8 +234,8 @@ def render_table(records: list[dict[str, Any]]) -> str:
             _tokens(usage.get("input_tokens", 0) + usage.get("output_tokens", 0)) if usage.get("input_tokens") else "-",
             f"${usage['cost_usd']:.4f}" if usage.get("cost_usd") else "-", _clip(r["last_tool"] or "-", TOOL_WIDTH),
             " ".join(r["alerts"]) or "-",
-        ) + ((_branch(r["worktree"]),) if with_branch else ()))
-    headers = COLUMNS + (("BRANCH",) if with_branch else ())
+        ) + ((r["host"] or "-",) if with_host else ()) + ((_branch(r["worktree"]),) if with_branch else ()))
+    headers = COLUMNS + (("HOST",) if with_host else ()) + (("BRANCH",) if with_branch else ())
     return render(headers, rows)
 
 
