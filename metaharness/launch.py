@@ -48,8 +48,8 @@ def pool_command(tree: Path, pool_args: list[str]) -> str:
     """The shell command that runs a pool over `tree` with `pool_args`, on any host."""
     project = str(tree.parent)
     env = ["MH_ROOT=" + project] + ([f"MH_POLL={os.environ['MH_POLL']}"] if os.environ.get("MH_POLL") else [])
-    return (f"cd {shlex.quote(project)} && exec env {' '.join(shlex.quote(e) for e in env)} "
-            f"{shlex.quote(pool_program())} {' '.join(shlex.quote(a) for a in pool_args)}")
+    argv = [sys.executable, pool_program(), *pool_args]  # this interpreter too: the same path everywhere
+    return f"cd {shlex.quote(project)} && exec env {' '.join(map(shlex.quote, env + argv))}"
 
 
 def over_ssh(tree: Path, hosts: list[str], pool_args: list[str]) -> list[tuple[str, str | None, str]]:

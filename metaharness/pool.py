@@ -13,6 +13,7 @@ to pending untried. See mh-harness(7).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -70,8 +71,11 @@ class Pool:
         q = queue.ensure(self.tree)
         queue.reclaim_stale(self.tree)
         try:
-            # New items, retries and the size file: claims and results elsewhere need no wake-up.
-            with DirectoryWatch(q / "pending", self.wake.set), DirectoryWatch(self.dir, self.wake.set):
+            # New items, retries, the size and stop files; and, for a pool that leaves once the
+            # queue is drained, results: the last item may be settled by another pool.
+            with contextlib.ExitStack() as watches:
+                for directory in (q / "pending", self.dir) + ((q / "claimed",) if self.exit_when_empty else ()):
+                    watches.enter_context(DirectoryWatch(directory, self.wake.set))
                 self._keep_staffed(stop_requested)
         finally:
             self.shutdown()
