@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from enum import Enum
@@ -31,7 +32,7 @@ from metaharness import liveness, worktree
 from metaharness.exits import Exit, MhError
 from metaharness.harness import end_orphans, inspect, list_ids, take_ended_lock
 from metaharness.statuses import Status
-from metaharness.tree import read_json, validate_id
+from metaharness.tree import parse_iso, read_json, validate_id
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
@@ -75,14 +76,17 @@ class _Target:
         return not (self.directory or self.archives or self.worktree or self.branch)
 
 
-def clean(tree: Path, ids: Sequence[str] | None, *, force: bool = False, dry_run: bool = False) -> Iterator[Removal]:
-    """Remove the named ids, or with `ids` None every ended harness and orphaned worktree.
+def clean(tree: Path, ids: Sequence[str] | None, *, force: bool = False, dry_run: bool = False,
+          older_than: float | None = None) -> Iterator[Removal]:
+    """Remove the named ids, or with `ids` None every ended harness and orphaned worktree
+    (with `older_than`, only harnesses that ended at least that many seconds ago).
 
     Yields one Removal per id as it is dealt with. A named id with nothing to remove is a
     NOT_FOUND error raised before anything changes; a git failure is a SYSTEM error.
     """
     if ids is None:
-        targets = [t for t in (_find(tree, i) for i in _ended(tree)) if not t.empty]
+        ended = _ended(tree) if older_than is None else _ended_before(tree, time.time() - older_than)
+        targets = [t for t in (_find(tree, i) for i in ended) if not t.empty]
     else:
         targets = [_find(tree, validate_id(i)) for i in dict.fromkeys(ids)]
         missing = [t.id for t in targets if t.empty]
@@ -124,10 +128,34 @@ def _ended(tree: Path) -> list[str]:
         except MhError:
             continue  # not ours to remove
         directory = tree / harness_id
-        live = inspect(directory).status.is_live if directory.is_dir() else _being_spawned(tree, harness_id)
-        if not live:
+        if directory.is_dir():
+            view = inspect(directory)
+            # A queue item's result is the item's until its worker has settled it.
+            busy = view.status.is_live or _settling(tree, view.spec)
+        else:
+            busy = _being_spawned(tree, harness_id)
+        if not busy:
             found.append(harness_id)
     return found
+
+
+def _ended_before(tree: Path, cutoff: float) -> list[str]:
+    """Ids whose harness has a result that says it ended before `cutoff` (epoch seconds)."""
+    found = []
+    for harness_id in _ended(tree):
+        try:
+            ended = parse_iso(read_json(tree / harness_id / "result.json")["ended"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # no result to date it by (leftovers, a dead harness): not judged old
+        if ended < cutoff:
+            found.append(harness_id)
+    return found
+
+
+def _settling(tree: Path, view_spec: dict[str, object]) -> bool:
+    """Is this the harness of a queue item a worker holds: ended, but not yet settled?"""
+    run = view_spec.get("run")
+    return isinstance(run, str) and (tree / "queue" / "claimed" / f"{run}.claim").exists()
 
 
 def _archived_id(name: str) -> str:

@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from metaharness import fleet, harness, liveness, queue
+from metaharness.exits import MhError
 from metaharness.forkserver import ForkServer
 from metaharness.notify import wait_until
 from metaharness.start import Request
@@ -37,15 +38,37 @@ if TYPE_CHECKING:
 RECLAIM_SECONDS = 30.0  # at most this long between looks for claims of vanished workers
 MAX_WORKERS: Final = 1000  # each is a thread, a supervisor and an agent: more is a typing mistake
 ADOPTED_RECHECK_SECONDS: Final = 1.0  # how often an adopted harness on another host is looked at
+# What of a harness's result.json a settled item keeps, so its directory can be pruned.
+RESULT_KEPT: Final = ("status", "exit_code", "reason", "iterations", "progress", "usage", "started", "ended",
+                      "instance", "worktree")
+
+
+def prune_done(tree: Path, keep: int | None, older_than: float | None) -> list[str]:
+    """Remove the harness directories (and archived instances, and worktrees mh-clean may
+    remove) of done items beyond the `keep` most recently settled, or settled more than
+    `older_than` seconds ago; return the items whose harness went. Their results stay in
+    the items; a harness mh-clean refuses (unmerged work) stays too."""
+    from metaharness.clean import Action, clean
+
+    done = queue.queue_dir(tree) / "done"
+    settled = sorted(((e.stat().st_mtime, e.name) for e in os.scandir(done) if queue.is_item_name(e.name)),
+                     reverse=True)  # newest first; the file's mtime is when it was settled
+    old = settled[keep:] if keep is not None else [s for s in settled if time.time() - s[0] > (older_than or 0)]
+    by_harness = {queue.harness_for(name): name for _, name in old if (tree / queue.harness_for(name)).is_dir()}
+    try:
+        return [by_harness[r.id] for r in clean(tree, list(by_harness)) if r.action is Action.REMOVED]
+    except MhError:
+        return []  # another pool pruned one meanwhile: the next settle tries again
 
 
 class Pool:
     def __init__(self, tree: Path, size: int, template: Request, say: Callable[[str], None],
                  exit_when_empty: bool = False, retry_backoff: float = 60.0,
                  lease: float = queue.DEFAULT_LEASE_SECONDS,
-                 host_timeout: float = fleet.DEFAULT_HOST_TIMEOUT_SECONDS) -> None:
+                 host_timeout: float = fleet.DEFAULT_HOST_TIMEOUT_SECONDS,
+                 keep_done: tuple[int | None, float | None] | None = None) -> None:
         self.tree, self.template, self.say, self.exit_when_empty = tree, template, say, exit_when_empty
-        self.retry_backoff, self.lease = retry_backoff, lease
+        self.retry_backoff, self.lease, self.keep_done = retry_backoff, lease, keep_done
         # Others reclaim a dead host's items after its host timeout; look as often.
         self.reclaim_every = min(RECLAIM_SECONDS, max(0.5, host_timeout / 3))
         self.id = fleet.new_pool_id()
@@ -203,11 +226,16 @@ class Pool:
 
     def _settle(self, worker: str, name: str, harness_id: str, code: int) -> None:
         try:
-            reason = str(read_json(self.tree / harness_id / "result.json").get("reason"))
+            result = read_json(self.tree / harness_id / "result.json")
+            reason = str(result.get("reason"))
         except (OSError, ValueError):
-            reason = f"mh-spawn exited {code} without a result"
-        where = queue.finish(self.tree, name, code == 0, reason, self.retry_backoff)
+            result, reason = None, f"mh-spawn exited {code} without a result"
+        kept = {key: result.get(key) for key in RESULT_KEPT} if result else None
+        where = queue.finish(self.tree, name, code == 0, reason, self.retry_backoff, kept)
         self.say(f"{worker}: {name} {'done' if where == 'done' else f'-> {where}'} ({reason})")
+        if where == "done" and self.keep_done is not None:
+            for pruned in prune_done(self.tree, *self.keep_done):
+                self.say(f"{worker}: pruned the harness of {pruned} (its result stays with the item)")
 
     def shutdown(self) -> None:
         """Interrupt the running harnesses; their items go back to pending untried."""

@@ -167,12 +167,18 @@ def renew(tree: Path, name: str, lease: float = DEFAULT_LEASE_SECONDS) -> None:
     atomic_write(claim_file, json.dumps(owner))  # replacing our own claim, not claiming
 
 
-def finish(tree: Path, name: str, ok: bool, reason: str, backoff: float = 60.0) -> str:
-    """Settle a claimed item: done, retried later (pending), or failed; return where it went."""
+def finish(tree: Path, name: str, ok: bool, reason: str, backoff: float = 60.0,
+           result: dict[str, Any] | None = None) -> str:
+    """Settle a claimed item: done, retried later (pending), or failed; return where it went.
+    `result`, what its harness's result.json said, stays with the item: the harness's
+    directory may be pruned later (mh-pool --keep-done, mh-clean --older-than)."""
     q = queue_dir(tree)
     record = read_json(q / "claimed" / name)
     record["attempts"] += 1
     record["last_reason"] = reason
+    record["settled"] = now_iso()
+    if result is not None:
+        record["result"] = result
     if ok:
         where = "done"
     elif record["attempts"] >= record["max_attempts"]:

@@ -37,6 +37,8 @@ def build_parser() -> common.Parser:
     p.add_argument("-f", "--force", action="store_true",
                    help="remove uncommitted changes and commits on no other branch too")
     p.add_argument("-n", "--dry-run", action="store_true", help="say what would be removed; change nothing")
+    p.add_argument("--older-than", type=common.duration, metavar="AGE",
+                   help="only harnesses that ended at least AGE ago (5d, 12h); with no ID")
     p.add_argument("--json", action="store_true", help="print one JSON array of what was done")
     return p
 
@@ -53,11 +55,14 @@ def _clean(argv: Sequence[str] | None) -> int:
     from metaharness.tree import find_tree, validate_id
 
     ids = [validate_id(i) for i in args.ids]
+    if ids and args.older_than is not None:
+        raise MhError("--older-than picks the harnesses by age: name none", Exit.USAGE)
     here = Path.cwd()  # now: running inside a worktree being removed, it is gone later
     tree = find_tree()
     if tree is None and ids:
         raise MhError(f"no such harness: {ids[0]}", Exit.NOT_FOUND)
-    outcomes = clean(tree, ids or None, force=args.force, dry_run=args.dry_run) if tree is not None else iter(())
+    outcomes = clean(tree, ids or None, force=args.force, dry_run=args.dry_run,
+                     older_than=args.older_than) if tree is not None else iter(())
     records, refused = [], False
     try:
         for o in outcomes:

@@ -21,7 +21,8 @@ filesystem: each beats in the tree, and the items of a host that dies are reclai
 the others once its heartbeat is older than its --host-timeout. Ctrl+C (or mh-pool stop)
 interrupts the running harnesses and puts their items back in pending, untried.
 
-usage: mh-pool [-n N] [--exit-when-empty] [--lease DUR] [--host-timeout DUR] [-q]
+usage: mh-pool [-n N] [--exit-when-empty] [--lease DUR] [--host-timeout DUR]
+               [--keep-done N|AGE] [-q]
                [mh-spawn options: --agent, --agent-cmd, --max-iterations, ...]
        mh-pool ls [--json]
        mh-pool scale N [--pool POOL-ID]
@@ -52,8 +53,18 @@ def build_parser() -> common.Parser:
     p.add_argument("--host-timeout", type=common.positive_duration, default=90.0, metavar="DUR",
                    help="a pool on another host whose heartbeat is older is gone, and its items are "
                         "reclaimed (default 90s: above NFS's attribute cache)")
+    p.add_argument("--keep-done", type=_keep_done, metavar="N|AGE",
+                   help="prune the harness directories of done items but the N last, or those done more "
+                        "than AGE ago (their results stay with the items)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return p
+
+
+def _keep_done(text: str) -> tuple[int | None, float | None]:
+    """argparse type for --keep-done: a count (a plain number) or an age (with a unit)."""
+    if text.isascii() and text.isdigit():
+        return common.bounded_int(text, 0, 10**9), None
+    return None, common.duration(text)
 
 
 def _subparser(action: str, description: str) -> common.Parser:
@@ -236,7 +247,7 @@ def _run_pool(argv: list[str]) -> int:
             print(f"mh-pool: {line}", file=sys.stderr, flush=True)
 
     workers = pool.Pool(tree, args.workers, template, say, args.exit_when_empty, args.retry_backoff,
-                        lease=args.lease, host_timeout=args.host_timeout)
+                        lease=args.lease, host_timeout=args.host_timeout, keep_done=args.keep_done)
     catcher = SignalCatcher(workers.wake)
     workers.run(lambda: catcher.received is not None)
     if catcher.received is not None:

@@ -258,3 +258,38 @@ def test_cleaning_from_inside_a_worktree_being_removed_works(project, repo):
     r = subprocess.run([sys.executable, str(BIN / "mh-clean")], cwd=inside, env=project.env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.splitlines()) == 2 and _gone(project, repo, "e") and _gone(project, repo, "f")
+
+
+def test_older_than_removes_only_harnesses_that_ended_that_long_ago(project):
+    project.spawn("old", COMPLETE)
+    assert project.run("wait", "old").returncode == 0
+    result = json.loads((project.tree / "old" / "result.json").read_text())
+    result["ended"] = "2020-01-01T00:00:00.000Z"  # as if it ended years ago
+    (project.tree / "old" / "result.json").write_text(json.dumps(result))
+    project.spawn("new", COMPLETE)
+    assert project.run("wait", "new").returncode == 0
+    r = project.run("clean", "--older-than", "30d")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("removed old: ") and "new" not in r.stdout
+    assert not (project.tree / "old").exists() and (project.tree / "new").is_dir()
+    assert project.run("clean", "--older-than", "0").stdout.startswith("removed new: ")
+
+
+def test_older_than_with_named_ids_is_a_usage_error(project):
+    r = project.run("clean", "a", "--older-than", "1d")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--older-than" in r.stderr
+
+
+def test_a_queue_item_s_harness_is_kept_until_its_worker_has_settled_the_item(project):
+    from metaharness import queue
+
+    [name] = project.run("queue", "add", str(project.roadmap("item.md", tasks=1))).stdout.split()
+    claimed = queue.claim(project.tree, "w1")  # a worker holds it: its harness ends, not yet settled
+    assert claimed["item"] == name
+    harness_id = queue.harness_for(name)
+    r = project.run("spawn", harness_id, str(project.roadmap("item.md", tasks=1)), "--agent-cmd", COMPLETE,
+                    "--run", name)
+    assert r.returncode == 0, r.stderr
+    assert project.run("clean").stdout == "" and (project.tree / harness_id).is_dir()
+    queue.finish(project.tree, name, True, "done")
+    assert project.run("clean").stdout.startswith(f"removed {harness_id}: ")

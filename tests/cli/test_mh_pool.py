@@ -159,3 +159,23 @@ def test_a_forged_harness_field_in_an_item_cannot_point_a_worker_outside_the_tre
     assert _items(project)[item]["state"] == "done"
     assert (project.tree / record["harness"] / "result.json").exists()  # the id its name gives
     assert list((project.root / "outside").iterdir()) == []
+
+
+def test_keep_done_prunes_the_harnesses_of_done_items_but_their_results_stay(project):
+    names = _queue(project, "a.md", "b.md", "c.md", "d.md", "e.md")
+    r = project.run("pool", "-n", "1", "--exit-when-empty", "--keep-done", "2",
+                    "--agent-cmd", "echo '<promise>COMPLETE</promise>'")
+    assert r.returncode == 0, r.stderr
+    left = sorted(p.name for p in project.tree.glob("q-*"))
+    assert len(left) == 2
+    done = _items(project)
+    assert sorted(done) == sorted(names)
+    assert {i["harness"] for i in done.values() if i["item"] in names[-2:]} == set(left)  # the last two kept
+    for item in done.values():
+        assert item["state"] == "done" and item["result"]["status"] == "completed" and item["settled"]
+
+
+def test_keep_done_takes_a_count_or_an_age_and_refuses_anything_else(project):
+    for bad in ("-1", "1x", "many"):
+        r = project.run("pool", "--keep-done", bad, "--agent-cmd", "true")
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, (bad, r.stderr)
