@@ -331,7 +331,8 @@ def _zoo_commands(verb: str, ids: list[str]) -> list[Command]:
         "run": [("run", "plan.yaml", "--check"), ("run", "plan.yaml", "--resume", "--run-id", "r1"),
                 ("run", "plan.yaml", "--json", "--run-id", "r2")],
         "queue": [("queue", "ls"), ("queue", "ls", "--json"), ("queue", "add", "r.md"), ("queue", "reclaim")],
-        "pool": [("pool", "--exit-when-empty", "-q", "--agent-cmd", COMPLETE), ("pool", "scale", "2")],
+        "pool": [("pool", "--exit-when-empty", "-q", "--agent-cmd", COMPLETE), ("pool", "scale", "2"), ("pool", "ls"),
+                 ("pool", "ls", "--json"), ("pool", "stop", "--all", "--timeout", "1")],
         "diff": each("ID"),
         "clean": [("clean", "--dry-run"), ("clean", "--dry-run", "--json"), ("clean", "--dry-run", *many)]
         + each("--dry-run", "ID"),
@@ -487,7 +488,13 @@ def _argument_commands(verb: str) -> list[Command]:
         "queue": ids("retry", "ID") + ids("add", "ID") + nums("add", "r.md", "--max-attempts", "N")
         + nums("add", "r.md", "--priority", "N")[:-1],  # '²': see test_a_priority_that_int_refuses_is_a_usage_error
         "pool": nums("-n", "N", "--exit-when-empty", "-q", "--agent-cmd", "true") + nums("scale", "N")
-        + durs("--retry-backoff", "DUR", "--exit-when-empty", "-q", "--agent-cmd", "true") + ids("scale", "1", "--pool", "ID"),
+        + durs("--retry-backoff", "DUR", "--exit-when-empty", "-q", "--agent-cmd", "true") + ids("scale", "1", "--pool", "ID")
+        + [c for option in ("--lease", "--host-timeout", "--keep-done")
+           for c in durs(option, "DUR", "--exit-when-empty", "-q", "--agent-cmd", "true")]
+        + ids("stop", "ID") + durs("stop", "--all", "--timeout", "DUR") + nums("launch", "--slurm", "N", "--agent-cmd", "true")
+        + [("pool", "launch", "--agent-cmd", "true"), ("pool", "launch", "--ssh", ",", "--agent-cmd", "true"),
+           ("pool", "launch", "--ssh", "h", "--slurm", "2", "--agent-cmd", "true"), ("pool", "stop"),
+           ("pool", "ls", "--bogus")],
         "diff": ids("ID"),
         "clean": ids("--dry-run", "ID"),
         "mh": ids("ID") + ids("status", "ID"),
