@@ -147,7 +147,10 @@ def claim(tree: Path, worker: str, lease: float = DEFAULT_LEASE_SECONDS, pool: s
             try:
                 os.link(ticket, q / "claimed" / f"{name}.claim")  # the claim: exactly one claimer wins
             except FileExistsError:
-                continue
+                # On NFS a link whose reply was lost is sent again, and the retry says EEXIST
+                # although the first one made the claim: the ticket's link count tells (open(2)).
+                if os.stat(ticket).st_nlink != 2:
+                    continue
             try:
                 os.rename(q / "pending" / name, q / "claimed" / name)
             except FileNotFoundError:

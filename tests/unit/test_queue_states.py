@@ -86,3 +86,23 @@ class QueueMachine(RuleBasedStateMachine):
 
 TestQueueStates = QueueMachine.TestCase
 TestQueueStates.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+
+
+def test_a_claim_whose_link_reply_was_lost_is_still_the_claimer_s(tmp_path, monkeypatch):
+    """NFS: the server made the link, the reply was lost, the retry says EEXIST."""
+    tree = tmp_path / ".harness"
+    tree.mkdir()
+    (tmp_path / "r.md").write_text("- [ ] t\n")
+    name = queue.add(tree, tmp_path / "r.md", 50, 3)
+    real_link = os.link
+
+    def link_then_lose_the_reply(src, dst):  # type: ignore[no-untyped-def]
+        real_link(src, dst)
+        raise FileExistsError(17, "File exists", str(dst))
+
+    monkeypatch.setattr(os, "link", link_then_lose_the_reply)
+    item = queue.claim(tree, "w0")
+    assert item is not None and item["item"] == name
+    assert [i["state"] for i in queue.items(tree)] == ["claimed"]
+    queue.finish(tree, name, True, "done")
+    assert [i["state"] for i in queue.items(tree)] == ["done"]
