@@ -261,7 +261,8 @@ def _take_over(claim_file: Path, seen: int) -> Path | None:
     try:
         os.rename(claim_file, taken)
     except FileNotFoundError:
-        return None
+        if not taken.exists():  # on NFS a rename whose reply was lost is retried, and fails
+            return None
     if os.stat(taken).st_ino != seen:
         os.rename(taken, claim_file)  # free: no claimer links a claim for an item not pending
         return None

@@ -106,3 +106,24 @@ def test_a_claim_whose_link_reply_was_lost_is_still_the_claimer_s(tmp_path, monk
     assert [i["state"] for i in queue.items(tree)] == ["claimed"]
     queue.finish(tree, name, True, "done")
     assert [i["state"] for i in queue.items(tree)] == ["done"]
+
+
+def test_a_reclaim_whose_rename_reply_was_lost_still_returns_the_item(tmp_path, monkeypatch):
+    """NFS: the server renamed the stale claim away, the reply was lost, the retry says ENOENT."""
+    tree = tmp_path / ".harness"
+    tree.mkdir()
+    (tmp_path / "r.md").write_text("- [ ] t\n")
+    name = queue.add(tree, tmp_path / "r.md", 50, 3)
+    lock = liveness.hold_lock(queue.ensure(tree) / "workers" / "w0.lock")
+    assert queue.claim(tree, "w0")["item"] == name
+    os.close(lock)  # the worker died
+    real_rename = os.rename
+
+    def rename_then_lose_the_reply(src, dst):  # type: ignore[no-untyped-def]
+        real_rename(src, dst)
+        if str(dst).endswith(".reclaim"):
+            raise FileNotFoundError(2, "No such file or directory", str(src))
+
+    monkeypatch.setattr(os, "rename", rename_then_lose_the_reply)
+    assert queue.reclaim_stale(tree) == [name]
+    assert [(i["state"], i["attempts"]) for i in queue.items(tree)] == [("pending", 1)]
