@@ -119,8 +119,8 @@ def test_a_reclaim_whose_rename_reply_was_lost_still_returns_the_item(tmp_path, 
     os.close(lock)  # the worker died
     real_rename = os.rename
 
-    def rename_then_lose_the_reply(src, dst):  # type: ignore[no-untyped-def]
-        real_rename(src, dst)
+    def rename_then_lose_the_reply(src, dst, **fds):  # type: ignore[no-untyped-def]
+        real_rename(src, dst, **fds)
         if str(dst).endswith(".reclaim"):
             raise FileNotFoundError(2, "No such file or directory", str(src))
 
