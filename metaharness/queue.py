@@ -154,8 +154,11 @@ def claim(tree: Path, worker: str, lease: float = DEFAULT_LEASE_SECONDS, pool: s
             try:
                 os.rename(q / "pending" / name, q / "claimed" / name)
             except FileNotFoundError:
-                os.unlink(q / "claimed" / f"{name}.claim")  # finished and gone meanwhile
-                continue
+                # Finished and gone meanwhile; unless (NFS) our own rename went through and
+                # only its retry failed: nobody but the claim's holder moves an item in.
+                if not (q / "claimed" / name).exists():
+                    os.unlink(q / "claimed" / f"{name}.claim")
+                    continue
             return record
         return None
     finally:
