@@ -13,7 +13,9 @@ from metaharness.notify import wait_until
 
 pytestmark = needs_bwrap
 GATE = 'while [ ! -e "$MH_ROOT/go" ]; do sleep 0.05; done; echo "<promise>COMPLETE</promise>"'
-FAST = ["--host-timeout", "2s", "--heartbeat", "0.5s", "--retry-backoff", "0"]  # a dead host found in seconds
+# A dead host found in seconds. Only where one host dies: with two live hosts, a host timeout
+# this short could take a pool starved of CPU for 3 s for dead.
+FAST = ["--host-timeout", "3s", "--heartbeat", "0.5s", "--retry-backoff", "0"]
 
 
 @pytest.fixture
@@ -42,8 +44,9 @@ def _claimed_by(project):
 
 def test_two_pools_with_the_same_pid_on_two_hosts_share_the_queue(project, hosts):
     names = _queue(project, "a.md", "b.md", "c.md", "d.md")
-    a = hosts.mh("hostA", "pool", "-n", "1", "--exit-when-empty", *FAST, "--agent-cmd", GATE)
-    b = hosts.mh("hostB", "pool", "-n", "1", "--exit-when-empty", *FAST, "--agent-cmd", GATE)
+    # Both live throughout: a generous host timeout, so a slow machine never makes one look dead.
+    a = hosts.mh("hostA", "pool", "-n", "1", "--exit-when-empty", "--host-timeout", "60s", "--agent-cmd", GATE)
+    b = hosts.mh("hostB", "pool", "-n", "1", "--exit-when-empty", "--host-timeout", "60s", "--agent-cmd", GATE)
     # Both hold an item before any may finish: neither pool can have done it all alone.
     _wait(project, lambda: sorted(_claimed_by(project).values()) == ["hostA", "hostB"])
     listed = {p["host"]: p for p in pools(project)}
