@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from metaharness import schema
 from metaharness.exits import Exit, MhError
+from metaharness.records import asdict, typed_record
 from metaharness.tree import atomic_write, now_iso, read_json
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
@@ -28,7 +28,7 @@ _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _VERSION: Final = re.compile(r"[0-9]{4,12}")  # more digits than a count may have is not ours
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class Artifact:
     publisher: str
     name: str

@@ -24,13 +24,13 @@ import os
 import shutil
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from metaharness import liveness, worktree
 from metaharness.exits import Exit, MhError
 from metaharness.harness import end_orphans, inspect, list_ids, take_ended_lock
+from metaharness.records import typed_record
 from metaharness.statuses import Status
 from metaharness.tree import parse_iso, read_json, validate_id
 
@@ -47,7 +47,7 @@ class Action(str, Enum):
     REFUSED = "refused"
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class Removal:
     """What was done with one id; the paths and branch are those removed, or kept if refused."""
 
@@ -60,7 +60,7 @@ class Removal:
     archived: int = 0  # instances under .archive/
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class _Target:
     """Everything an id has, as found before deciding."""
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from metaharness import inbox, markers, process
@@ -31,6 +30,7 @@ from metaharness.events import EventLog
 from metaharness.harness import LiveState, supervisor_in
 from metaharness.process import ExitInfo
 from metaharness.prompt import build as build_prompt
+from metaharness.records import typed_record
 from metaharness.roadmap import Progress, read_roadmap
 from metaharness.spec import Spec
 from metaharness.statuses import Status
@@ -105,7 +105,7 @@ class OutputRecorder:
             self._on_progress(note)
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class Verdict:
     failed: bool
     summary: str  # one line, for the log, the next prompt and result.json
@@ -131,7 +131,7 @@ def judge(*, cut_short: str | None, elapsed: float, report: Report, exit_info: E
     return Verdict(False, "the agent exited 0")
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class IterationOutcome:
     failed: bool
     summary: str  # one line, for the log, the next prompt and result.json

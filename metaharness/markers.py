@@ -12,7 +12,8 @@ prompt, which mentions the markers mid-sentence, does not complete or block by a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from metaharness.records import typed_record
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ _BLOCKED: Final = re.compile(r"^[ \t]*" + re.escape(BLOCKED), re.MULTILINE)
 _PROGRESS: Final = re.compile(r"^[ \t]*<progress>(.*?)</progress>", re.MULTILINE | re.DOTALL)
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class Markers:
     complete: bool
     blocked_reason: str | None  # None unless the agent declared itself blocked

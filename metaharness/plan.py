@@ -13,12 +13,12 @@ branch starts from the previous stage's branch unless it names its own `base`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from metaharness import strategies, worktree
 from metaharness.exits import Exit, MhError
 from metaharness.prompt import read_template
+from metaharness.records import field, typed_record
 from metaharness.spec import Options, option_keys, read_option, yaml_kind
 from metaharness.start import Request
 from metaharness.userfile import read_text
@@ -42,7 +42,7 @@ HARNESS_KEYS: Final = {**{key: yaml_kind(key) for key in sorted(option_keys())},
 OWN_KEYS: Final = frozenset({"id", "roadmap", "depends"})
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class HarnessPlan:
     id: str
     roadmap: Path
@@ -59,7 +59,7 @@ class HarnessPlan:
                        worktree=bool(self.options.get("worktree")), base=self.options.get("base"))
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class Plan:
     path: Path
     strategy: str

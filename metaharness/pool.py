@@ -19,13 +19,13 @@ import shutil
 import signal
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from metaharness import fleet, harness, liveness, queue
 from metaharness.exits import MhError
 from metaharness.forkserver import ForkServer
 from metaharness.notify import wait_until
+from metaharness.records import replace
 from metaharness.start import Request
 from metaharness.statuses import Status
 from metaharness.tree import read_json

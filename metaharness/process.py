@@ -25,12 +25,12 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from metaharness.agents import Invocation
 from metaharness.exits import Exit
 from metaharness.liveness import stat_fields
+from metaharness.records import typed_record
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def user_umask() -> int:
     return current
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class ExitInfo:
     code: int | None  # exit code, when the agent exited
     signal: int | None  # the signal that killed it, when it was killed
@@ -292,7 +292,7 @@ class AgentProcess:
 # -- ending processes that left their group ----------------------------------------------
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class Proc:
     """One line of the process table: enough to find a tree and to name a process safely."""
 

@@ -25,11 +25,11 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from metaharness import fleet, liveness
 from metaharness.exits import Exit, MhError
+from metaharness.records import typed_record
 from metaharness.roadmap import load_roadmap
 from metaharness.tree import atomic_write, fsync_dir, now_iso, read_json
 
@@ -45,7 +45,7 @@ MAX_STEM_LENGTH: Final = 40  # characters of the roadmap's name kept in the item
 _ITEM_NAME: Final = re.compile(r"\d{2}-\d{20}-[A-Za-z0-9._-]{1,%d}(?<!\.claim)" % MAX_STEM_LENGTH)
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class Owner:
     worker: str
     host: str

@@ -14,10 +14,10 @@ later. See mh-harness(7).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from metaharness.exits import Exit, MhError
+from metaharness.records import typed_record
 from metaharness.userfile import read_text
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
@@ -30,7 +30,7 @@ _FENCE: Final = re.compile(r"^\s*(```|~~~)")
 _HEADING: Final = re.compile(r"^\s*#")
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class Progress:
     done: int
     total: int

@@ -13,11 +13,10 @@ mh-harness(7); mh-spawn's parser, plans, pools and the supervisor take it from h
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from dataclasses import dataclass
 
 from metaharness import values
+from metaharness.records import Field, asdict, field, fields, typed_record
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 FORMAT: Final = 1
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class WorktreeRequest:
     """--worktree: the repository's top and the ref its branch starts from."""
 
@@ -57,10 +56,10 @@ def option(default: Any, read: Callable[[str], Any], help: str, metavar: str | N
     """A field of Options: its default, how its text is read (values.py), its line in
     mh-spawn --help, and the name a command line (--key) and a plan (key:) give it when
     that is not the field's own."""
-    return dataclasses.field(default=default, metadata={"read": read, "help": help, "metavar": metavar, "key": key})
+    return field(default=default, metadata={"read": read, "help": help, "metavar": metavar, "key": key})
 
 
-@dataclass(frozen=True, kw_only=True)
+@typed_record(frozen=True, kw_only=True)
 class Options:
     """What a user may set for a harness; every default is the one documented."""
 
@@ -108,7 +107,7 @@ class Options:
                                  "a hook still running after this is killed and reported (default 30s)", "DUR")
 
 
-@dataclass(frozen=True, kw_only=True)
+@typed_record(frozen=True, kw_only=True)
 class Spec(Options):
     """One harness: who it is, where it works, and its options."""
 
@@ -129,16 +128,16 @@ class Spec(Options):
 
     def to_json(self) -> dict[str, Any]:
         """The spec.json form: every field, tuples as lists."""
-        record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        record["agent"] = self.agent_name
-        record["worktree"] = None if self.worktree is None else dataclasses.asdict(self.worktree)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in record.items()}
+        written = {f.name: getattr(self, f.name) for f in fields(self)}
+        written["agent"] = self.agent_name
+        written["worktree"] = None if self.worktree is None else asdict(self.worktree)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in written.items()}
 
     @classmethod
     def from_json(cls, record: dict[str, Any]) -> Spec:
         """Read spec.json back (fields a newer writer added are ignored; missing ones take
         their defaults). The record is trusted: readers check it against schema.SPEC."""
-        known = {f.name: f for f in dataclasses.fields(cls)}
+        known = {f.name: f for f in fields(cls)}
         values = {k: v for k, v in record.items() if k in known and v is not None}
         for name, value in values.items():
             if isinstance(value, list):
@@ -149,11 +148,11 @@ class Spec(Options):
 
 
 @functools.cache
-def _fields_by_key() -> dict[str, dataclasses.Field[Any]]:
-    return {f.metadata.get("key") or f.name: f for f in dataclasses.fields(Options)}
+def _fields_by_key() -> dict[str, Field]:
+    return {f.metadata.get("key") or f.name: f for f in fields(Options)}
 
 
-def _repeatable(f: dataclasses.Field[Any]) -> bool:
+def _repeatable(f: Field) -> bool:
     """An option given once per value (--agent-arg), as opposed to a list in one value (a policy)."""
     return isinstance(f.default, tuple) and f.metadata["read"] is _text
 

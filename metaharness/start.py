@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 from metaharness.exits import Exit, MhError
+from metaharness.records import fields, typed_record
 from metaharness.roadmap import Progress
 from metaharness.spec import Options, Spec, WorktreeRequest
 
@@ -56,7 +56,7 @@ def check_options(options: Options, workdir: str | None, prompt_template: str | 
     return where, template
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class Request:
     """What is asked for a harness before it is checked: mh-spawn's command line, a plan's
     entry, a queue item with its pool's options. Relative paths are from where it is made."""
@@ -72,14 +72,14 @@ class Request:
     prompt_template: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        record = {f.name: getattr(self, f.name) for f in fields(self)}
-        record["options"] = {f.name: getattr(self.options, f.name) for f in fields(self.options)}
-        return record
+        written = {f.name: getattr(self, f.name) for f in fields(self)}
+        written["options"] = {f.name: getattr(self.options, f.name) for f in fields(self.options)}
+        return written
 
     @classmethod
-    def from_json(cls, record: dict[str, Any]) -> Request:
-        options = {k: tuple(v) if isinstance(v, list) else v for k, v in record["options"].items()}
-        return cls(**{**record, "options": Options(**options), "after": tuple(record.get("after") or ())})
+    def from_json(cls, data: dict[str, Any]) -> Request:
+        options = {k: tuple(v) if isinstance(v, list) else v for k, v in data["options"].items()}
+        return cls(**{**data, "options": Options(**options), "after": tuple(data.get("after") or ())})
 
 
 def prepare(request: Request) -> tuple[Spec, Progress]:

@@ -64,11 +64,10 @@ def test_a_plan_may_set_exactly_the_options_a_spec_has_and_what_mh_spawn_checks_
 
 
 def test_what_readers_check_in_spec_json_is_every_field_of_the_spec():
-    import dataclasses
-
     from metaharness import schema
+    from metaharness.records import fields
 
-    assert set(schema.SPEC.fields) == {f.name for f in dataclasses.fields(spec.Spec)}
+    assert set(schema.SPEC.fields) == {f.name for f in fields(spec.Spec)}
 
 
 def test_an_option_mh_spawn_is_not_given_takes_the_specs_default():

@@ -19,9 +19,9 @@ import importlib
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
 
 from metaharness.exits import Exit, MhError
+from metaharness.records import asdict, field, typed_record
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
@@ -36,14 +36,14 @@ _RATE_LIMIT: Final = re.compile(
     r"|hit your [\w ]*limit", re.I)  # Claude Code: "You've hit your session limit · resets 3pm (UTC)"
 
 
-@dataclass(frozen=True)
+@typed_record(frozen=True)
 class Invocation:
     argv: list[str]
     stdin: bytes | None  # None: the agent's stdin is /dev/null
     env: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@typed_record
 class Report:
     """What one iteration of an agent amounted to, filled in as its output is parsed."""
 

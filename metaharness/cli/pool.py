@@ -259,10 +259,9 @@ def _run_pool(argv: list[str]) -> int:
 def _item_request(spawn_args: list[str]) -> Request:
     """What every item's harness is started with (its id, roadmap and run filled in per
     item), refused before any item is claimed if mh-spawn would refuse it."""
-    from dataclasses import replace
-
     from metaharness.cli.spawn import build_parser as spawn_parser
     from metaharness.cli.spawn import request_from
+    from metaharness.records import replace
     from metaharness.start import check_options
 
     parser = spawn_parser()

@@ -5,9 +5,8 @@ starts from the previous stage's branch unless it names its own `base`."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from metaharness import worktree
+from metaharness.records import replace
 from metaharness.strategies import Strategy
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms

@@ -8,13 +8,14 @@ import pytest
 from metaharness import strategies
 from metaharness.exits import Exit
 from metaharness.plan import HarnessPlan, Plan
+from metaharness.records import fields as record_fields
 from metaharness.statuses import Status
 from metaharness.waiter import Outcome
 
 
 def _plan(strategy, *ids, depends=None, **fields):
     harnesses = tuple(HarnessPlan(i, Path(f"{i}.md"), tuple((depends or {}).get(i, ()))) for i in ids)
-    own = {k: v for k, v in fields.items() if k in Plan.__dataclass_fields__}
+    own = {k: v for k, v in fields.items() if k in {f.name for f in record_fields(Plan)}}
     return Plan(Path("plan.yaml"), strategy, harnesses, **own, settings={k: v for k, v in fields.items() if k not in own})
 
 
