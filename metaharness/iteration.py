@@ -38,9 +38,13 @@ from metaharness.tree import now_iso, write_json
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
-    from typing import Any, BinaryIO, Callable
+    from typing import Any, BinaryIO, Callable, Final
 
     from metaharness.agents import OutputParser
+    from metaharness.notify import LazyWatch
+
+# How long an iteration runs before its supervisor watches control/ (see _supervise).
+QUICK_AGENT_SECONDS: Final = 0.05
 
 
 class OutputRecorder:
@@ -153,8 +157,9 @@ class IterationRunner:
     def __init__(self, spec: Spec, directory: Path, state: LiveState, events: EventLog, log_fd: int,
                  wake: threading.Event, stalls: Escalation, *, say: Callable[[str], None],
                  hook: Callable[[str, str], None], nudge: Callable[[str], None],
-                 requested_end: Callable[[float | None], tuple[Status, str] | None]) -> None:
+                 requested_end: Callable[[float | None], tuple[Status, str] | None], control: LazyWatch) -> None:
         self.spec, self.dir, self.state, self._events, self._log_fd = spec, directory, state, events, log_fd
+        self._control = control
         self._wake, self._stalls = wake, stalls
         self._say, self._hook, self._nudge, self._requested_end = say, hook, nudge, requested_end
         self._adapter = adapter_for(spec.agent_name)
@@ -352,7 +357,15 @@ class IterationRunner:
                     reported_silence = quiet_since
                     continue
             until = min([alarm] + ([limit] if limit is not None else []))
-            self._wake.wait(None if until == float("inf") else max(0.0, until - time.monotonic()))
+            timeout = None if until == float("inf") else max(0.0, until - time.monotonic())
+            if not self._control.started:
+                # A quick agent is done before a watch on control/ pays for itself (closing an
+                # inotify descriptor waits out a ~10 ms kernel grace period): give it a moment,
+                # then watch, and look at control/ again. A stop is seen at most that late.
+                self._wake.wait(QUICK_AGENT_SECONDS if timeout is None else min(timeout, QUICK_AGENT_SECONDS))
+                self._control.start()
+                continue
+            self._wake.wait(timeout)
 
     def _stall(self, n: int, silent: float) -> str:
         action = self._stalls.next_action()

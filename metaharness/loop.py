@@ -30,7 +30,7 @@ from metaharness.exits import Exit, MhError, exit_for
 from metaharness.harness import RESERVE_NAME, LiveState, stop_request
 from metaharness.hooks import Hooks
 from metaharness.iteration import IterationOutcome, IterationRunner
-from metaharness.notify import DirectoryWatch
+from metaharness.notify import LazyWatch
 from metaharness.roadmap import read_roadmap
 from metaharness.signals import SignalCatcher
 from metaharness.spec import Spec
@@ -58,6 +58,8 @@ class Supervisor:
         self._events = EventLog(directory / "events.jsonl")
         self._log_fd = os.open(directory / "log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
         self._wake = threading.Event()
+        # Stop requests wake us through this watch on control/, made when first waited on.
+        self._control = LazyWatch(directory / "control", self._wake.set)
         self._signals: SignalCatcher | None = None
         self._roadmap = Path(self.spec.roadmap)
         self._workdir = Path(self.spec.workdir)
@@ -71,7 +73,7 @@ class Supervisor:
                             self.spec.hook_timeout)
         self._runner = IterationRunner(spec, directory, self.state, self._events, self._log_fd, self._wake,
                                        self._stalls, say=self._say, hook=self._hook, nudge=self._nudge,
-                                       requested_end=self._requested_end)
+                                       requested_end=self._requested_end, control=self._control)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -86,7 +88,6 @@ class Supervisor:
         self._events.emit("started", instance=self.spec.instance, pid=os.getpid(), agent=self.spec.agent_name)
         self._hook("start", "")
         self.state.beat_every(self.spec.heartbeat_interval)
-        watch = DirectoryWatch(self.dir / "control", self._wake.set)
         code = None
         try:
             status, reason = self._await_dependencies() or self._make_worktree() or self._loop()
@@ -107,13 +108,10 @@ class Supervisor:
         finally:
             # After the result and the lock: closing an inotify descriptor waits out a kernel
             # grace period (~10 ms) that nobody waiting for this harness should pay.
-            watch.close()
+            self._control.close()
 
     def _free_reserve(self) -> None:
-        try:
-            os.unlink(self.dir / RESERVE_NAME)
-        except FileNotFoundError:
-            pass
+        (self.dir / RESERVE_NAME).unlink(missing_ok=True)
 
     def _make_worktree(self) -> tuple[Status, str] | None:
         """With --worktree, check out branch mh/<id> now, after the dependencies, so it can start
@@ -151,6 +149,7 @@ class Supervisor:
         self._events.emit("pending", after=after)
         self._say(f"pending until {', '.join(after)} completed")
         ended: queue.Queue[Outcome] = queue.Queue()
+        self._control.start()
         for dependency in after:
             watch_end(self.dir.parent, dependency, ended, appear_within=None, then=self._wake.set)
         deadline = self._deadline
@@ -273,6 +272,7 @@ class Supervisor:
         self.state.publish(status=Status.WAITING, next_attempt=now_iso(time.time() + delay), waiting_for=why)
         self._say(f"waiting: {why}")
         until = time.monotonic() + delay
+        self._control.start()
         while self._requested_end(deadline) is None and (remaining := until - time.monotonic()) > 0:
             self._wake.clear()
             if self._requested_end(deadline) is None:

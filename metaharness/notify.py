@@ -60,6 +60,27 @@ class DirectoryWatch:
         self.close()
 
 
+class LazyWatch:
+    """A DirectoryWatch made on first need: `start()` (again: nothing), `close()` if made."""
+
+    def __init__(self, directory: Path, on_change: Callable[[], None]) -> None:
+        self._directory, self._on_change = directory, on_change
+        self._watch: DirectoryWatch | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._watch is not None
+
+    def start(self) -> None:
+        if self._watch is None:
+            self._watch = DirectoryWatch(self._directory, self._on_change)
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+
+
 class _Inotify:
     """One directory through inotify(7): a thread blocks in select() on the inotify fd and
     a pipe that close() writes to, and calls `on_change` for each batch of events."""
