@@ -31,6 +31,7 @@ from metaharness.harness import RESERVE_NAME, LiveState, stop_request
 from metaharness.hooks import Hooks
 from metaharness.iteration import IterationOutcome, IterationRunner
 from metaharness.notify import LazyWatch
+from metaharness.pausing import Pauses
 from metaharness.roadmap import read_roadmap
 from metaharness.signals import SignalCatcher
 from metaharness.spec import Spec
@@ -71,9 +72,11 @@ class Supervisor:
         self._loop_detector = LoopDetector(self.spec.loop_after)
         self._hooks = Hooks(directory.parent, lambda hook, why: self._events.emit("hook_failed", hook=hook, reason=why),
                             self.spec.hook_timeout)
+        self._pauses = Pauses(directory, spec.instance, self.state, self._events, self._say, self._wake,
+                              self._control)
         self._runner = IterationRunner(spec, directory, self.state, self._events, self._log_fd, self._wake,
                                        self._stalls, say=self._say, hook=self._hook, nudge=self._nudge,
-                                       requested_end=self._requested_end, control=self._control)
+                                       requested_end=self._cut_short, control=self._control)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -176,7 +179,7 @@ class Supervisor:
     def _loop(self) -> tuple[Status, str]:
         deadline = self._deadline
         failures = limited_streak = 0
-        rate_limited = 0  # iterations lost to rate limits: they do not count toward the limit
+        uncounted = 0  # iterations lost to rate limits or a pause --now: not toward the limit
         last_outcome = "This is the first iteration."
         iteration = 0
         try:
@@ -185,10 +188,10 @@ class Supervisor:
         except (OSError, UnicodeDecodeError):
             pass  # reported by the iteration that needs it
         while True:
-            ended = self._requested_end(deadline)
+            ended = self._requested_end(deadline) or self._pauses.hold(self._requested_end, deadline)
             if ended:
                 return ended
-            if iteration - rate_limited >= self.spec.max_iterations:
+            if iteration - uncounted >= self.spec.max_iterations:
                 return Status.INCOMPLETE, f"reached the iteration limit ({self.spec.max_iterations}) without completing"
             iteration += 1
             outcome = self._runner.run(iteration, deadline, last_outcome, self._workdir, self._worktree_base)
@@ -202,13 +205,16 @@ class Supervisor:
             ended = self._requested_end(deadline) or _budget_spent(self.spec, self.state["usage"])
             if ended:
                 return ended
+            if outcome.cut_short and self._pauses.cuts_iteration():  # paused --now: neither success nor failure
+                uncounted += 1
+                continue
             last_outcome = outcome.summary
             if outcome.stall_action == "stop":
                 return Status.FAILED, outcome.cut_reason or "stalled"
             if outcome.stall_action is None:
                 self._stalls.calm()
             if outcome.rate_limited:  # waiting out a limit is neither a failure nor a loop
-                rate_limited += 1
+                uncounted += 1
                 limited_streak += 1
                 self._wait_out_rate_limit(iteration, limited_streak, outcome.retry_at, deadline)
                 continue
@@ -222,9 +228,9 @@ class Supervisor:
             failures += 1
             if failures >= self.spec.max_failures:
                 return Status.FAILED, f"{failures} failed iterations in a row; last: {outcome.summary}"
-            if iteration - rate_limited < self.spec.max_iterations:
+            if iteration - uncounted < self.spec.max_iterations:
                 delay = min(self.spec.backoff * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
-                self._pause(delay, f"retry in {delay:g}s", deadline)
+                self._pauses.wait(delay, f"retry in {delay:g}s", self._requested_end, deadline)
 
     def _watch_for_loops(self, n: int, outcome: IterationOutcome) -> tuple[Status, str] | None:
         """Apply the loop policy once iterations go in circles: FAILED if it says stop."""
@@ -252,7 +258,7 @@ class Supervisor:
         delay = min(max(delay, 0.0), MAX_RATE_LIMIT_WAIT_SECONDS)
         until = time.strftime("%H:%M", time.localtime(time.time() + delay))
         self._events.emit("rate_limited", iteration=n, wait_s=round(delay, 1), until=until)
-        self._pause(delay, f"rate limit until {until}", deadline)
+        self._pauses.wait(delay, f"rate limit until {until}", self._requested_end, deadline)
 
     def _requested_end(self, deadline: float | None) -> tuple[Status, str] | None:
         """A signal, a stop request or the wall-clock deadline, if one has arrived."""
@@ -265,19 +271,9 @@ class Supervisor:
             return Status.TIMEOUT, f"wall-clock limit of {self.spec.timeout:g}s reached"
         return None
 
-    def _pause(self, delay: float, why: str, deadline: float | None) -> None:
-        """Sleep `delay` seconds in state `waiting`, cut short by a stop, a signal or the deadline."""
-        if delay <= 0:
-            return
-        self.state.publish(status=Status.WAITING, next_attempt=now_iso(time.time() + delay), waiting_for=why)
-        self._say(f"waiting: {why}")
-        until = time.monotonic() + delay
-        self._control.start()
-        while self._requested_end(deadline) is None and (remaining := until - time.monotonic()) > 0:
-            self._wake.clear()
-            if self._requested_end(deadline) is None:
-                self._wake.wait(remaining if deadline is None else min(remaining, max(0.0, deadline - time.monotonic())))
-        self.state.publish(status=Status.RUNNING, next_attempt=None, waiting_for=None)
+    def _cut_short(self, deadline: float | None) -> tuple[Status, str] | None:
+        """Why the running iteration must end now: an end of the harness, or a pause --now."""
+        return self._requested_end(deadline) or ((Status.PAUSED, "paused") if self._pauses.cuts_iteration() else None)
 
     # -- messages and hooks ------------------------------------------------------------
 

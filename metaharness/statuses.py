@@ -1,7 +1,7 @@
 """Harness statuses: the words state.json and result.json hold.
 
-A harness is `pending` (for its --after dependencies), `starting`, `running` or
-`waiting` (between attempts) while its supervisor lives; it ends in exactly one terminal
+A harness is `pending` (for its --after dependencies), `starting`, `running`, `waiting`
+(between attempts) or `paused` (by mh-pause) while its supervisor lives; it ends in exactly one terminal
 status, written once to result.json. `dead` and `corrupt` are never written: readers derive
 them (a live status whose supervisor is gone; a state file that cannot be parsed). See
 mh-harness(7).
@@ -23,6 +23,7 @@ class Status(str, Enum):
     STARTING = "starting"
     RUNNING = "running"
     WAITING = "waiting"
+    PAUSED = "paused"  # held between iterations by mh-pause until mh-resume
     COMPLETED = "completed"
     FAILED = "failed"
     BLOCKED = "blocked"
@@ -38,4 +39,4 @@ class Status(str, Enum):
         return self in LIVE_STATUSES
 
 
-LIVE_STATUSES: Final = frozenset({Status.PENDING, Status.STARTING, Status.RUNNING, Status.WAITING})
+LIVE_STATUSES: Final = frozenset({Status.PENDING, Status.STARTING, Status.RUNNING, Status.WAITING, Status.PAUSED})

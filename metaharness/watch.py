@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     Alert = dict[str, Any]
 
-ALERT_EVENTS: Final = frozenset({"stalled", "looping", "rate_limited", "hook_failed", "ended"})
+ALERT_EVENTS: Final = frozenset({"stalled", "looping", "rate_limited", "hook_failed", "paused", "resumed", "ended"})
 REMOTE_CHECK_SECONDS: Final = 5.0
 
 
@@ -96,6 +96,8 @@ class Monitor:
             reason = f"no output for {event.get('silent_s')}s; action: {event.get('action')}"
         elif kind == "rate_limited":
             reason = f"waiting until {event.get('until')}"
+        elif kind == "paused":
+            reason = f"by {event.get('by')}" + (", its iteration ended at once" if event.get("now") else "")
         else:
             reason = event.get("reason") or ""
         alert = {"t": event.get("t", now_iso()), "id": directory.name, "event": kind, "reason": str(reason),

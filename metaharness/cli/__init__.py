@@ -18,6 +18,8 @@ VERBS: Final[dict[str, str]] = {
     "wait": "block until harnesses end; exit 0 iff all completed",
     "send": "deliver a message into a harness's next prompt",
     "stop": "stop harnesses gracefully",
+    "pause": "hold harnesses between iterations until mh-resume",
+    "resume": "let paused harnesses go on",
     "status": "show every harness (table or --json)",
     "events": "show or follow a harness's event log",
     "logs": "show or follow what a harness's agent said",

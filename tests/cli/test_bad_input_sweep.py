@@ -317,6 +317,8 @@ def _zoo_commands(verb: str, ids: list[str]) -> list[Command]:
         "wait": [("wait", "-t", "0.1", "--grace", "0", *many), ("wait", "--all", "-t", "0.1", "--json"),
                  ("wait", "--any", "-t", "0.1", "--grace", "0", *many)] + each("ID", "-t", "0.1", "--grace", "0", "--json"),
         "send": each("ID", "--grace", "0", "hello") + [("send", "--all", "hello")],
+        "pause": [("pause", "--all", "--wait", "-t", "0.1"), ("pause", "--grace", "0", *many)] + each("ID", "--grace", "0"),
+        "resume": [("resume", "--all"), ("resume", "--grace", "0", *many)] + each("ID", "--grace", "0"),
         "stop": [("stop", "--all", "-t", "0.1"), ("stop", "-t", "0.1", "--no-wait", *many)]
         + each("ID", "-t", "0.1", "--grace", "0"),
         "status": [("status",), ("status", "--json"), ("status", *many), ("status", "--json", *many)] + each("ID", "--json"),
@@ -340,7 +342,7 @@ def _zoo_commands(verb: str, ids: list[str]) -> list[Command]:
     }[verb]
 
 
-CHANGES_THE_TREE = {"spawn", "send", "stop", "context", "artifact", "run", "queue", "pool"}
+CHANGES_THE_TREE = {"spawn", "send", "stop", "pause", "resume", "context", "artifact", "run", "queue", "pool"}
 ALL_VERBS = [*VERBS, "mh"]
 
 
@@ -432,6 +434,8 @@ def _tree_commands(verb: str) -> list[Command]:
         "wait": [("wait", "good", "-t", "0.1", "--grace", "0"), ("wait", "--queue", "-t", "0.1")],
         "send": [("send", "good", "--grace", "0", "hi")],
         "stop": [("stop", "--all", "-t", "0.1")],
+        "pause": [("pause", "good", "--grace", "0")],
+        "resume": [("resume", "good", "--grace", "0")],
         "status": [("status", "--json")],
         "events": [("events", "good", "-f")],
         "logs": [("logs", "good")],
@@ -476,6 +480,8 @@ def _argument_commands(verb: str) -> list[Command]:
         "wait": ids("ID", "-t", "0.1", "--grace", "0") + durs("good", "-t", "DUR") + durs("nope", "-t", "0.1", "--grace", "DUR"),
         "send": ids("ID", "--grace", "0", "hello") + durs("nope", "--grace", "DUR", "hello"),
         "stop": ids("ID", "-t", "0.1", "--grace", "0") + durs("good", "-t", "DUR") + durs("nope", "--grace", "DUR"),
+        "pause": ids("ID", "--grace", "0") + durs("good", "--wait", "-t", "DUR") + durs("nope", "--grace", "DUR"),
+        "resume": ids("ID", "--grace", "0") + durs("nope", "--grace", "DUR"),
         "status": ids("--json", "good", "ID"),
         "events": ids("ID") + durs("good", "--since", "DUR") + nums("good", "--iteration", "N")
         + [("events", "good", "--since", t) for t in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-13-45T99:00:00Z")],
