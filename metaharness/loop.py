@@ -30,6 +30,7 @@ from metaharness.exits import Exit, MhError, exit_for
 from metaharness.harness import RESERVE_NAME, LiveState, stop_request
 from metaharness.hooks import Hooks
 from metaharness.iteration import IterationOutcome, IterationRunner
+from metaharness.limits import AccountLimits
 from metaharness.notify import LazyWatch
 from metaharness.pausing import Pauses
 from metaharness.roadmap import read_roadmap
@@ -74,6 +75,8 @@ class Supervisor:
                             self.spec.hook_timeout)
         self._pauses = Pauses(directory, spec.instance, self.state, self._events, self._say, self._wake,
                               self._control)
+        self._limits = AccountLimits(directory.parent, spec.account or spec.agent_name, spec.id, self.state,
+                                     self._events, self._say, self._wake, self._control)
         self._runner = IterationRunner(spec, directory, self.state, self._events, self._log_fd, self._wake,
                                        self._stalls, say=self._say, hook=self._hook, nudge=self._nudge,
                                        requested_end=self._cut_short, control=self._control)
@@ -112,6 +115,7 @@ class Supervisor:
             # After the result and the lock: closing an inotify descriptor waits out a kernel
             # grace period (~10 ms) that nobody waiting for this harness should pay.
             self._control.close()
+            self._limits.close()
 
     def _free_reserve(self) -> None:
         (self.dir / RESERVE_NAME).unlink(missing_ok=True)
@@ -188,7 +192,8 @@ class Supervisor:
         except (OSError, UnicodeDecodeError):
             pass  # reported by the iteration that needs it
         while True:
-            ended = self._requested_end(deadline) or self._pauses.hold(self._requested_end, deadline)
+            ended = (self._requested_end(deadline) or self._pauses.hold(self._requested_end, deadline)
+                     or self._limits.wait(self._requested_end, deadline))
             if ended:
                 return ended
             if iteration - uncounted >= self.spec.max_iterations:
@@ -258,7 +263,7 @@ class Supervisor:
         delay = min(max(delay, 0.0), MAX_RATE_LIMIT_WAIT_SECONDS)
         until = time.strftime("%H:%M", time.localtime(time.time() + delay))
         self._events.emit("rate_limited", iteration=n, wait_s=round(delay, 1), until=until)
-        self._pauses.wait(delay, f"rate limit until {until}", self._requested_end, deadline)
+        self._limits.met(time.time() + delay, f"rate limited (iteration {n})")  # waited out before the next
 
     def _requested_end(self, deadline: float | None) -> tuple[Status, str] | None:
         """A signal, a stop request or the wall-clock deadline, if one has arrived."""

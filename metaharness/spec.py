@@ -78,6 +78,8 @@ class Options:
                                       "USD")
     budget_tokens: int | None = option(None, values.positive_int,
                                        "end incomplete once the agent has used this many tokens", "N")
+    account: str | None = option(None, values.account, "harnesses of one account wait out a usage limit any of "
+                                 "them meets (default: the agent's name)", "NAME")
     rate_limit_backoff: float = option(60.0, values.positive_duration,
                                        "first wait after a rate limit with no reset time, doubling (default 60s)", "DUR")
     max_iterations: int = option(50, values.positive_int, "default 50", "N")

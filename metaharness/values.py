@@ -30,6 +30,15 @@ def positive_duration(text: str) -> float:
     return seconds
 
 
+def account(text: str) -> str:
+    """A name for an account: letters, digits, '.', '_', '-' (a file name in the tree)."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", text):
+        raise ValueError(f"not an account name (letters, digits, '.', '_', '-'; at most 64): {shown(text)}")
+    return text
+
+
 def policy(text: str) -> list[str]:
     """An escalation policy: nudge,restart,stop."""
     from metaharness.escalation import parse_policy

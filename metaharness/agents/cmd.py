@@ -6,6 +6,9 @@ text in which the supervisor looks for markers.
 
 from __future__ import annotations
 
+import re
+import time
+
 from metaharness.agents import Invocation, Report
 from metaharness.markers import BLOCKED
 
@@ -14,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
 MAX_KEPT_CHARS: Final = 64 * 1024  # marker lines kept per iteration; more are an agent gone wrong
+_LIMIT: Final = re.compile(r'<limit until="(?P<until>[^"]{1,40})">(?P<reason>[^<]{0,500})</limit>')
 
 
 class TextParser:
@@ -33,6 +37,8 @@ class TextParser:
         return self._report
 
     def feed(self, line: str) -> list[dict[str, Any]]:
+        if "<limit until=" in line and (limit := _LIMIT.search(line)):
+            self._met_limit(limit["until"], limit["reason"].strip())
         marker = line.lstrip(" \t").startswith("<promise>")
         if (marker or (self._reason_may_follow and line.strip())) and self._kept_chars < MAX_KEPT_CHARS:
             self._kept.append(line if line.endswith("\n") else line + "\n")
@@ -40,6 +46,20 @@ class TextParser:
         if line.strip():
             self._reason_may_follow = marker and BLOCKED in line
         return []
+
+
+    def _met_limit(self, until: str, reason: str) -> None:
+        """`<limit until="EPOCH-or-ISO">reason</limit>`: a usage limit with its reset."""
+        from metaharness.agents.resets import future
+        from metaharness.tree import parse_iso
+
+        try:
+            epoch = float(until) if until.replace(".", "", 1).isdigit() else parse_iso(until)
+        except ValueError:
+            epoch = None  # a reset it cannot read: the rate-limit backoff instead
+        self._report.rate_limited = self._report.is_error = True
+        self._report.error = reason or "usage limit"
+        self._report.retry_at = future(epoch, time.time()) if epoch is not None else None
 
 
 class CommandAdapter:

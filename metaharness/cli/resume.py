@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from metaharness import values
 from metaharness.cli import common
 from metaharness.exits import Exit
 
@@ -14,7 +15,9 @@ if TYPE_CHECKING:
 DESCRIPTION = """\
 Lift the pause of each harness (mh-pause): its supervisor starts the next iteration at
 once, from where the harness was. Resuming a harness that is not paused changes nothing.
-It prints the ids of the harnesses it resumed."""
+It prints the ids of the harnesses it resumed. --account NAME lifts the usage limit an
+agent of that account met (.harness/limits/NAME) before its reset: every harness waiting
+on it goes on at once."""
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
@@ -30,6 +33,8 @@ def build_parser() -> common.Parser:
     p = common.parser("resume", DESCRIPTION, EPILOG)
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("-a", "--all", action="store_true", help="resume every paused harness")
+    p.add_argument("--account", type=common.argtype(values.account), metavar="NAME",
+                   help="lift the usage limit of this account now")
     p.add_argument("--grace", type=common.duration, default=common.APPEAR_GRACE_SECONDS, metavar="DUR",
                    help="how long to wait for a named harness to appear (default 10s)")
     return p
@@ -44,6 +49,15 @@ def _resume(argv: Sequence[str] | None) -> int:
     from metaharness.cli.pause import live_harnesses
     from metaharness.pausing import request_resume
 
+    if args.account:
+        from metaharness import limits
+        from metaharness.tree import find_tree
+
+        tree = find_tree()
+        if tree is not None and limits.lift(tree, args.account):
+            print(args.account)
+        if not args.ids and not args.all:
+            return Exit.OK
     for view in live_harnesses("resume", args.ids, args.all, args.grace):
         if request_resume(view.dir, view.instance):
             print(view.id)

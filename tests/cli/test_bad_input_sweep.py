@@ -472,7 +472,7 @@ def _argument_commands(verb: str) -> list[Command]:
     durs = lambda *args: sweep(BAD_DURATIONS, "DUR", *args)  # noqa: E731
     spawn = ("s", "r.md", "--agent-cmd", COMPLETE, "-q")
     return {
-        "spawn": ids("ID", "r.md", "--agent-cmd", COMPLETE, "-q") + ids(*spawn, "--after", "ID")
+        "spawn": ids("ID", "r.md", "--agent-cmd", COMPLETE, "-q") + ids(*spawn, "--after", "ID") + ids(*spawn, "--account", "ID")
         + [c for option in ("--max-iterations", "--max-failures", "--max-turns", "--budget-tokens", "--loop-after")
            for c in nums(*spawn, option, "N")]
         + [c for option in ("--timeout", "--iteration-timeout", "--backoff", "--grace", "--heartbeat", "--stall-after",
@@ -481,7 +481,7 @@ def _argument_commands(verb: str) -> list[Command]:
         "send": ids("ID", "--grace", "0", "hello") + durs("nope", "--grace", "DUR", "hello"),
         "stop": ids("ID", "-t", "0.1", "--grace", "0") + durs("good", "-t", "DUR") + durs("nope", "--grace", "DUR"),
         "pause": ids("ID", "--grace", "0") + durs("good", "--wait", "-t", "DUR") + durs("nope", "--grace", "DUR"),
-        "resume": ids("ID", "--grace", "0") + durs("nope", "--grace", "DUR"),
+        "resume": ids("ID", "--grace", "0") + durs("nope", "--grace", "DUR") + ids("--account", "ID"),
         "status": ids("--json", "good", "ID"),
         "events": ids("ID") + durs("good", "--since", "DUR") + nums("good", "--iteration", "N")
         + [("events", "good", "--since", t) for t in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-13-45T99:00:00Z")],

@@ -1,0 +1,79 @@
+"""A usage limit one harness meets holds every harness of its account until the reset
+(`.harness/limits/<account>`), and no other account; mh-resume --account lifts it."""
+
+import json
+import time
+
+from conftest import TIMEOUT
+
+COMPLETE = "echo '<promise>COMPLETE</promise>'"
+
+
+def _starts(project, harness_id):
+    """When each iteration of the harness started (epoch seconds), from its agent's own notes."""
+    try:
+        return [float(t) for t in (project.root / f"starts-{harness_id}").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _agent(harness_id, limited_until=None):
+    """Notes the time each iteration starts; the first iteration of a limited one reports a
+    limit with a reset; every later iteration (and every one of the others, after go) completes."""
+    note = f'date +%s.%N >> "$MH_ROOT/starts-{harness_id}"; '
+    if limited_until is not None:
+        return (note + f'if [ "$MH_ITERATION" = 1 ]; then echo \'<limit until="{limited_until}">quota</limit>\'; '
+                f'exit 1; fi; {COMPLETE}')
+    return note + f'while [ ! -e "$MH_ROOT/go" ]; do sleep 0.05; done; {COMPLETE}'
+
+
+def test_a_limit_holds_the_whole_account_until_its_reset_and_no_other_account(project):
+    until = time.time() + 4
+    # b and c (account acme) wait at a gate in their first iteration; d is another account.
+    for harness_id, account in (("b", "acme"), ("c", "acme"), ("d", "other")):
+        project.spawn(harness_id, _agent(harness_id), "--account", account, "--max-iterations", "3")
+        project.wait_for_agent(harness_id)
+    project.spawn("a", _agent("a", f"{until:.3f}"), "--account", "acme", "--max-iterations", "3")
+    project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    limit = json.loads((project.tree / "limits" / "acme").read_text())
+    assert limit["seen_by"] == "a" and abs(limit["until"] - until) < 1
+    (project.root / "go").touch()  # b, c, d finish their first iteration: b and c complete
+    for harness_id in ("a", "b", "c", "d"):
+        assert project.run("wait", harness_id, "-t", str(TIMEOUT)).returncode == 0
+    assert len(_starts(project, "a")) == 2 and _starts(project, "a")[1] >= until  # a's retry waited for the reset
+    assert len(_starts(project, "d")) == 1  # the other account was never held
+    status = [json.loads(line) for line in project.run("status", "--json", "a").stdout.splitlines()[:1]]
+    assert status[0]["status"] == "completed"
+
+
+def test_harnesses_of_the_account_started_during_the_limit_wait_for_the_reset(project):
+    until = time.time() + 3
+    project.spawn("a", _agent("a", f"{until:.3f}"), "--account", "acme")
+    project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    project.spawn("late", "date +%s.%N >> \"$MH_ROOT/starts-late\"; " + COMPLETE, "--account", "acme")
+    state = project.wait_for_state("late", lambda s: s["status"] == "waiting")
+    assert state["waiting_for"].startswith("rate limit until ") and "(account acme, seen by a)" in state["waiting_for"]
+    assert project.run("wait", "late", "-t", str(TIMEOUT)).returncode == 0
+    assert _starts(project, "late")[0] >= until
+    project.run("wait", "a", "-t", str(TIMEOUT))
+
+
+def test_mh_resume_account_lifts_the_limit_early(project):
+    until = time.time() + 3600  # an hour: only a lift lets it go on within the test
+    project.spawn("a", _agent("a", f"{until:.3f}"), "--account", "acme")
+    project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    r = project.run("resume", "--account", "acme")
+    assert r.returncode == 0 and r.stdout == "acme\n", r.stderr
+    assert project.run("wait", "a", "-t", str(TIMEOUT)).returncode == 0
+    assert not (project.tree / "limits" / "acme").exists()
+    assert project.run("resume", "--account", "acme").stdout == ""  # nothing left to lift
+
+
+def test_the_account_is_the_agent_s_name_unless_given_and_must_be_a_name(project):
+    until = time.time() + 3600
+    project.spawn("a", _agent("a", f"{until:.3f}"))
+    project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    assert (project.tree / "limits" / "cmd").is_file()
+    project.run("stop", "a")
+    r = project.run("spawn", "x", str(project.roadmap()), "--agent-cmd", "true", "--account", "../etc")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
