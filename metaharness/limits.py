@@ -47,6 +47,15 @@ def current(tree: Path, account: str) -> dict[str, Any] | None:
     return record
 
 
+def active(tree: Path) -> list[dict[str, Any]]:
+    """Every limit that still holds, by account."""
+    try:
+        accounts = sorted(n for n in os.listdir(limits_dir(tree)) if not n.startswith("."))
+    except FileNotFoundError:
+        return []
+    return [record for account in accounts if (record := current(tree, account)) is not None]
+
+
 def publish(tree: Path, account: str, until: float, seen_by: str, reason: str) -> None:
     """Hold `account` until `until` (epoch seconds), unless a later reset is already known."""
     until = min(until, time.time() + MAX_LIMIT_SECONDS)

@@ -75,7 +75,7 @@ class Supervisor:
                             self.spec.hook_timeout)
         self._pauses = Pauses(directory, spec.instance, self.state, self._events, self._say, self._wake,
                               self._control)
-        self._limits = AccountLimits(directory.parent, spec.account or spec.agent_name, spec.id, self.state,
+        self._limits = AccountLimits(directory.parent, spec.account_name, spec.id, self.state,
                                      self._events, self._say, self._wake, self._control)
         self._runner = IterationRunner(spec, directory, self.state, self._events, self._log_fd, self._wake,
                                        self._stalls, say=self._say, hook=self._hook, nudge=self._nudge,

@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from metaharness import fleet, harness, liveness, queue
+from metaharness import fleet, harness, limits, liveness, queue
 from metaharness.exits import MhError
 from metaharness.forkserver import ForkServer
 from metaharness.notify import wait_until
@@ -69,6 +69,7 @@ class Pool:
                  keep_done: tuple[int | None, float | None] | None = None) -> None:
         self.tree, self.template, self.say, self.exit_when_empty = tree, template, say, exit_when_empty
         self.retry_backoff, self.lease, self.keep_done = retry_backoff, lease, keep_done
+        self.account = template.options.account_name  # its harnesses', whose limits it respects
         # Others reclaim a dead host's items after its host timeout; look as often.
         self.reclaim_every = min(RECLAIM_SECONDS, max(0.5, host_timeout / 3))
         self.id = fleet.new_pool_id()
@@ -97,7 +98,9 @@ class Pool:
             # New items, retries, the size and stop files; and, for a pool that leaves once the
             # queue is drained, results: the last item may be settled by another pool.
             with contextlib.ExitStack() as watches:
-                for directory in (q / "pending", self.dir) + ((q / "claimed",) if self.exit_when_empty else ()):
+                limits.limits_dir(self.tree).mkdir(exist_ok=True)
+                watched = (q / "pending", self.dir, limits.limits_dir(self.tree))
+                for directory in watched + ((q / "claimed",) if self.exit_when_empty else ()):
                     watches.enter_context(DirectoryWatch(directory, self.wake.set))
                 self._keep_staffed(stop_requested)
         finally:
@@ -133,6 +136,10 @@ class Pool:
         lock = liveness.hold_lock(lock_path)
         try:
             while not self._retiring(worker):
+                limit = limits.current(self.tree, self.account)
+                if limit is not None:  # the account's harnesses would only wait: claim nothing
+                    self._idle(until=limit["until"])
+                    continue
                 item = queue.claim(self.tree, worker, self.lease, self.id)
                 if item is None:
                     if self.exit_when_empty and queue.drained(self.tree):
@@ -149,9 +156,11 @@ class Pool:
                 del self._workers[worker]  # before the wake-up, so the staffing loop sees it gone
             self.wake.set()
 
-    def _idle(self) -> None:
-        """Wait for a change under the queue (a new item, a retry coming due, a scale)."""
+    def _idle(self, until: float | None = None) -> None:
+        """Wait for a change under the queue (a new item, a retry coming due, a scale, a
+        lifted limit), or until `until` (epoch seconds: an account limit's reset)."""
         due = [i["not_before"] for i in queue.items(self.tree) if i["state"] == "pending" and i.get("not_before")]
+        due += [until] if until is not None else []
         timeout = max(0.05, min(due) - time.time()) if due else self.reclaim_every
         self.wake.wait(min(timeout, self.reclaim_every))
         self.wake.clear()

@@ -108,6 +108,15 @@ class Options:
     hook_timeout: float = option(30.0, values.positive_duration,
                                  "a hook still running after this is killed and reported (default 30s)", "DUR")
 
+    @property
+    def agent_name(self) -> str:
+        return self.agent or "cmd"
+
+    @property
+    def account_name(self) -> str:
+        """Whose usage limits these harnesses share (limits.py)."""
+        return self.account or self.agent_name
+
 
 @typed_record(frozen=True, kw_only=True)
 class Spec(Options):
@@ -123,10 +132,6 @@ class Spec(Options):
     worktree: WorktreeRequest | None = None
     prompt_template: str | None = None  # absolute path
     format: int = FORMAT
-
-    @property
-    def agent_name(self) -> str:
-        return self.agent or "cmd"
 
     def to_json(self) -> dict[str, Any]:
         """The spec.json form: every field, tuples as lists."""

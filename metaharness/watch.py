@@ -6,7 +6,9 @@ where it stood when watching began, on every change under the tree. A supervisor
 report its own death, so the monitor blocks on each live harness's lock (the kernel wakes
 it the moment the supervisor dies, however it dies) and, for supervisors on other hosts,
 checks heartbeat ages once per heartbeat interval. A dead harness is reported once, with
-its last iteration and its agent's last output line.
+its last iteration and its agent's last output line. An account's usage limit
+(limits.py) is reported once when it starts (or moves to a later reset) and once when it
+ends: lifted at once, or within REMOTE_CHECK_SECONDS of its reset passing.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from metaharness import harness, liveness
+from metaharness import harness, limits, liveness
 from metaharness.events import parse_line
 from metaharness.notify import DirectoryWatch
 from metaharness.statuses import Status
@@ -40,6 +42,7 @@ class Monitor:
         self._offsets: dict[Path, int] = {}  # events.jsonl -> bytes already read
         self._watched_locks: set[str] = set()  # instances whose lock a thread blocks on
         self._reported_dead: set[str] = set()
+        self._limits: dict[str, float] = {}  # account -> the reset reported
         self._changed = threading.Event()
         self._stopped = threading.Event()
 
@@ -62,6 +65,7 @@ class Monitor:
         return [self._tree / i for i in harness.list_ids(self._tree)]
 
     def _scan(self) -> None:
+        self._scan_limits()
         for directory in self._harness_dirs():
             self._read_new_events(directory)
             view = harness.inspect(directory)
@@ -71,6 +75,22 @@ class Monitor:
             elif view.status.is_live and instance not in self._watched_locks:
                 self._watched_locks.add(instance)
                 threading.Thread(target=self._await_death, args=(directory,), daemon=True).start()
+
+    def _scan_limits(self) -> None:
+        held = {limit["account"]: limit for limit in limits.active(self._tree)}
+        for account, limit in held.items():
+            if self._limits.get(account) != limit["until"]:
+                self._limits[account] = limit["until"]
+                self._alert(account, "account_limited", limits.describe(limit))
+        for account in [a for a in self._limits if a not in held]:
+            del self._limits[account]
+            self._alert(account, "account_limit_lifted", f"the usage limit of {account} is over")
+
+    def _alert(self, account: str, kind: str, reason: str) -> None:
+        alert = {"t": now_iso(), "id": account, "event": kind, "reason": reason, "iteration": None,
+                 "account": account, "harness_dir": str(limits.limits_dir(self._tree) / account)}
+        with self._emit_lock:
+            self._on_alert(alert)
 
     def _read_new_events(self, directory: Path) -> None:
         log = directory / "events.jsonl"

@@ -79,12 +79,15 @@ def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
         records = [describe(v) for v in views]
     totals = sum_usage(records)
     queue_counts = _queue_counts(tree)
+    limits = _limits(tree)
     if as_json:
         for record in records:
             print(json.dumps(record))
         print(json.dumps({"totals": totals}))
         if queue_counts:
             print(json.dumps({"queue": queue_counts}))
+        if limits:
+            print(json.dumps({"limits": limits}))
         return
     if records:
         print(render_table(records))
@@ -94,6 +97,22 @@ def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
                   f"{_tokens(totals['input_tokens'] + totals['output_tokens'])} tokens, ${totals['cost_usd']:.4f}")
     if queue_counts:
         print("queue: " + ", ".join(f"{n} {state}" for state, n in queue_counts.items()))
+    for limit in limits:
+        print(f"limit: {limit['account']} {_limit_words(limit)}")
+
+
+def _limits(tree: Any) -> list[dict[str, Any]]:
+    """The usage limits that hold now, by account (limits.py)."""
+    if not (tree and (tree / "limits").is_dir()):
+        return []
+    from metaharness import limits
+
+    return limits.active(tree)
+
+
+def _limit_words(limit: dict[str, Any]) -> str:
+    until = time.strftime("%H:%M", time.localtime(limit["until"]))
+    return f"limited until {until} (seen by {limit.get('seen_by')}: {limit.get('reason')})"
 
 
 def _queue_counts(tree: Any) -> dict[str, int] | None:

@@ -6,6 +6,8 @@ import time
 
 from conftest import TIMEOUT
 
+from metaharness.notify import wait_until
+
 COMPLETE = "echo '<promise>COMPLETE</promise>'"
 
 
@@ -77,3 +79,36 @@ def test_the_account_is_the_agent_s_name_unless_given_and_must_be_a_name(project
     project.run("stop", "a")
     r = project.run("spawn", "x", str(project.roadmap()), "--agent-cmd", "true", "--account", "../etc")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_a_pool_claims_nothing_while_its_account_is_limited(project):
+    project.spawn("a", _agent("a", f"{time.time() + 3600:.3f}"), "--account", "acme")
+    project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    project.run("queue", "add", str(project.roadmap("item.md", tasks=1)))
+    pool = project.start("pool", "-n", "1", "--exit-when-empty", "-q", "--account", "acme", "--agent-cmd", COMPLETE)
+    assert wait_until(lambda: any(json.loads(line)["alive"] for line in project.run("pool", "ls", "--json")
+                                  .stdout.splitlines()), project.tree, TIMEOUT, recursive=True)
+    # A claim comes within milliseconds of a worker's start; a second without one is no race:
+    # a correct pool passes however slow the machine, one that claims fails.
+    time.sleep(1)
+    [item] = [json.loads(line) for line in project.run("queue", "ls", "--json").stdout.splitlines()]
+    assert item["state"] == "pending"
+    assert project.run("resume", "--account", "acme").returncode == 0  # lifted: the pool goes on at once
+    assert pool.wait(TIMEOUT) == 0
+    [item] = [json.loads(line) for line in project.run("queue", "ls", "--json").stdout.splitlines()]
+    assert item["state"] == "done"
+    project.run("wait", "a", "-t", str(TIMEOUT))
+
+
+def test_mh_status_shows_the_limits_that_hold(project):
+    until = time.time() + 3600
+    project.spawn("a", _agent("a", f"{until:.3f}"), "--account", "acme")
+    project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    table = project.run("status").stdout
+    assert "limit: acme limited until " in table and "(seen by a: " in table
+    records = [json.loads(line) for line in project.run("status", "--json").stdout.splitlines()]
+    [limits] = [r["limits"] for r in records if "limits" in r]
+    assert [(limit["account"], limit["seen_by"]) for limit in limits] == [("acme", "a")]
+    project.run("resume", "--account", "acme")
+    assert "limit:" not in project.run("status").stdout
+    project.run("wait", "a", "-t", str(TIMEOUT))

@@ -63,3 +63,22 @@ def test_the_on_dead_hook_runs_for_a_death(project):
     os.killpg(agent, signal.SIGKILL)
     watcher.send_signal(signal.SIGTERM)
     assert watcher.wait(TIMEOUT) == 0
+
+
+def test_an_account_s_usage_limit_is_one_alert_when_it_starts_and_one_when_it_ends(project):
+    import time
+
+    project.tree.mkdir()
+    watcher = project.start("watch", "--json")
+    until = time.time() + 3600
+    agent = f'if [ "$MH_ITERATION" = 1 ]; then echo \'<limit until="{until:.0f}">quota</limit>\'; exit 1; fi; exec sleep 1000'
+    project.spawn("a", agent, "--account", "acme")
+    project.spawn("b", "exec sleep 1000", "--account", "acme")
+    limited = [a for a in _alerts(watcher, lambda a: a["event"] == "account_limited") if a["id"] == "acme"]
+    assert len(limited) == 1 and "seen by a" in limited[0]["reason"]
+    assert project.run("resume", "--account", "acme").returncode == 0
+    lifted = _alerts(watcher, lambda a: a["event"] == "account_limit_lifted")
+    assert [a["event"] for a in lifted].count("account_limited") == 0  # not again for the other harness
+    project.run("stop", "a", "b")
+    watcher.send_signal(signal.SIGTERM)
+    assert watcher.wait(TIMEOUT) == 0
