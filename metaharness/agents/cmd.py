@@ -1,7 +1,10 @@
 """The generic agent: any shell command.
 
 The prompt arrives on stdin and in the file named by $MH_PROMPT_FILE; stdout is plain
-text in which the supervisor looks for markers.
+text in which the supervisor looks for markers: `<promise>` lines, a usage limit
+(`<limit until="EPOCH-or-ISO">reason</limit>`) and usage (`<usage cost_usd="0.30"
+input_tokens="1000" output_tokens="200" turns="1" tool_calls="3"/>`, each adding to the
+iteration's), so a wrapper around any API takes part in budgets and limits.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import time
 
 from metaharness.agents import Invocation, Report
 from metaharness.markers import BLOCKED
+from metaharness.schema import MAX_COUNT
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
@@ -18,6 +22,8 @@ if TYPE_CHECKING:
 
 MAX_KEPT_CHARS: Final = 64 * 1024  # marker lines kept per iteration; more are an agent gone wrong
 _LIMIT: Final = re.compile(r'<limit until="(?P<until>[^"]{1,40})">(?P<reason>[^<]{0,500})</limit>')
+_USAGE: Final = re.compile(r"<usage(?P<attributes>(?:\s+\w+=\"[^\"]{0,40}\"){1,10})\s*/>")
+_ATTRIBUTE: Final = re.compile(r'(cost_usd|input_tokens|output_tokens|turns|tool_calls)="([^"]*)"')
 
 
 class TextParser:
@@ -39,6 +45,8 @@ class TextParser:
     def feed(self, line: str) -> list[dict[str, Any]]:
         if "<limit until=" in line and (limit := _LIMIT.search(line)):
             self._met_limit(limit["until"], limit["reason"].strip())
+        if "<usage " in line and (usage := _USAGE.search(line)):
+            self._add_usage(usage["attributes"])
         marker = line.lstrip(" \t").startswith("<promise>")
         if (marker or (self._reason_may_follow and line.strip())) and self._kept_chars < MAX_KEPT_CHARS:
             self._kept.append(line if line.endswith("\n") else line + "\n")
@@ -47,6 +55,16 @@ class TextParser:
             self._reason_may_follow = marker and BLOCKED in line
         return []
 
+
+    def _add_usage(self, attributes: str) -> None:
+        """Add what a `<usage .../>` marker reports; an attribute that is not a sane number is ignored."""
+        for key, text in _ATTRIBUTE.findall(attributes):
+            try:
+                value = float(text) if key == "cost_usd" else int(text)
+            except ValueError:
+                continue
+            if 0 <= value <= MAX_COUNT and value == value:  # not negative, not absurd, not nan
+                setattr(self._report, key, getattr(self._report, key) + value)
 
     def _met_limit(self, until: str, reason: str) -> None:
         """`<limit until="EPOCH-or-ISO">reason</limit>`: a usage limit with its reset."""

@@ -322,3 +322,15 @@ def test_a_fifo_as_the_prompt_template_is_refused_at_once_not_read(project):
     assert (r.returncode, r.stderr) == (2, "mh-spawn: error: cannot read prompt template template.md: "
                                            "not a regular file (a FIFO)\n")
     assert not (project.tree / "a").exists()
+
+
+def test_the_generic_agent_reports_usage_with_a_marker_and_budgets_count_it(project):
+    agent = 'echo \'working <usage cost_usd="0.30" input_tokens="1000" output_tokens="200" tool_calls="2"/>\''
+    r = project.run("spawn", "u", str(project.roadmap("u.md")), "--agent-cmd", agent, "--budget-usd", "1",
+                    "--max-iterations", "10", "--backoff", "0")
+    assert r.returncode == 3, r.stderr  # incomplete: the budget ran out
+    result = project.result("u")
+    assert result["iterations"] == 4 and "of the $1 budget" in result["reason"]
+    assert result["usage"]["cost_usd"] == 1.2 and result["usage"]["input_tokens"] == 4000
+    row = project.run("status", "u").stdout.splitlines()[1]
+    assert "$1.2000" in row and "4.8k" in row
