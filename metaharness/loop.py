@@ -24,6 +24,7 @@ from pathlib import Path
 
 from metaharness import inbox, liveness, process
 from metaharness.agents import USAGE_FIELDS
+from metaharness.budgets import Spender
 from metaharness.escalation import Escalation, LoopDetector
 from metaharness.events import EventLog
 from metaharness.exits import Exit, MhError, exit_for
@@ -75,6 +76,7 @@ class Supervisor:
                             self.spec.hook_timeout)
         self._pauses = Pauses(directory, spec.instance, self.state, self._events, self._say, self._wake,
                               self._control)
+        self._budgets = Spender(directory.parent, spec.budget_groups, spec.id, spec.instance)
         self._limits = AccountLimits(directory.parent, spec.account_name, spec.id, self.state,
                                      self._events, self._say, self._wake, self._control)
         self._runner = IterationRunner(spec, directory, self.state, self._events, self._log_fd, self._wake,
@@ -193,7 +195,8 @@ class Supervisor:
             pass  # reported by the iteration that needs it
         while True:
             ended = (self._requested_end(deadline) or self._pauses.hold(self._requested_end, deadline)
-                     or self._limits.wait(self._requested_end, deadline))
+                     or self._limits.wait(self._requested_end, deadline)  # shared budgets: spent by others too
+                     or _budget_spent(self.spec, self.state["usage"], self._budgets))
             if ended:
                 return ended
             if iteration - uncounted >= self.spec.max_iterations:
@@ -207,7 +210,8 @@ class Supervisor:
                     return Status.COMPLETED, "the agent printed the completion marker"
                 if outcome.progress and outcome.progress.all_done:
                     return Status.COMPLETED, "every roadmap task is checked"
-            ended = self._requested_end(deadline) or _budget_spent(self.spec, self.state["usage"])
+            self._budgets.record(self.state["usage"])
+            ended = self._requested_end(deadline) or _budget_spent(self.spec, self.state["usage"], self._budgets)
             if ended:
                 return ended
             if outcome.cut_short and self._pauses.cuts_iteration():  # paused --now: neither success nor failure
@@ -291,11 +295,8 @@ class Supervisor:
                                 "MH_HARNESS_DIR": str(self.dir), "MH_ROOT": str(self.dir.parent.parent),
                                 "MH_REASON": reason})
 
-    # -- narration and the end -------------------------------------------------------
-
     def _say(self, line: str) -> None:
-        stamp = now_iso()[11:19]
-        os.write(self._log_fd, f"--- {stamp} {line}\n".encode())
+        os.write(self._log_fd, f"--- {now_iso()[11:19]} {line}\n".encode())
         if self._narrate_to:
             try:
                 self._narrate_to(f"{self.spec.id}: {line}")
@@ -349,8 +350,10 @@ class Supervisor:
         return code
 
 
-def _budget_spent(spec: Spec, usage: dict[str, Any]) -> tuple[Status, str] | None:
-    """INCOMPLETE once the usage summed over iterations reaches a budget."""
+def _budget_spent(spec: Spec, usage: dict[str, Any], shared: Spender) -> tuple[Status, str] | None:
+    """INCOMPLETE once the usage summed over iterations reaches a budget, its own or shared."""
+    if (why := shared.exhausted()) is not None:
+        return Status.INCOMPLETE, why
     if spec.budget_usd is not None and usage["cost_usd"] >= spec.budget_usd:
         return Status.INCOMPLETE, f"spent ${usage['cost_usd']:.4f} of the ${spec.budget_usd:g} budget"
     tokens = usage["input_tokens"] + usage["output_tokens"]

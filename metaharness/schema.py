@@ -126,7 +126,7 @@ SPEC: Final = Record({
     "after": list_of(name, "ids"), "agent": name, "agent_cmd": text, "workdir": name,
     "worktree": Record({"repo": name, "base": name}), "model": text, "max_turns": POSITIVE,
     "allowed_tools": text, "permission_mode": text, "agent_args": list_of(text, "strings"), "resume_session": flag,
-    "account": name, "budget_usd": AMOUNT, "budget_tokens": POSITIVE, "rate_limit_backoff": SECONDS, "stall_after": SECONDS,
+    "account": name, "budget_usd": AMOUNT, "budget_groups": list_of(name, "budget names"), "budget_tokens": POSITIVE, "rate_limit_backoff": SECONDS, "stall_after": SECONDS,
     "on_stall": list_of(text, "actions"), "loop_after": POSITIVE, "on_loop": list_of(text, "actions"), "result_grace": SECONDS,
     "hook_timeout": SECONDS, "max_iterations": POSITIVE, "max_failures": POSITIVE, "timeout": SECONDS,
     "iteration_timeout": SECONDS, "backoff": SECONDS, "grace": SECONDS, "heartbeat_interval": SECONDS,

@@ -76,6 +76,9 @@ class Options:
     resume_session: bool = option(False, _flag, "continue the previous iteration's session (claude --resume)")
     budget_usd: float | None = option(None, values.positive_amount, "end incomplete once the agent has cost this much",
                                       "USD")
+    budget_groups: tuple[str, ...] = option((), values.account, "a named budget this harness spends from, "
+                                            "shared with every harness in it (mh-budget; repeatable)", "NAME",
+                                            key="budget_group")
     budget_tokens: int | None = option(None, values.positive_int,
                                        "end incomplete once the agent has used this many tokens", "N")
     account: str | None = option(None, values.account, "harnesses of one account wait out a usage limit any of "
@@ -161,7 +164,7 @@ def _fields_by_key() -> dict[str, Field]:
 
 def _repeatable(f: Field) -> bool:
     """An option given once per value (--agent-arg), as opposed to a list in one value (a policy)."""
-    return isinstance(f.default, tuple) and f.metadata["read"] is _text
+    return isinstance(f.default, tuple) and f.metadata["read"] is not values.policy
 
 
 def option_keys() -> frozenset[str]:

@@ -31,7 +31,7 @@ def positive_duration(text: str) -> float:
 
 
 def account(text: str) -> str:
-    """A name for an account: letters, digits, '.', '_', '-' (a file name in the tree)."""
+    """A name for an account or a budget: letters, digits, '.', '_', '-' (a file name in the tree)."""
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", text):

@@ -20,6 +20,7 @@ VERBS: Final[dict[str, str]] = {
     "stop": "stop harnesses gracefully",
     "pause": "hold harnesses between iterations until mh-resume",
     "resume": "let paused harnesses go on",
+    "budget": "set, list and remove budgets harnesses share",
     "status": "show every harness (table or --json)",
     "events": "show or follow a harness's event log",
     "logs": "show or follow what a harness's agent said",

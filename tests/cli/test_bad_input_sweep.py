@@ -319,6 +319,7 @@ def _zoo_commands(verb: str, ids: list[str]) -> list[Command]:
         "send": each("ID", "--grace", "0", "hello") + [("send", "--all", "hello")],
         "pause": [("pause", "--all", "--wait", "-t", "0.1"), ("pause", "--grace", "0", *many)] + each("ID", "--grace", "0"),
         "resume": [("resume", "--all"), ("resume", "--grace", "0", *many)] + each("ID", "--grace", "0"),
+        "budget": [("budget", "ls"), ("budget", "ls", "--json"), ("budget", "set", "b1", "--usd", "1")],
         "stop": [("stop", "--all", "-t", "0.1"), ("stop", "-t", "0.1", "--no-wait", *many)]
         + each("ID", "-t", "0.1", "--grace", "0"),
         "status": [("status",), ("status", "--json"), ("status", *many), ("status", "--json", *many)] + each("ID", "--json"),
@@ -342,7 +343,7 @@ def _zoo_commands(verb: str, ids: list[str]) -> list[Command]:
     }[verb]
 
 
-CHANGES_THE_TREE = {"spawn", "send", "stop", "pause", "resume", "context", "artifact", "run", "queue", "pool"}
+CHANGES_THE_TREE = {"spawn", "send", "stop", "pause", "resume", "budget", "context", "artifact", "run", "queue", "pool"}
 ALL_VERBS = [*VERBS, "mh"]
 
 
@@ -436,6 +437,7 @@ def _tree_commands(verb: str) -> list[Command]:
         "stop": [("stop", "--all", "-t", "0.1")],
         "pause": [("pause", "good", "--grace", "0")],
         "resume": [("resume", "good", "--grace", "0")],
+        "budget": [("budget", "ls")],
         "status": [("status", "--json")],
         "events": [("events", "good", "-f")],
         "logs": [("logs", "good")],
@@ -482,6 +484,8 @@ def _argument_commands(verb: str) -> list[Command]:
         "stop": ids("ID", "-t", "0.1", "--grace", "0") + durs("good", "-t", "DUR") + durs("nope", "--grace", "DUR"),
         "pause": ids("ID", "--grace", "0") + durs("good", "--wait", "-t", "DUR") + durs("nope", "--grace", "DUR"),
         "resume": ids("ID", "--grace", "0") + durs("nope", "--grace", "DUR") + ids("--account", "ID"),
+        "budget": ids("set", "ID", "--usd", "1") + ids("rm", "ID") + nums("set", "b", "--usd", "N")
+        + nums("set", "b", "--tokens", "N"),
         "status": ids("--json", "good", "ID"),
         "events": ids("ID") + durs("good", "--since", "DUR") + nums("good", "--iteration", "N")
         + [("events", "good", "--since", t) for t in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-13-45T99:00:00Z")],

@@ -1,0 +1,54 @@
+"""mh-budget: a budget shared by harnesses ends them all once spent, whoever spent it."""
+
+import json
+
+from conftest import TIMEOUT
+
+SPEND = 'echo \'<usage cost_usd="0.30" input_tokens="100" output_tokens="20"/>\''
+
+
+def _spent_files(project, name):
+    return [json.loads(p.read_text()) for p in (project.tree / "budgets" / name / "spent").rglob("*.*") if p.is_file()]
+
+
+def test_three_harnesses_on_one_budget_all_end_incomplete_within_one_iteration_each_of_the_cap(project):
+    assert project.run("budget", "set", "team", "--usd", "1").returncode == 0
+    for harness_id in ("a", "b", "c"):
+        project.spawn(harness_id, SPEND, "--budget-group", "team", "--max-iterations", "50")
+    for harness_id in ("a", "b", "c"):
+        assert project.run("wait", harness_id, "-t", str(TIMEOUT)).returncode == 3  # incomplete
+        assert "budget team spent" in project.result(harness_id)["reason"]
+    spent = sum(project.result(h)["usage"]["cost_usd"] for h in ("a", "b", "c"))
+    assert 1.0 <= spent <= 1.0 + 3 * 0.30 + 1e-9  # at most one iteration per harness past the cap
+    # The budget's record is exactly what the harnesses say they spent: no update lost.
+    assert abs(sum(f["usd"] for f in _spent_files(project, "team")) - spent) < 1e-6
+    [listed] = [json.loads(line) for line in project.run("budget", "ls", "--json").stdout.splitlines()]
+    assert listed["name"] == "team" and abs(listed["spent_usd"] - spent) < 1e-6
+
+
+def test_a_harness_of_a_spent_budget_does_not_start_an_iteration(project):
+    project.run("budget", "set", "tiny", "--tokens", "100")
+    project.spawn("first", SPEND, "--budget-group", "tiny")
+    assert project.run("wait", "first").returncode == 3
+    r = project.run("spawn", "later", str(project.roadmap("later.md")), "--agent-cmd", SPEND,
+                    "--budget-group", "tiny")
+    assert r.returncode == 3
+    assert project.result("later")["iterations"] == 0 and "budget tiny spent" in project.result("later")["reason"]
+
+
+def test_a_budget_group_that_does_not_exist_ends_the_harness_at_once(project):
+    r = project.run("spawn", "x", str(project.roadmap()), "--agent-cmd", SPEND, "--budget-group", "nope")
+    assert r.returncode == 3 and "budget nope does not exist" in project.result("x")["reason"]
+
+
+def test_set_ls_rm_and_bad_input(project):
+    assert project.run("budget", "set", "t", "--usd", "20", "--tokens", "5M", "--daily").returncode == 0
+    assert project.run("budget", "ls").stdout == "t\t$0.0000 of $20, 0 of 5000000 tokens today\n"
+    for bad in (["set", "t"], ["set", "../x", "--usd", "1"], ["set", "t", "--usd", "-1"],
+                ["set", "t", "--tokens", "5X"], ["set", "t", "--tokens", "0"]):
+        r = project.run("budget", *bad)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, (bad, r.stderr)
+    assert project.run("budget", "rm", "t").returncode == 0
+    r = project.run("budget", "rm", "t")
+    assert r.returncode == 7 and r.stderr.count("\n") == 1
+    assert project.run("budget", "ls").stdout == ""
