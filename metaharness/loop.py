@@ -203,6 +203,7 @@ class Supervisor:
                 return Status.INCOMPLETE, f"reached the iteration limit ({self.spec.max_iterations}) without completing"
             iteration += 1
             outcome = self._runner.run(iteration, deadline, last_outcome, self._workdir, self._worktree_base)
+            self._budgets.record(self.state["usage"])  # what it spent counts, however it ended
             if not outcome.cut_short:
                 if outcome.found.blocked_reason is not None:
                     return Status.BLOCKED, outcome.found.blocked_reason
@@ -210,7 +211,6 @@ class Supervisor:
                     return Status.COMPLETED, "the agent printed the completion marker"
                 if outcome.progress and outcome.progress.all_done:
                     return Status.COMPLETED, "every roadmap task is checked"
-            self._budgets.record(self.state["usage"])
             ended = self._requested_end(deadline) or _budget_spent(self.spec, self.state["usage"], self._budgets)
             if ended:
                 return ended

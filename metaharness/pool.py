@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from metaharness import fleet, harness, limits, liveness, queue
+from metaharness import budgets, fleet, harness, limits, liveness, queue
 from metaharness.exits import MhError
 from metaharness.forkserver import ForkServer
 from metaharness.notify import wait_until
@@ -70,6 +70,8 @@ class Pool:
         self.tree, self.template, self.say, self.exit_when_empty = tree, template, say, exit_when_empty
         self.retry_backoff, self.lease, self.keep_done = retry_backoff, lease, keep_done
         self.account = template.options.account_name  # its harnesses', whose limits it respects
+        self.budget_groups = template.options.budget_groups
+        self.spent: str | None = None  # why no more is claimed: a budget of its harnesses is spent
         # Others reclaim a dead host's items after its host timeout; look as often.
         self.reclaim_every = min(RECLAIM_SECONDS, max(0.5, host_timeout / 3))
         self.id = fleet.new_pool_id()
@@ -110,7 +112,7 @@ class Pool:
         while not stop_requested() and not fleet.stop_requested(self.dir):
             self.wake.clear()
             with self._mutex:
-                finishing = self.exit_when_empty and queue.drained(self.tree)
+                finishing = self.exit_when_empty and queue.drained(self.tree) or self.spent is not None
                 if finishing and not self._workers:
                     return
                 # Once drained, the workers left are on their way out: replacing them would
@@ -136,6 +138,9 @@ class Pool:
         lock = liveness.hold_lock(lock_path)
         try:
             while not self._retiring(worker):
+                self.spent = self.spent or budgets.exhausted(self.tree, self.budget_groups)
+                if self.spent is not None:  # its items' harnesses would end at once: claim no more
+                    return
                 limit = limits.current(self.tree, self.account)
                 if limit is not None:  # the account's harnesses would only wait: claim nothing
                     self._idle(until=limit["until"])

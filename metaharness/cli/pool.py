@@ -31,13 +31,13 @@ usage: mh-pool [-n N] [--exit-when-empty] [--lease DUR] [--host-timeout DUR]
 
 # What this verb can exit with; EPILOG and the man page list the same (tests/test_docs.py).
 EXITS: tuple[Exit, ...] = (
-    Exit.OK, Exit.FAILED, Exit.USAGE, Exit.NOT_FOUND, Exit.BAD_TREE, Exit.SYSTEM,
+    Exit.OK, Exit.FAILED, Exit.USAGE, Exit.INCOMPLETE, Exit.NOT_FOUND, Exit.BAD_TREE, Exit.SYSTEM,
     Exit.SOFTWARE, Exit.TIMEOUT, Exit.SIGHUP, Exit.SIGINT, Exit.SIGTERM,
 )
 EPILOG = """\
 exit status: 0 the queue was drained with no failed item (--exit-when-empty), or the
 pool was scaled, stopped or launched, 1 items failed (or a host could not be launched
-on), 2 usage, 7 no such pool, 10 bad tree, 11 system error, 70 internal error,
+on), 2 usage, 3 a budget of its harnesses (--budget-group) was spent, 7 no such pool, 10 bad tree, 11 system error, 70 internal error,
 124 a stopped pool still ran after --timeout, 129/130/143 interrupted
 (SIGHUP/SIGINT/SIGTERM). See mh-pool(1)."""
 
@@ -252,6 +252,9 @@ def _run_pool(argv: list[str]) -> int:
     workers.run(lambda: catcher.received is not None)
     if catcher.received is not None:
         return 128 + catcher.received
+    if workers.spent is not None:
+        print(f"mh-pool: error: stopped claiming: {workers.spent}", file=sys.stderr)
+        return Exit.INCOMPLETE
     failed = [i for i in queue.items(tree) if i["state"] == "failed"]
     return Exit.FAILED if failed else Exit.OK
 

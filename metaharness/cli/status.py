@@ -80,6 +80,7 @@ def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
     totals = sum_usage(records)
     queue_counts = _queue_counts(tree)
     limits = _limits(tree)
+    budgets = _budgets(tree)
     if as_json:
         for record in records:
             print(json.dumps(record))
@@ -88,6 +89,8 @@ def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
             print(json.dumps({"queue": queue_counts}))
         if limits:
             print(json.dumps({"limits": limits}))
+        if budgets:
+            print(json.dumps({"budgets": budgets}))
         return
     if records:
         print(render_table(records))
@@ -99,6 +102,11 @@ def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
         print("queue: " + ", ".join(f"{n} {state}" for state, n in queue_counts.items()))
     for limit in limits:
         print(f"limit: {limit['account']} {_limit_words(limit)}")
+    if budgets:
+        from metaharness.cli.budget import describe_spending
+
+        for budget in budgets:
+            print(f"budget: {budget['name']} {describe_spending(budget)}")
 
 
 def _limits(tree: Any) -> list[dict[str, Any]]:
@@ -108,6 +116,15 @@ def _limits(tree: Any) -> list[dict[str, Any]]:
     from metaharness import limits
 
     return limits.active(tree)
+
+
+def _budgets(tree: Any) -> list[dict[str, Any]]:
+    """The budgets in the tree, with what was spent (budgets.py)."""
+    if not (tree and (tree / "budgets").is_dir()):
+        return []
+    from metaharness import budgets
+
+    return budgets.listing(tree)
 
 
 def _limit_words(limit: dict[str, Any]) -> str:

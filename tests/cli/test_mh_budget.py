@@ -52,3 +52,24 @@ def test_set_ls_rm_and_bad_input(project):
     r = project.run("budget", "rm", "t")
     assert r.returncode == 7 and r.stderr.count("\n") == 1
     assert project.run("budget", "ls").stdout == ""
+
+
+def test_a_pool_stops_claiming_once_its_budget_is_spent_and_leaves_the_rest_pending(project):
+    project.run("budget", "set", "small", "--usd", "0.5")
+    project.run("queue", "add", *[str(project.roadmap(f"r{i}.md", tasks=1)) for i in range(5)])
+    done_after_spending = SPEND + "; echo '<promise>COMPLETE</promise>'"
+    r = project.run("pool", "-n", "1", "--exit-when-empty", "-q", "--budget-group", "small",
+                    "--agent-cmd", done_after_spending)
+    assert r.returncode == 3 and "stopped claiming: budget small spent" in r.stderr
+    states = [json.loads(line)["state"] for line in project.run("queue", "ls", "--json").stdout.splitlines()]
+    assert states.count("done") == 2 and states.count("pending") == 3  # $0.30 + $0.30 reached $0.50
+
+
+def test_mh_status_shows_the_budgets(project):
+    project.run("budget", "set", "team", "--usd", "1")
+    project.spawn("a", SPEND + "; echo '<promise>COMPLETE</promise>'", "--budget-group", "team")
+    assert project.run("wait", "a").returncode == 0
+    assert "budget: team $0.3000 of $1" in project.run("status").stdout
+    records = [json.loads(line) for line in project.run("status", "--json").stdout.splitlines()]
+    [budgets] = [r["budgets"] for r in records if "budgets" in r]
+    assert budgets[0]["name"] == "team" and budgets[0]["spent_usd"] == 0.3
