@@ -66,16 +66,21 @@ class Pool:
                  exit_when_empty: bool = False, retry_backoff: float = 60.0,
                  lease: float = queue.DEFAULT_LEASE_SECONDS,
                  host_timeout: float = fleet.DEFAULT_HOST_TIMEOUT_SECONDS,
-                 keep_done: tuple[int | None, float | None] | None = None) -> None:
+                 keep_done: tuple[int | None, float | None] | None = None,
+                 total_budget_usd: float | None = None) -> None:
         self.tree, self.template, self.say, self.exit_when_empty = tree, template, say, exit_when_empty
         self.retry_backoff, self.lease, self.keep_done = retry_backoff, lease, keep_done
         self.account = template.options.account_name  # its harnesses', whose limits it respects
-        self.budget_groups = template.options.budget_groups
         self.spent: str | None = None  # why no more is claimed: a budget of its harnesses is spent
         # Others reclaim a dead host's items after its host timeout; look as often.
         self.reclaim_every = min(RECLAIM_SECONDS, max(0.5, host_timeout / 3))
         self.id = fleet.new_pool_id()
         self.dir, self._lock = fleet.register(tree, self.id, size, host_timeout, lease)
+        if total_budget_usd is not None:  # a budget of the pool's own, named after it, for all its harnesses
+            budgets.set_budget(tree, self.id, total_budget_usd, None, False)
+            groups = template.options.budget_groups + (self.id,)
+            self.template = replace(template, options=replace(template.options, budget_groups=groups))
+        self.budget_groups = self.template.options.budget_groups
         self._heartbeat = fleet.Heartbeat(self.dir, fleet.heartbeat_interval(host_timeout))
         self.wake = threading.Event()
         self._mutex = threading.Lock()

@@ -22,7 +22,7 @@ the others once its heartbeat is older than its --host-timeout. Ctrl+C (or mh-po
 interrupts the running harnesses and puts their items back in pending, untried.
 
 usage: mh-pool [-n N] [--exit-when-empty] [--lease DUR] [--host-timeout DUR]
-               [--keep-done N|AGE] [-q]
+               [--keep-done N|AGE] [--total-budget-usd USD] [-q]
                [mh-spawn options: --agent, --agent-cmd, --max-iterations, ...]
        mh-pool ls [--json]
        mh-pool scale N [--pool POOL-ID]
@@ -53,6 +53,8 @@ def build_parser() -> common.Parser:
     p.add_argument("--host-timeout", type=common.positive_duration, default=90.0, metavar="DUR",
                    help="a pool on another host whose heartbeat is older is gone, and its items are "
                         "reclaimed (default 90s: above NFS's attribute cache)")
+    p.add_argument("--total-budget-usd", type=common.positive_amount, metavar="USD",
+                   help="a budget for all the pool's harnesses together (mh-budget ls shows it by the pool's id)")
     p.add_argument("--keep-done", type=_keep_done, metavar="N|AGE",
                    help="prune the harness directories of done items but the N last, or those done more "
                         "than AGE ago (their results stay with the items)")
@@ -247,7 +249,8 @@ def _run_pool(argv: list[str]) -> int:
             print(f"mh-pool: {line}", file=sys.stderr, flush=True)
 
     workers = pool.Pool(tree, args.workers, template, say, args.exit_when_empty, args.retry_backoff,
-                        lease=args.lease, host_timeout=args.host_timeout, keep_done=args.keep_done)
+                        lease=args.lease, host_timeout=args.host_timeout, keep_done=args.keep_done,
+                        total_budget_usd=args.total_budget_usd)
     catcher = SignalCatcher(workers.wake)
     workers.run(lambda: catcher.received is not None)
     if catcher.received is not None:

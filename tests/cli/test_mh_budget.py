@@ -73,3 +73,13 @@ def test_mh_status_shows_the_budgets(project):
     records = [json.loads(line) for line in project.run("status", "--json").stdout.splitlines()]
     [budgets] = [r["budgets"] for r in records if "budgets" in r]
     assert budgets[0]["name"] == "team" and budgets[0]["spent_usd"] == 0.3
+
+
+def test_a_pool_s_total_budget_is_a_budget_of_its_own_for_all_its_harnesses(project):
+    project.run("queue", "add", *[str(project.roadmap(f"r{i}.md", tasks=1)) for i in range(4)])
+    r = project.run("pool", "-n", "2", "--exit-when-empty", "-q", "--total-budget-usd", "0.5",
+                    "--agent-cmd", SPEND + "; echo '<promise>COMPLETE</promise>'")
+    assert r.returncode == 3 and "stopped claiming: budget pool-" in r.stderr, r.stderr
+    [budget] = [json.loads(line) for line in project.run("budget", "ls", "--json").stdout.splitlines()]
+    assert budget["name"].startswith("pool-") and budget["usd"] == 0.5
+    assert 0.5 <= budget["spent_usd"] <= 0.5 + 2 * 0.30 + 1e-9  # at most one iteration per worker past it
