@@ -211,20 +211,14 @@ def _move(q: Path, name: str, where: str, record: dict[str, Any]) -> None:
 def reclaim_stale(tree: Path) -> list[str]:
     """Return the items of owners provably gone to pending/, each as one more attempt;
     then remove the directories of gone pools that hold nothing any more."""
-    q = ensure(tree)
-    returned = _reclaim(q)
-    holding = set()
-    for claim_file in (q / "claimed").glob("*.claim"):
-        try:
-            holding.add(read_json(claim_file).get("pool"))
-        except (OSError, ValueError):
-            continue
+    returned, holding = _reclaim(ensure(tree))
     fleet.prune_gone(tree, holding)
     return returned
 
 
-def _reclaim(q: Path) -> list[str]:
-    returned = []
+def _reclaim(q: Path) -> tuple[list[str], set[str | None]]:
+    """The items returned, and the pools of the claims left as they were."""
+    returned, holding = [], set()
     for claim_file in sorted((q / "claimed").glob("*.claim")):
         name = claim_file.name.removesuffix(".claim")
         if not is_item_name(name):
@@ -234,7 +228,10 @@ def _reclaim(q: Path) -> list[str]:
             owner = Owner(**{k: v for k, v in read_json(claim_file).items() if k in Owner.__annotations__})
         except (FileNotFoundError, ValueError, TypeError):
             continue
-        if owner.alive(q) or (taken := _take_over(claim_file, seen)) is None:
+        if owner.alive(q):
+            holding.add(owner.pool)
+            continue
+        if (taken := _take_over(claim_file, seen)) is None:
             continue
         try:
             record = read_json(q / "claimed" / name)
@@ -252,7 +249,7 @@ def _reclaim(q: Path) -> list[str]:
         fsync_dir(str(q / where))
         taken.unlink()
         returned.append(name)
-    return returned
+    return returned, holding
 
 
 def _take_over(claim_file: Path, seen: int) -> Path | None:

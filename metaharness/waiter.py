@@ -16,6 +16,7 @@ from pathlib import Path
 
 from metaharness import harness, liveness, schema
 from metaharness.exits import Exit, exit_for
+from metaharness.records import typed_record
 from metaharness.statuses import Status
 from metaharness.tree import validate_id
 
@@ -25,15 +26,15 @@ if TYPE_CHECKING:
     from typing import Callable
 
 
+@typed_record(frozen=True)
 class Outcome:
-    """How one harness ended, for mh-wait and mh-run. (A plain class: see harness.View.)"""
+    """How one harness ended, for mh-wait and mh-run."""
 
-    __slots__ = ("id", "status", "exit_code", "reason", "instance")
-
-    def __init__(self, id: str, status: Status | None, exit_code: int, reason: str,
-                 instance: str | None = None) -> None:
-        self.id, self.exit_code, self.reason, self.instance = id, exit_code, reason, instance
-        self.status = status  # None: the harness never appeared
+    id: str
+    status: Status | None  # None: the harness never appeared
+    exit_code: int
+    reason: str
+    instance: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "instance": self.instance, "status": self.status.value if self.status else None,

@@ -5,15 +5,14 @@ an item, and returns a dead host's items once its host timeout has passed."""
 
 import os
 import shutil
-import tempfile
 import time as real_time
 from contextlib import contextmanager
-from pathlib import Path
 from unittest import mock
 
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from test_queue_states import scratch_project
 
 from metaharness import fleet, liveness, queue
 
@@ -38,11 +37,7 @@ class Clock:
 class HostsMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.root = Path(tempfile.mkdtemp())
-        self.tree = self.root / ".harness"
-        self.tree.mkdir()
-        self.roadmap = self.root / "r.md"
-        self.roadmap.write_text("- [ ] t\n")
+        self.root, self.tree, self.roadmap = scratch_project()
         self.true_time = real_time.time()
         self.skew = {"hA": 0.0, "hB": 2.5, "hC": -3.0}  # seconds each host's clock is off
         self.alive = dict.fromkeys(HOSTS, True)

@@ -16,14 +16,18 @@ from metaharness import liveness, queue
 WORKERS = ("w0", "w1", "w2")
 
 
+def scratch_project() -> tuple[Path, Path, Path]:
+    """A temporary project for a state machine: its root, its tree and a one-task roadmap."""
+    root = Path(tempfile.mkdtemp())
+    (root / ".harness").mkdir()
+    (root / "r.md").write_text("- [ ] t\n")
+    return root, root / ".harness", root / "r.md"
+
+
 class QueueMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.root = Path(tempfile.mkdtemp())
-        self.tree = self.root / ".harness"
-        self.tree.mkdir()
-        self.roadmap = self.root / "r.md"
-        self.roadmap.write_text("- [ ] t\n")
+        self.root, self.tree, self.roadmap = scratch_project()
         self.locks = {w: liveness.hold_lock(queue.ensure(self.tree) / "workers" / f"{w}.lock") for w in WORKERS}
         self.added: set[str] = set()
         self.held: dict[str, str] = {}  # item -> live worker holding it
