@@ -103,6 +103,13 @@ class Spender:
     def exhausted(self) -> str | None:
         return exhausted(self._tree, self._names) if self._names else None
 
+    def left_usd(self) -> float | None:
+        """The least of what is left in its budgets with a USD cap (None if none has one):
+        Claude Code is told this with --max-budget-usd, so one iteration cannot cross a cap."""
+        left = [max(0.0, b["usd"] - b["spent_usd"]) for name in self._names
+                if (b := describe(self._tree, name)) is not None and b.get("usd") is not None]
+        return min(left) if left else None
+
     def record(self, usage: dict[str, Any]) -> None:
         """After an iteration: this harness's usage (its totals so far) in each budget's file."""
         if not self._names:

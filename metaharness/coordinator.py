@@ -56,6 +56,10 @@ class Run:
         self.previous: dict[str, Any] | None = None  # with --resume, the earlier record's harnesses
         self.started = False  # whether this run has spawned or adopted a harness
         self.lock_fd: int | None = None  # holds runs/<run-id>/lock while this run coordinates
+        # A plan's budget_usd/budget_tokens: a budget named after the run, in every harness's groups.
+        self.budget = run_id if plan.budget_usd is not None or plan.budget_tokens is not None else None
+        if self.budget:
+            self.record["budget"] = self.budget
 
     # -- bookkeeping -------------------------------------------------------------------
 
@@ -75,6 +79,14 @@ class Run:
     def check(self, resume: bool) -> None:
         """Refuse what would make the run refuse a spawn once others had started: a plan id
         held by a live harness that is not this run's to adopt; with `resume`, no run."""
+        if self.budget:
+            from metaharness.values import account
+
+            try:
+                account(self.budget)
+            except ValueError:
+                raise MhError(f"run id {self.run_id!r} cannot name the plan's budget (at most 64 letters, digits, "
+                              "'.', '_', '-'): give one with --run-id", Exit.USAGE) from None
         if resume:
             try:
                 self.previous = read_json(self.dir / "run.json").get("harnesses", {})
@@ -109,7 +121,7 @@ class Run:
                 return "adopted"
         from metaharness.start import prepare, start_elsewhere
 
-        request = h.request(self.plan.path.parent, tuple(self.plan.dependencies(h)), self.run_id)
+        request = h.request(self.plan.path.parent, tuple(self.plan.dependencies(h)), self.run_id, self.budget)
         try:
             spec, _ = prepare(request)
             start_elsewhere(self.tree, spec, self.plan.path.parent)  # hooks run in the plan's directory
@@ -145,6 +157,10 @@ class Run:
             raise self._taken()
         self.check(resume)
         self._claim()
+        if self.budget:  # a resumed run keeps what it spent: the ledger stays, the caps are the plan's
+            from metaharness.budgets import set_budget
+
+            set_budget(self.tree, self.budget, self.plan.budget_usd, self.plan.budget_tokens, False)
         self._save()
         pending = self._in_dependency_order()
         live: list[str] = []

@@ -157,9 +157,10 @@ class IterationRunner:
     def __init__(self, spec: Spec, directory: Path, state: LiveState, events: EventLog, log_fd: int,
                  wake: threading.Event, stalls: Escalation, *, say: Callable[[str], None],
                  hook: Callable[[str, str], None], nudge: Callable[[str], None],
-                 requested_end: Callable[[float | None], tuple[Status, str] | None], control: LazyWatch) -> None:
+                 requested_end: Callable[[float | None], tuple[Status, str] | None], control: LazyWatch,
+                 shared_budget_left: Callable[[], float | None]) -> None:
         self.spec, self.dir, self.state, self._events, self._log_fd = spec, directory, state, events, log_fd
-        self._control = control
+        self._control, self._shared_budget_left = control, shared_budget_left
         self._wake, self._stalls = wake, stalls
         self._say, self._hook, self._nudge, self._requested_end = say, hook, nudge, requested_end
         self._adapter = adapter_for(spec.agent_name)
@@ -255,6 +256,7 @@ class IterationRunner:
         rate_limited = report.rate_limited and failed and not cut_short
         if moved:
             summary += f"; roadmap {before.done}/{before.total} -> {after.done}/{after.total}"  # type: ignore[union-attr]
+        self._estimate_cost(report)
         self._add_usage(report)
         write_json(it_dir / "meta.json", {
             "iteration": n, "exit_code": exit_info.code, "signal": exit_info.signal, "cut_short": cut_short or None,
@@ -284,16 +286,34 @@ class IterationRunner:
     def _agent_options(self) -> dict[str, Any]:
         """The spec, plus what the agent must know of earlier iterations."""
         options = self.spec.to_json()
+        left = [self._shared_budget_left()]  # what is left of its own budget and of every shared one
         if self.spec.budget_usd is not None:
-            options["budget_left_usd"] = max(0.0, self.spec.budget_usd - self.state["usage"]["cost_usd"])
+            left.append(max(0.0, self.spec.budget_usd - self.state["usage"]["cost_usd"]))
+        if any(x is not None for x in left):
+            options["budget_left_usd"] = min(x for x in left if x is not None)
         if self.spec.resume_session:
             options["resume_session_id"] = self.state.get("session_id")
         return options
 
+    def _estimate_cost(self, report: Report) -> None:
+        """An agent that reports tokens but no cost (Codex, Gemini) is priced from the table."""
+        if report.cost_usd or not (report.input_tokens or report.output_tokens):
+            return
+        model = report.model or self.spec.model
+        by_model = report.tokens_by_model or (
+            {model: [report.input_tokens, report.cached_input_tokens, report.output_tokens]} if model else {})
+        from metaharness import prices
+
+        usd, unpriced = prices.estimate(self.dir.parent, by_model)
+        report.cost_usd = report.estimated_cost_usd = usd
+        if unpriced or not by_model:
+            self._events.emit("cost_unknown", models=unpriced, reason="no price for these models (.harness/prices.json)"
+                              if unpriced else "the agent did not say which model it used")
+
     def _add_usage(self, report: Report) -> None:
         totals = dict(self.state["usage"])
         for key, value in report.usage().items():
-            totals[key] = round(totals[key] + value, 6)
+            totals[key] = round(totals.get(key, 0) + value, 6)
         self.state.publish(usage=totals, session_id=report.session_id or self.state.get("session_id"),
                             model=report.model or self.state.get("model"))
 

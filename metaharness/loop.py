@@ -81,7 +81,8 @@ class Supervisor:
                                      self._events, self._say, self._wake, self._control)
         self._runner = IterationRunner(spec, directory, self.state, self._events, self._log_fd, self._wake,
                                        self._stalls, say=self._say, hook=self._hook, nudge=self._nudge,
-                                       requested_end=self._cut_short, control=self._control)
+                                       requested_end=self._cut_short, control=self._control,
+                                       shared_budget_left=self._budgets.left_usd)
 
     # -- the loop ----------------------------------------------------------------------
 

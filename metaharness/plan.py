@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metaharness import strategies, worktree
+from metaharness import strategies, values, worktree
 from metaharness.exits import Exit, MhError
 from metaharness.prompt import read_template
 from metaharness.records import field, typed_record
@@ -25,14 +25,15 @@ from metaharness.userfile import read_text
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
-    from typing import Any, Final, Mapping
+    from typing import Any, Callable, Final, Mapping
 
     Source = tuple[Any, str]  # the YAML node an option's value came from, and the field to name
 
 MAX_PLAN_BYTES: Final = 1024 * 1024  # 1 MiB: a plan of thousands of harnesses still fits
 STRATEGIES: Final = tuple(strategies.REGISTRY)
 # Keys for every strategy, then those a strategy alone takes (`min_votes`, ...).
-TOP_KEYS: Final = frozenset({"strategy", "fail_fast", "max_parallel", "defaults", "harnesses", "on_dependency_failure"}
+TOP_KEYS: Final = frozenset({"strategy", "fail_fast", "max_parallel", "defaults", "harnesses", "on_dependency_failure",
+                            "budget_usd", "budget_tokens"}
                             ).union(*(s.keys for s in strategies.REGISTRY.values()))
 # What a plan may set for a harness, and the kind of YAML value each takes: the Spec's
 # options, and what mh-spawn makes of its directory and worktree (the request's own keys).
@@ -49,10 +50,14 @@ class HarnessPlan:
     depends: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
 
-    def request(self, base: Path, after: tuple[str, ...] = (), run: str | None = None) -> Request:
+    def request(self, base: Path, after: tuple[str, ...] = (), run: str | None = None,
+                budget: str | None = None) -> Request:
         """What to start for this harness; its relative paths are from `base`, the plan's
-        directory. The options must have passed the plan's checks."""
+        directory; `budget`, the run's own, is added to its budget groups. The options must
+        have passed the plan's checks."""
         read = dict(read_option(key, value) for key, value in self.options.items() if key not in REQUEST_KEYS)
+        if budget is not None:
+            read["budget_groups"] = (*read.get("budget_groups", ()), budget)
         paths = {key: str(base / self.options[key]) for key in ("workdir", "prompt_template") if key in self.options}
         return Request(self.id, str(self.roadmap), Options(**read), workdir=paths.get("workdir", str(base)),
                        prompt_template=paths.get("prompt_template"), after=after, run=run,
@@ -68,6 +73,8 @@ class Plan:
     max_parallel: int | None = None
     on_dependency_failure: str = "fail"
     settings: Mapping[str, Any] = field(default_factory=dict)  # the strategy's own keys (strategies/)
+    budget_usd: float | None = None  # a budget for the whole run, shared by all its harnesses
+    budget_tokens: int | None = None
 
     @property
     def rules(self) -> strategies.Strategy:
@@ -162,7 +169,8 @@ class _Validator:
         settings = {key: self.value(top, key, kind, default) for key, (kind, default) in strategies.get(strategy).keys.items()}
         plan = Plan(self.path, strategy, tuple(harnesses), bool(self.value(top, "fail_fast", bool, False)),
                     self.value(top, "max_parallel", int, None), self.value(top, "on_dependency_failure", str, "fail"),
-                    {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
+                    {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()},
+                    self.amount(top, "budget_usd", values.positive_amount), self.amount(top, "budget_tokens", values.positive_int))
         self.check_strategy(plan, top)
         for h, node in zip(plan.harnesses, list_node.value):
             self.check_worktree(h, node, {worktree.branch_for(d) for d in plan.dependencies(h)})
@@ -290,6 +298,18 @@ class _Validator:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise self.fail(node, key, f"should be {kind.__name__}")
         return value
+
+    def amount(self, top: dict[str, tuple[Any, Any]], key: str, read: Callable[[str], Any]) -> Any:
+        """A budget at the top of the plan, checked as its mh-spawn option is."""
+        if key not in top or top[key][1] is None:
+            return None
+        node, value = top[key]
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError("should be a number")
+            return read(str(value))
+        except ValueError as e:
+            raise self.fail(node, key, str(e)) from None
 
     def options(self, node: Any, where: str) -> tuple[dict[str, Any], dict[str, Source]]:
         return self.options_from(self.mapping(node, where), where)

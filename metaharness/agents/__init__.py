@@ -58,7 +58,10 @@ class Report:
     turns: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float = 0.0  # what the agent reported, or the estimate from prices.py
+    estimated_cost_usd: float = 0.0  # the part of cost_usd that is an estimate
+    cached_input_tokens: int = 0  # of input_tokens, read from a cache (priced lower)
+    tokens_by_model: dict[str, list[int]] = field(default_factory=dict)  # [input, cached, output], if the agent says
     tool_calls: int = 0
     last_tool: str | None = None
 
@@ -66,7 +69,7 @@ class Report:
         return {k: v for k, v in asdict(self).items() if k in USAGE_FIELDS}
 
 
-USAGE_FIELDS: Final = ("turns", "input_tokens", "output_tokens", "cost_usd", "tool_calls")
+USAGE_FIELDS: Final = ("turns", "input_tokens", "output_tokens", "cost_usd", "estimated_cost_usd", "tool_calls")
 
 
 if TYPE_CHECKING:  # what an adapter is, for the type checker; adapters need not inherit it

@@ -4,7 +4,8 @@
 JSON lines: thread.started (the session), turn.started, item.started / item.completed
 (agent_message, reasoning, command_execution, file_change, mcp_tool_call, web_search),
 turn.completed (usage) or turn.failed (the error). `error` lines also report retries that
-later succeed, so only turn.failed fails the run. Codex reports tokens, not cost. At a usage
+later succeed, so only turn.failed fails the run. Codex reports tokens, not cost, nor its
+model: the cost is estimated (prices.py) for the model the harness names. At a usage
 limit the turn fails with "You've hit your usage limit. ... try again at 9:25 AM." (local
 time, to the minute; "Dec 1st, 2026 9:25 AM" when not today): the API's resets_at itself
 never reaches the JSON.
@@ -51,6 +52,7 @@ class CodexParser(JsonLinesParser):
             report.saw_result = True
             report.turns += 1
             report.input_tokens += int(usage.get("input_tokens") or 0)
+            report.cached_input_tokens += int(usage.get("cached_input_tokens") or 0)
             report.output_tokens += int(usage.get("output_tokens") or 0)
             return [{"event": "result", "subtype": "success", "is_error": False, "turns": report.turns,
                      "input_tokens": report.input_tokens, "output_tokens": report.output_tokens}]

@@ -64,6 +64,10 @@ class GeminiParser(JsonLinesParser):
         report.saw_result = True
         report.input_tokens = int(stats.get("input_tokens") or 0)
         report.output_tokens = int(stats.get("output_tokens") or 0)
+        report.cached_input_tokens = int(stats.get("cached") or 0)
+        for model, counts in (stats.get("models") or {}).items():  # priced per model (prices.py)
+            if isinstance(counts, dict):
+                report.tokens_by_model[str(model)] = [int(counts.get(k) or 0) for k in ("input_tokens", "cached", "output_tokens")]
         if record.get("status") != "success":
             self.fail(str((record.get("error") or {}).get("message") or f"status {record.get('status')}"))
         elif self._loop_stopped:

@@ -36,7 +36,7 @@ TASK_WIDTH = 32
 REDRAW_SECONDS = 1.0  # the ages in the table move even when no file does
 COALESCE_SECONDS = 0.1
 TOOL_WIDTH = 32
-USAGE_KEYS = ("turns", "input_tokens", "output_tokens", "cost_usd", "tool_calls")
+USAGE_KEYS = ("turns", "input_tokens", "output_tokens", "cost_usd", "estimated_cost_usd", "tool_calls")
 
 
 def build_parser() -> common.Parser:
@@ -97,7 +97,8 @@ def print_once(tree: Any, ids: list[str], as_json: bool) -> None:
         if any(totals[k] for k in USAGE_KEYS):
             count = totals["harnesses"]
             print(f"total: {count} harness{'es' if count != 1 else ''}, {totals['turns']} turns, "
-                  f"{_tokens(totals['input_tokens'] + totals['output_tokens'])} tokens, ${totals['cost_usd']:.4f}")
+                  f"{_tokens(totals['input_tokens'] + totals['output_tokens'])} tokens, {_cost(totals)}"
+                  + (" (~: estimated from token prices)" if totals["estimated_cost_usd"] else ""))
     if queue_counts:
         print("queue: " + ", ".join(f"{n} {state}" for state, n in queue_counts.items()))
     for limit in limits:
@@ -172,7 +173,15 @@ def sum_usage(records: list[dict[str, Any]]) -> dict[str, Any]:
         for key in USAGE_KEYS:
             totals[key] += (record["usage"] or {}).get(key, 0)
     totals["cost_usd"] = round(totals["cost_usd"], 6)
+    totals["estimated_cost_usd"] = round(totals["estimated_cost_usd"], 6)
     return totals
+
+
+def _cost(usage: dict[str, Any]) -> str:
+    """$0.0123; ~$0.0123 when any of it is estimated from tokens (prices.py)."""
+    if not usage.get("cost_usd"):
+        return "-"
+    return ("~" if usage.get("estimated_cost_usd") else "") + f"${usage['cost_usd']:.4f}"
 
 
 def _tokens(n: int) -> str:
@@ -268,7 +277,7 @@ def render_table(records: list[dict[str, Any]]) -> str:
             _clip(r["task"] or "", TASK_WIDTH), format_age(r["age_s"]), format_age(r["heartbeat_age_s"]), r["pid"] or "-",
             usage.get("turns") or "-",
             _tokens(usage.get("input_tokens", 0) + usage.get("output_tokens", 0)) if usage.get("input_tokens") else "-",
-            f"${usage['cost_usd']:.4f}" if usage.get("cost_usd") else "-", _clip(r["last_tool"] or "-", TOOL_WIDTH),
+            _cost(usage), _clip(r["last_tool"] or "-", TOOL_WIDTH),
             " ".join(r["alerts"]) or "-",
         ) + ((r["host"] or "-",) if with_host else ()) + ((_branch(r["worktree"]),) if with_branch else ()))
     headers = COLUMNS + (("HOST",) if with_host else ()) + (("BRANCH",) if with_branch else ())

@@ -4,8 +4,11 @@
 import json
 import time
 
+import pytest
+
 from conftest import TIMEOUT
 
+from metaharness.loop import MAX_RATE_LIMIT_WAIT_SECONDS
 from metaharness.notify import wait_until
 
 COMPLETE = "echo '<promise>COMPLETE</promise>'"
@@ -112,3 +115,41 @@ def test_mh_status_shows_the_limits_that_hold(project):
     project.run("resume", "--account", "acme")
     assert "limit:" not in project.run("status").stdout
     project.run("wait", "a", "-t", str(TIMEOUT))
+
+
+def _next_utc_clock(hour, minute, now):
+    """The end of the next minute hour:minute UTC (a reset stated to the minute)."""
+    from datetime import datetime, timedelta, timezone
+
+    moment = datetime.fromtimestamp(now, timezone.utc).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    while moment.timestamp() + 60 < now - 300:
+        moment += timedelta(days=1)
+    return moment.timestamp() + 60
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
+def test_a_real_cli_s_recorded_usage_limit_holds_its_account(project, agent, tmp_path):
+    """The CLIs' own output at a usage limit (recorded, tests/fixtures) publishes the limit
+    with the reset it states: Claude's rate_limit_event epoch (moved an hour ahead: the
+    recording's is past), Codex's "try again at 9:30 AM" to the minute, Gemini's "retry in
+    37.68s" from now. A wait is never longer than MAX_RATE_LIMIT_WAIT_SECONDS."""
+    from test_mh_spawn_agents import _rewritten
+
+    project.env["TZ"] = "UTC"  # Codex states its reset in local time
+    before = time.time()
+    limited = (_rewritten(tmp_path, "claude-rate_limit.jsonl", '"resetsAt":1796031000', f'"resetsAt":{before + 3600:.0f}')
+               if agent == "claude" else f"{agent}-rate_limit.jsonl")
+    project.fake_cli(agent, limited, f"{agent}-success.jsonl")
+    assert project.run("spawn", "a", str(project.roadmap("a.md")), "--agent", agent, "--account", "acme",
+                       "--detach").returncode == 0
+    project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    limit = json.loads((project.tree / "limits" / "acme").read_text())
+    expected = {"claude": round(before + 3600), "codex": min(_next_utc_clock(9, 30, before), before + MAX_RATE_LIMIT_WAIT_SECONDS), "gemini": before + 37.68}[agent]
+    assert limit["seen_by"] == "a" and abs(limit["until"] - expected) < 10, (limit, expected)
+    project.spawn("b", _agent("b").replace('while [ ! -e "$MH_ROOT/go" ]; do sleep 0.05; done; ', ""),
+                  "--account", "acme")
+    state = project.wait_for_state("b", lambda s: s["status"] == "waiting")
+    assert "(account acme, seen by a)" in state["waiting_for"] and _starts(project, "b") == []
+    assert project.run("resume", "--account", "acme").returncode == 0
+    for harness_id in ("a", "b"):
+        assert project.run("wait", harness_id, "-t", str(TIMEOUT)).returncode == 0

@@ -83,3 +83,66 @@ def test_a_pool_s_total_budget_is_a_budget_of_its_own_for_all_its_harnesses(proj
     [budget] = [json.loads(line) for line in project.run("budget", "ls", "--json").stdout.splitlines()]
     assert budget["name"].startswith("pool-") and budget["usd"] == 0.5
     assert 0.5 <= budget["spent_usd"] <= 0.5 + 2 * 0.30 + 1e-9  # at most one iteration per worker past it
+
+
+def test_claude_is_told_the_least_left_of_its_own_and_its_groups_budgets(project):
+    from test_mh_spawn_agents import _calls
+
+    project.run("budget", "set", "team", "--usd", "1")
+    project.run("budget", "set", "wide", "--usd", "100")
+    project.spawn("spender", SPEND, "--budget-group", "team", "--max-iterations", "1")  # spends $0.30 of team's $1
+    assert project.run("wait", "spender", "-t", str(TIMEOUT)).returncode == 3
+    log = project.fake_cli("claude", "claude-success.jsonl")
+    r = project.run("spawn", "a", str(project.roadmap("a.md")), "--agent", "claude", "--budget-usd", "5",
+                    "--budget-group", "team", "--budget-group", "wide")
+    assert r.returncode == 0, r.stderr
+    argv = _calls(log)[0]["argv"]
+    assert argv[argv.index("--max-budget-usd") + 1] == "0.7000"  # team's $1 less the $0.30 spent
+
+
+def test_many_supervisors_spending_at_once_lose_no_update(project):
+    """Eight harnesses spend a cent per iteration for twenty iterations each, all at once:
+    the budget's ledger sums to exactly what the harnesses say they spent."""
+    project.run("budget", "set", "shared", "--usd", "1000")
+    spend = 'echo \'<usage cost_usd="0.01" input_tokens="3" output_tokens="2"/>\''
+    ids = [f"h{n}" for n in range(8)]
+    for harness_id in ids:
+        project.spawn(harness_id, spend, "--budget-group", "shared", "--max-iterations", "20", "--loop-after", "50")
+    for harness_id in ids:
+        assert project.run("wait", harness_id, "-t", str(TIMEOUT)).returncode == 3  # ran out of iterations
+    usage = [project.result(h)["usage"] for h in ids]
+    assert [u["cost_usd"] for u in usage] == [0.2] * 8
+    [listed] = [json.loads(line) for line in project.run("budget", "ls", "--json").stdout.splitlines()]
+    assert abs(listed["spent_usd"] - 1.6) < 1e-6 and listed["spent_tokens"] == 8 * 20 * 5
+
+
+def test_codex_and_gemini_costs_are_estimated_from_token_prices_and_marked_so(project):
+    project.fake_cli("gemini", "gemini-success.jsonl")  # gemini-2.5-pro: 2500 tokens in, 60 out
+    assert project.run("spawn", "g", str(project.roadmap("g.md")), "--agent", "gemini").returncode == 0
+    usage = project.result("g")["usage"]
+    assert usage["cost_usd"] == usage["estimated_cost_usd"] == round((2500 * 1.25 + 60 * 10.0) / 1e6, 6)
+    row = next(line for line in project.run("status").stdout.splitlines() if line.startswith("g "))
+    assert "~$0.0037" in row
+    assert "(~: estimated from token prices)" in project.run("status").stdout
+
+
+def test_a_price_file_in_the_tree_prices_a_model_the_table_does_not_know(project):
+    project.fake_cli("codex", "codex-success.jsonl")  # 2500 tokens in, 60 out; Codex never names its model
+    assert project.run("spawn", "unknown", str(project.roadmap("u.md")), "--agent", "codex",
+                       "--model", "gpt-9").returncode == 0
+    assert project.result("unknown")["usage"]["cost_usd"] == 0
+    [event] = [e for e in project.events("unknown") if e["event"] == "cost_unknown"]
+    assert event["models"] == ["gpt-9"]
+    (project.tree / "prices.json").write_text(json.dumps({"models": {"gpt-9": {"input": 100, "output": 1000}}}))
+    assert project.run("spawn", "known", str(project.roadmap("k.md")), "--agent", "codex",
+                       "--model", "gpt-9").returncode == 0
+    assert project.result("known")["usage"]["estimated_cost_usd"] == round((2500 * 100 + 60 * 1000) / 1e6, 6)
+
+
+def test_an_estimated_cost_counts_toward_a_shared_budget(project):
+    project.run("budget", "set", "team", "--usd", "0.001")
+    project.fake_cli("codex", "codex-tool_error.jsonl")  # never completes; priced as gpt-5
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "codex", "--model", "gpt-5",
+                    "--budget-group", "team", "--max-iterations", "10")
+    assert r.returncode == 3 and "budget team spent" in project.result("a")["reason"]
+    assert project.result("a")["iterations"] < 10

@@ -119,6 +119,8 @@ def test_voting_scores_the_candidates_and_picks_the_best(project):
     ("strategy: voting\nharnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x}\n", "min_votes: voting needs min_votes"),
     ("strategy: sideways\nharnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x}\n", "plan.yaml:1: strategy: 'sideways' is not one of"),
     ("harnesses: [\n", "not valid YAML"),
+    ("budget_usd: -1\nharnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x}\n", "plan.yaml:1: budget_usd: not a number more"),
+    ("budget_tokens: lots\nharnesses:\n  - {id: a, roadmap: a.md, agent_cmd: x}\n", "plan.yaml:1: budget_tokens: not a positive"),
 ])
 def test_bad_plans_are_refused_naming_file_line_and_field(project, text, message):
     _plan(project, text)
@@ -260,7 +262,7 @@ def test_a_pipeline_stage_sees_how_the_stage_before_it_ended(project):
     """)
     r, record = _run(project, "plan.yaml")
     assert r.returncode == 0 and record["totals"] == {"turns": 0, "input_tokens": 0, "output_tokens": 0,
-                                                       "cost_usd": 0, "tool_calls": 0}
+                                                       "cost_usd": 0, "estimated_cost_usd": 0, "tool_calls": 0}
     assert "- a: completed: the agent printed the completion marker" in (
         project.tree / "b" / "iterations" / "0001" / "prompt").read_text()
 
@@ -470,3 +472,30 @@ def test_a_spawn_that_fails_with_a_system_error_fails_the_run_with_11_and_record
     r, record = _run(project, "plan.yaml")
     assert r.returncode == 11 and r.stderr.startswith("mh-run: error: cannot spawn a: "), r.stderr
     assert (record or json.loads(next((project.tree / "runs").glob("*/run.json")).read_text()))["status"] == "failed"
+
+
+def test_a_plans_budget_is_shared_by_all_its_harnesses_and_kept_across_a_resume(project):
+    spend = 'echo \'<usage cost_usd="0.30" output_tokens="10"/>\''
+    _plan(project, f"""
+        budget_usd: 1
+        defaults:
+          agent_cmd: {json.dumps(spend)}
+          max_iterations: 50
+          loop_after: 50
+        harnesses:
+          - {{id: a, roadmap: a.md}}
+          - {{id: b, roadmap: b.md, budget_group: [extra]}}
+    """)
+    project.run("budget", "set", "extra", "--usd", "100")
+    r, record = _run(project, "plan.yaml", "--run-id", "nightly")
+    assert r.returncode == 3, r.stderr  # both incomplete: the run's budget is spent
+    assert record["budget"] == "nightly"
+    for harness_id in ("a", "b"):
+        assert "budget nightly spent" in project.result(harness_id)["reason"]
+    assert json.loads((project.tree / "b" / "spec.json").read_text())["budget_groups"] == ["extra", "nightly"]
+    spent = sum(project.result(h)["usage"]["cost_usd"] for h in ("a", "b"))
+    assert 1.0 <= spent <= 1.0 + 2 * 0.30 + 1e-9
+    budgets = {b["name"]: b for b in map(json.loads, project.run("budget", "ls", "--json").stdout.splitlines())}
+    assert budgets["nightly"]["usd"] == 1 and abs(budgets["nightly"]["spent_usd"] - spent) < 1e-6
+    r, _ = _run(project, "plan.yaml", "--run-id", "nightly", "--resume")  # the spend is remembered
+    assert r.returncode == 3 and all(project.result(h)["iterations"] == 0 for h in ("a", "b"))

@@ -30,7 +30,7 @@ def test_json_has_one_object_per_harness(project):
     assert record["id"] == "a" and record["status"] == "completed" and record["exit_code"] == 0
     assert record["progress"] == {"done": 0, "total": 2} and record["pid"] is None
     assert json.loads(totals) == {"totals": {"harnesses": 1, "turns": 0, "input_tokens": 0, "output_tokens": 0,
-                                             "cost_usd": 0, "tool_calls": 0}}
+                                             "cost_usd": 0, "estimated_cost_usd": 0, "tool_calls": 0}}
 
 
 def test_an_empty_project_prints_nothing(project):
