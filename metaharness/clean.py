@@ -236,6 +236,13 @@ def _clean_one(tree: Path, t: _Target, force: bool, dry_run: bool, needed: dict[
             reason = _objection(t, force, judged_gone)
             if reason:
                 return refused(reason)
+        if t.worktree is not None and t.worktree.is_dir():
+            from metaharness.gate import before_remove
+            from metaharness.hooks import HOOK_TIMEOUT_SECONDS
+
+            reason = before_remove(tree, t.id, t.worktree, HOOK_TIMEOUT_SECONDS)
+            if reason:
+                return refused(reason)
         _remove(tree, t, force)
         return Removal(t.id, Action.REMOVED, None, t.worktree, t.branch, view is not None, len(t.archives))
 

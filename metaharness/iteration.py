@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from metaharness import inbox, markers, process
+from metaharness import answers, inbox, markers, process
 from metaharness.agents import Report, adapter_for, preview
 from metaharness.agents import render as render_event
 from metaharness.escalation import Escalation
@@ -30,7 +30,7 @@ from metaharness.events import EventLog
 from metaharness.harness import LiveState, supervisor_in
 from metaharness.process import ExitInfo
 from metaharness.prompt import build as build_prompt
-from metaharness.records import typed_record
+from metaharness.records import replace, typed_record
 from metaharness.roadmap import Progress, read_roadmap
 from metaharness.spec import Spec
 from metaharness.statuses import Status
@@ -147,6 +147,16 @@ class IterationOutcome:
     stall_action: str | None = None  # what the stall policy did to this iteration
     cut_reason: str | None = None
     advanced: bool = False  # roadmap boxes checked or progress reported
+    refused_claim: bool = False  # it claimed completion, and the check or before-complete said no
+
+    @property
+    def claim(self) -> str | None:
+        """Why the agent says the work is done (its marker, or every box checked), if it does."""
+        if self.found.complete:
+            return "the agent printed the completion marker"
+        if self.progress and self.progress.all_done:
+            return "every roadmap task is checked"
+        return None
 
 
 class IterationRunner:
@@ -209,6 +219,8 @@ class IterationRunner:
             "MH_ITERATION": str(n), "MH_HARNESS_DIR": str(self.dir), "MH_PROMPT_FILE": str(it_dir / "prompt"),
             "MH_ROADMAP": str(self._roadmap), **invocation.env,
         }
+        if self.spec.sandbox:
+            invocation = self._sandboxed(invocation, env)
         # The agent's output is kept once as it came (output: what parsers and mh-logs
         # --iteration read) and once as a person reads it (log, beside the supervisor's lines).
         recorder = OutputRecorder(
@@ -268,7 +280,8 @@ class IterationRunner:
         })
         self._events.emit("iteration_ended", iteration=n, failed=failed, exit_code=exit_info.code,
                           signal=exit_info.signal, summary=summary)
-        self.state.publish(agent_pid=None, last_outcome=summary, last_progress=None,
+        answer = answers.save(it_dir, report.final_text if report.answer is None else report.answer)
+        self.state.publish(agent_pid=None, last_outcome=summary, last_progress=None, answer=answer,
                            **({"progress": _progress_dict(after), "task": after.current_task} if after else {}))
         self._say(f"iteration {n} ended: {summary}")
         process.reap_strays()
@@ -282,6 +295,17 @@ class IterationRunner:
         self.state.beat(throttled=True)
         if self.state.get("stalled_since"):
             self.state.publish(stalled_since=None)
+
+    def _sandboxed(self, invocation: Invocation, env: dict[str, str]) -> Invocation:
+        """The invocation run inside --sandbox bwrap (sandbox.py)."""
+        from metaharness import sandbox
+
+        writable = [self.dir]  # its harness directory: the prompt, progress notes, artifacts
+        if self.spec.worktree:  # git in a worktree writes to the repository's .git
+            writable.append(Path(self.spec.worktree.repo) / ".git")
+        argv = sandbox.wrap(invocation.argv, agent=self.spec.agent_name, env=env, workdir=self._workdir,
+                            writable=writable, network=self.spec.sandbox_net == "on")
+        return replace(invocation, argv=argv)
 
     def _agent_options(self) -> dict[str, Any]:
         """The spec, plus what the agent must know of earlier iterations."""

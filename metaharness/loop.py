@@ -24,16 +24,19 @@ from pathlib import Path
 
 from metaharness import inbox, liveness, process
 from metaharness.agents import USAGE_FIELDS
+from metaharness.answers import final_answer
 from metaharness.budgets import Spender
 from metaharness.escalation import Escalation, LoopDetector
 from metaharness.events import EventLog
 from metaharness.exits import Exit, MhError, exit_for
 from metaharness.harness import RESERVE_NAME, LiveState, stop_request
+from metaharness.gate import Gate
 from metaharness.hooks import Hooks
 from metaharness.iteration import IterationOutcome, IterationRunner
 from metaharness.limits import AccountLimits
 from metaharness.notify import LazyWatch
 from metaharness.pausing import Pauses
+from metaharness.records import replace
 from metaharness.roadmap import read_roadmap
 from metaharness.signals import SignalCatcher
 from metaharness.spec import Spec
@@ -76,6 +79,8 @@ class Supervisor:
                             self.spec.hook_timeout)
         self._pauses = Pauses(directory, spec.instance, self.state, self._events, self._say, self._wake,
                               self._control)
+        self._gate = Gate(spec, directory, self.state, self._events, self._say, self._log_fd, self._wake,
+                          self._control, self._requested_end)
         self._budgets = Spender(directory.parent, spec.budget_groups, spec.id, spec.instance)
         self._limits = AccountLimits(directory.parent, spec.account_name, spec.id, self.state,
                                      self._events, self._say, self._wake, self._control)
@@ -99,7 +104,8 @@ class Supervisor:
         self.state.beat_every(self.spec.heartbeat_interval)
         code = None
         try:
-            status, reason = self._await_dependencies() or self._make_worktree() or self._loop()
+            status, reason = (self._await_dependencies() or self._make_worktree()
+                              or self._gate.before_start(self._workdir, self._deadline) or self._loop())
         except Exception as e:  # a bug or a broken disk must still end in a result
             if isinstance(e, OSError) and e.errno in DISK_FULL:
                 self._free_reserve()  # the space set aside at spawn: enough to write the result
@@ -123,6 +129,15 @@ class Supervisor:
     def _free_reserve(self) -> None:
         (self.dir / RESERVE_NAME).unlink(missing_ok=True)
 
+    def _await_dependencies(self) -> tuple[Status, str] | None:
+        if not self.spec.after:
+            return None
+        from metaharness.dependencies import await_dependencies
+
+        return await_dependencies(self.dir.parent, self.spec.after, self.state, self._events, self._say,
+                                  self._control, self._wake, lambda: self._requested_end(self._deadline),
+                                  self._deadline)
+
     def _make_worktree(self) -> tuple[Status, str] | None:
         """With --worktree, check out branch mh/<id> now, after the dependencies, so it can start
         from what they committed; the agent runs there."""
@@ -144,43 +159,6 @@ class Supervisor:
         made = {"path": str(directory), "branch": worktree.branch_for(self.spec.id), "base": self._worktree_base}
         self.state.publish(worktree=made)  # for mh-status
         self._events.emit("worktree", **made, continued=continued)
-        return None
-
-    def _await_dependencies(self) -> tuple[Status, str] | None:
-        """Stay `pending` until every --after harness has completed; fail if one did not."""
-        after = list(self.spec.after)
-        if not after:
-            return None
-        import queue
-
-        from metaharness.waiter import Outcome, watch_end
-
-        self.state.publish(status=Status.PENDING, waiting_for=f"after {', '.join(after)}")
-        self._events.emit("pending", after=after)
-        self._say(f"pending until {', '.join(after)} completed")
-        ended: queue.Queue[Outcome] = queue.Queue()
-        self._control.start()
-        for dependency in after:
-            watch_end(self.dir.parent, dependency, ended, appear_within=None, then=self._wake.set)
-        deadline = self._deadline
-        done = 0
-        while done < len(after):
-            self._wake.clear()
-            while not ended.empty():
-                outcome = ended.get()
-                done += 1
-                if outcome.status is not Status.COMPLETED:
-                    if outcome.status is None and outcome.exit_code == Exit.SYSTEM:  # its files could not be read
-                        return Status.FAILED, f"dependency {outcome.id} did not complete (corrupt: cannot wait for it: {outcome.reason})"
-                    status = outcome.status.value if outcome.status else "missing"
-                    return Status.FAILED, f"dependency {outcome.id} did not complete ({status}: {outcome.reason})"
-            requested = self._requested_end(deadline)
-            if requested:
-                return requested
-            if done < len(after):
-                self._wake.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        self._events.emit("dependencies_met", after=after)
-        self.state.publish(status=Status.RUNNING, waiting_for=None)
         return None
 
     def _loop(self) -> tuple[Status, str]:
@@ -208,10 +186,11 @@ class Supervisor:
             if not outcome.cut_short:
                 if outcome.found.blocked_reason is not None:
                     return Status.BLOCKED, outcome.found.blocked_reason
-                if outcome.found.complete:
-                    return Status.COMPLETED, "the agent printed the completion marker"
-                if outcome.progress and outcome.progress.all_done:
-                    return Status.COMPLETED, "every roadmap task is checked"
+                if outcome.claim is not None:
+                    refused = self._gate.refuse_claim(iteration, self._workdir, deadline)
+                    if refused is None:
+                        return Status.COMPLETED, outcome.claim + (" (verified)" if self.spec.verify else "")
+                    outcome = replace(outcome, failed=True, summary=refused, refused_claim=True)
             ended = self._requested_end(deadline) or _budget_spent(self.spec, self.state["usage"], self._budgets)
             if ended:
                 return ended
@@ -232,7 +211,7 @@ class Supervisor:
             looping = self._watch_for_loops(iteration, outcome)
             if looping:
                 return looping
-            if not outcome.failed:
+            if not outcome.failed or outcome.refused_claim:  # a refused claim is retried at once, uncounted
                 failures = 0
                 continue
             failures += 1
@@ -313,6 +292,7 @@ class Supervisor:
             "reason": reason, "iterations": self.state.get("iteration", 0), "progress": self.state.get("progress"),
             "started": self.state.get("started"), "ended": ended, "usage": self.state.get("usage"),
             "duration_s": round(time.monotonic() - self._started, 3),
+            "check": self._gate.last_check, "final_answer": final_answer(self.state.get("answer")),
         }
         if self.spec.worktree:
             from metaharness import worktree

@@ -532,3 +532,56 @@ def run_bounded(argv: list[str], env: dict[str, str], timeout: float) -> int | N
         return None
     finally:
         _helper_done(proc)
+
+
+GATE_GRACE_SECONDS: Final = 2.0  # TERM, then this long, then KILL: a check has nothing to save
+
+
+def run_gate(argv: list[str], env: dict[str, str], cwd: Path, stdout: int, stderr: int, timeout: float,
+             wake: threading.Event, cancelled: Callable[[], str | None]) -> tuple[int | None, str | None]:
+    """Run a check or a blocking hook in its own group with its output on the given fds,
+    until it exits, `timeout` passes or `cancelled()` says why not (asked whenever `wake`
+    is set: a stop, a signal). Returns (exit status, None) or (None, why it was ended);
+    an ended one's whole group is TERMed, then KILLed."""
+    proc = _start_helper(argv, env, stdout=stdout, stderr=stderr, cwd=cwd)
+    done = threading.Event()
+
+    def await_exit() -> None:
+        proc.wait()
+        done.set()
+        wake.set()
+
+    threading.Thread(target=await_exit, daemon=True).start()
+    deadline, why = time.monotonic() + timeout, None
+    try:
+        while not done.is_set():
+            why = cancelled()
+            left = deadline - time.monotonic()
+            if why is None and left <= 0:
+                why = f"timed out after {timeout:g}s"
+            if why is not None:
+                _end_group(proc.pid, done)
+                return None, why
+            wake.wait(left)
+            wake.clear()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # what it left running in its group does not outlive it
+        except ProcessLookupError:
+            pass
+        return proc.returncode, None
+    finally:
+        _helper_done(proc)
+
+
+def _end_group(pgid: int, done: threading.Event) -> None:
+    for sig, wait in ((signal.SIGTERM, GATE_GRACE_SECONDS), (signal.SIGKILL, _REAP_AFTER_KILL_SECONDS)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        if done.wait(wait):
+            try:
+                os.killpg(pgid, signal.SIGKILL)  # the leader is gone: what it left in its group goes too
+            except ProcessLookupError:
+                pass
+            return

@@ -64,16 +64,26 @@ def format_context(tree: Path) -> str:
 
 
 def format_dependencies(tree: Path, dependencies: list[str]) -> str:
-    """How each --after harness ended: its status and final summary."""
+    """How each --after harness ended: its status and reason, its check, and its final
+    answer (bounded: answers.py), quoted."""
     from metaharness.tree import read_json
 
     lines = []
     for dependency in dependencies:
         try:
             result = read_json(tree / dependency / "result.json")
-            lines.append(f"- {dependency}: {result.get('status')}: {result.get('reason')}")
         except (OSError, ValueError):
             lines.append(f"- {dependency}: (no result)")
+            continue
+        lines.append(f"- {dependency}: {result.get('status')}: {result.get('reason')}")
+        check = result.get("check")
+        if isinstance(check, dict):
+            lines.append(f"  Its check `{check.get('command')}` " + ("passed." if check.get("passed") else "failed."))
+        answer = result.get("final_answer")
+        if isinstance(answer, dict) and answer.get("text"):
+            cut = f"its last {len(answer['text'])} of {answer.get('chars')} characters; " if answer.get("cut") else ""
+            lines.append(f"  Its final answer ({cut}the whole of it: {answer.get('path')}):")
+            lines.extend("  > " + line for line in str(answer["text"]).splitlines())
     return "\n".join(lines) or "(none)"
 
 

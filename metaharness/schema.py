@@ -116,7 +116,10 @@ SECONDS: Final = number(0, MAX_SECONDS)  # a duration the user gave: bounded lik
 PID: Final = integer(1, MAX_PID)
 
 PROGRESS: Final = Record({"done": COUNT, "total": COUNT})
-USAGE: Final = Record({k: AMOUNT for k in ("turns", "input_tokens", "output_tokens", "cost_usd", "tool_calls")})
+USAGE: Final = Record({k: AMOUNT for k in ("turns", "input_tokens", "output_tokens", "cost_usd", "estimated_cost_usd",
+                                            "tool_calls")})
+CHECK: Final = Record({"command": text, "iteration": COUNT, "exit_code": nullable(integer(-255, MAX_EXIT_CODE)),
+                       "passed": flag, "duration_s": AMOUNT, "ended_by": nullable(text), "output": name, "tail": text})
 
 _WRITTEN: Final = frozenset(s.value for s in Status if s not in (Status.DEAD, Status.CORRUPT))
 _TERMINAL: Final = _WRITTEN - {s.value for s in LIVE_STATUSES}
@@ -130,7 +133,8 @@ SPEC: Final = Record({
     "on_stall": list_of(text, "actions"), "loop_after": POSITIVE, "on_loop": list_of(text, "actions"), "result_grace": SECONDS,
     "hook_timeout": SECONDS, "max_iterations": POSITIVE, "max_failures": POSITIVE, "timeout": SECONDS,
     "iteration_timeout": SECONDS, "backoff": SECONDS, "grace": SECONDS, "heartbeat_interval": SECONDS,
-    "prompt_template": name,
+    "prompt_template": name, "verify": text, "verify_timeout": SECONDS, "sandbox": one_of(frozenset({"bwrap"})),
+    "sandbox_net": one_of(frozenset({"on", "off"})),
 }, top=True)
 
 STATE: Final = Record({
@@ -138,7 +142,7 @@ STATE: Final = Record({
     "started": text, "updated": text, "iteration": COUNT, "progress": PROGRESS, "task": text,
     "heartbeat_interval": SECONDS, "agent_pid": PID, "usage": USAGE, "last_tool": text, "last_outcome": text,
     "last_progress": text, "waiting_for": text, "next_attempt": text, "stalled_since": text, "looping": text,
-    "reason": text, "model": text, "session_id": text,
+    "reason": text, "model": text, "session_id": text, "check": CHECK, "answer": name,
     "worktree": Record({"path": name, "branch": name, "base": name}, required=("path", "base")),
 }, required=("status",), top=True)
 
@@ -150,7 +154,8 @@ ARTIFACT: Final = Record({  # shared/artifacts/<publisher>/<name>/NNNN.json
 RESULT: Final = Record({
     "status": one_of(_TERMINAL), "id": name, "instance": name, "exit_code": integer(0, MAX_EXIT_CODE),
     "reason": text, "iterations": COUNT, "progress": PROGRESS, "started": text, "ended": text, "usage": USAGE,
-    "duration_s": AMOUNT,
+    "duration_s": AMOUNT, "check": CHECK,
+    "final_answer": Record({"text": text, "chars": COUNT, "cut": flag, "path": name}),
     "worktree": Record({"path": name, "branch": name, "base": name, "head": nullable(text), "ahead": COUNT,
                         "files_changed": COUNT, "dirty": flag, "error": text}),
 }, required=("status",), top=True)

@@ -51,6 +51,18 @@ def _flag(text: str) -> bool:
     return text == "True"
 
 
+def _sandbox(text: str) -> str:
+    if text != "bwrap":
+        raise ValueError(f"{text!r} is not a sandbox this knows (bwrap)")
+    return text
+
+
+def _on_off(text: str) -> str:
+    if text not in ("on", "off"):
+        raise ValueError(f"not on or off: {text!r}")
+    return text
+
+
 def option(default: Any, read: Callable[[str], Any], help: str, metavar: str | None = None,
            key: str | None = None) -> Any:
     """A field of Options: its default, how its text is read (values.py), its line in
@@ -108,6 +120,13 @@ class Options:
     result_grace: float = option(
         5.0, values.duration, "how long an agent may linger after its final result before it is ended (default 5s)",
         "DUR")
+    verify: str | None = option(None, _text, "a shell command, run in the working directory when the agent claims "
+                                "completion, that must exit 0 for the harness to complete", "CMD")
+    verify_timeout: float = option(600.0, values.positive_duration,
+                                   "a check still running after this has failed (default 10m)", "DUR")
+    sandbox: str | None = option(None, _sandbox, "run the agent in a bubblewrap sandbox: it can write only to its "
+                                 "working directory, its harness directory and a private /tmp", "bwrap")
+    sandbox_net: str = option("on", _on_off, "off: the sandboxed agent has no network (default on)", "on|off")
     hook_timeout: float = option(30.0, values.positive_duration,
                                  "a hook still running after this is killed and reported (default 30s)", "DUR")
 

@@ -43,6 +43,12 @@ def check_options(options: Options, workdir: str | None, prompt_template: str | 
     where = Path(workdir or ".").absolute()
     if not where.is_dir():
         raise MhError(f"workdir {where} is not a directory", Exit.USAGE)
+    if options.sandbox:
+        from metaharness.sandbox import require
+
+        require()  # bubblewrap installed, or one clear line now rather than a failed harness later
+    if options.sandbox_net == "off" and not options.sandbox:
+        raise MhError("--sandbox-net off needs --sandbox bwrap", Exit.USAGE)
     template = None
     if prompt_template:
         from metaharness.prompt import read_template

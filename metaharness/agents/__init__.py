@@ -47,7 +47,8 @@ class Invocation:
 class Report:
     """What one iteration of an agent amounted to, filled in as its output is parsed."""
 
-    final_text: str = ""
+    final_text: str = ""  # where markers are looked for: the agent's final message
+    answer: str | None = None  # its final answer, when not the final text (a command's last output)
     is_error: bool = False
     error: str | None = None  # why the run failed, in the agent's words
     rate_limited: bool = False

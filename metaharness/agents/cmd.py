@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import deque
 
 from metaharness.agents import Invocation, Report
 from metaharness.markers import BLOCKED
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
 MAX_KEPT_CHARS: Final = 64 * 1024  # marker lines kept per iteration; more are an agent gone wrong
+ANSWER_TAIL_CHARS: Final = 16 * 1024  # the end of stdout, its final answer (answers.py bounds it further)
 _LIMIT: Final = re.compile(r'<limit until="(?P<until>[^"]{1,40})">(?P<reason>[^<]{0,500})</limit>')
 _USAGE: Final = re.compile(r"<usage(?P<attributes>(?:\s+\w+=\"[^\"]{0,40}\"){1,10})\s*/>")
 _ATTRIBUTE: Final = re.compile(r'(cost_usd|input_tokens|output_tokens|turns|tool_calls)="([^"]*)"')
@@ -36,13 +38,24 @@ class TextParser:
         self._kept: list[str] = []
         self._kept_chars = 0
         self._reason_may_follow = False
+        self._tail: deque[str] = deque()  # the last lines of stdout, about ANSWER_TAIL_CHARS of them
+        self._tail_chars = 0
 
     @property
     def report(self) -> Report:
         self._report.final_text = "".join(self._kept)
+        self._report.answer = "".join(self._tail)[-ANSWER_TAIL_CHARS:]
         return self._report
 
+    def _keep_tail(self, line: str) -> None:
+        self._tail.append(line if line.endswith("\n") else line + "\n")
+        self._tail_chars += len(line)
+        if self._tail_chars > 2 * ANSWER_TAIL_CHARS:  # trimmed now and then, not at every line
+            while self._tail_chars > ANSWER_TAIL_CHARS and len(self._tail) > 1:
+                self._tail_chars -= len(self._tail.popleft())
+
     def feed(self, line: str) -> list[dict[str, Any]]:
+        self._keep_tail(line)
         if "<limit until=" in line and (limit := _LIMIT.search(line)):
             self._met_limit(limit["until"], limit["reason"].strip())
         if "<usage " in line and (usage := _USAGE.search(line)):

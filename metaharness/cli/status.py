@@ -219,6 +219,8 @@ def describe(view: Any) -> dict[str, Any]:
         "last_tool": state.get("last_tool"), "alerts": alerts(view, now, beat_age),
         "reason": result.get("reason") or state.get("reason") or view.problem,
         "exit_code": result.get("exit_code"), "worktree": _worktree(view),
+        "check": result.get("check") or state.get("check"),  # the last --verify run
+        "final_answer": result.get("final_answer"),
     }
 
 
@@ -235,7 +237,8 @@ def _worktree(view: Any) -> dict[str, Any] | None:
 
 
 def alerts(view: Any, now: float, beat_age: float | None) -> list[str]:
-    """Conditions worth a look: STALLED 6m12s, LOOPING, WAITING, DEAD, STALE (missed beats)."""
+    """Conditions worth a look: STALLED 6m12s, LOOPING, WAITING, DEAD, STALE (missed beats),
+    CHECK-FAILED (the last --verify run failed)."""
     from metaharness.duration import format_age
     from metaharness.liveness import MISSED_BEATS_FOR_DEAD
     from metaharness.tree import parse_iso
@@ -243,6 +246,9 @@ def alerts(view: Any, now: float, beat_age: float | None) -> list[str]:
     state, found = view.state, []
     if view.status.value == "dead":
         found.append("DEAD")
+    check = (view.result or {}).get("check") or state.get("check")
+    if isinstance(check, dict) and check.get("passed") is False:
+        found.append("CHECK-FAILED")
     if view.status.is_live:
         if state.get("stalled_since"):
             try:

@@ -24,10 +24,11 @@ def api():
     server.shutdown()
 
 
-def _use_claude(project, api, **credentials):
+def _use_claude(project, api, home=None, **credentials):
     """Point the project's environment at the real CLI and the fake API (an API key by default)."""
-    home = project.root / "home"
-    home.mkdir()
+    if home is None:
+        home = project.root / "home"
+        home.mkdir()
     node = shutil.which("node")
     project.env.update(
         PATH=os.pathsep.join([str(Path(CLAUDE).parent), str(Path(node).parent) if node else "", project.env["PATH"]]),
@@ -52,6 +53,18 @@ def test_the_real_claude_cli_completes_a_roadmap_under_mh_spawn(project, api):
     assert result["status"] == "completed" and result["usage"]["turns"] == 2 and result["usage"]["input_tokens"] > 0
     status = json.loads(project.run("status", "--json").stdout.splitlines()[0])
     assert status["last_tool"].startswith("Bash: echo hello")
+
+
+def test_the_real_claude_cli_completes_inside_the_sandbox(project, api, tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")  # outside the project: only ~/.claude in it is writable inside
+    _use_claude(project, api, home=home)
+    road = project.roadmap("roadmap.md", tasks=1)
+    r = project.run("spawn", "a", str(road), "--agent", "claude", "--max-turns", "5", "--iteration-timeout", "2m",
+                    "--sandbox", "bwrap")
+    assert r.returncode == 0, (project.tree / "a" / "log").read_text()
+    assert (project.root / "out.txt").read_text() == "hello\n" and "[x]" in road.read_text()
+    assert project.result("a")["usage"]["turns"] == 2
+    assert (home / ".claude").is_dir()  # where it keeps its sessions: bound into the sandbox, writable
 
 
 def test_the_real_claude_cli_s_usage_limit_is_waited_out_until_the_reset_it_states(project):
