@@ -40,7 +40,7 @@ TYPE_CHECKING = False  # typing is for the type checker: importing it costs ever
 if TYPE_CHECKING:
     from typing import Any, BinaryIO, Callable, Final
 
-    from metaharness.agents import OutputParser
+    from metaharness.agents import Invocation, OutputParser
     from metaharness.notify import LazyWatch
 
 # How long an iteration runs before its supervisor watches control/ (see _supervise).

@@ -29,8 +29,8 @@ from metaharness.budgets import Spender
 from metaharness.escalation import Escalation, LoopDetector
 from metaharness.events import EventLog
 from metaharness.exits import Exit, MhError, exit_for
-from metaharness.harness import RESERVE_NAME, LiveState, stop_request
 from metaharness.gate import Gate
+from metaharness.harness import RESERVE_NAME, LiveState, stop_request
 from metaharness.hooks import Hooks
 from metaharness.iteration import IterationOutcome, IterationRunner
 from metaharness.limits import AccountLimits

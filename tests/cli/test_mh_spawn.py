@@ -24,7 +24,7 @@ def test_a_demo_agent_works_through_its_roadmap_box_by_box(project):
     assert result["status"] == "completed" and result["iterations"] == 3 and result["progress"] == {"done": 3, "total": 3}
     kinds = [e["event"] for e in project.events("a")]
     assert kinds.count("iteration_started") == 3 and kinds.count("progress") == 3 and kinds[-1] == "ended"
-    assert sorted(os.listdir(project.tree / "a" / "iterations" / "0001")) == ["meta.json", "output", "prompt", "stderr"]
+    assert sorted(os.listdir(project.tree / "a" / "iterations" / "0001")) == ["answer", "meta.json", "output", "prompt", "stderr"]
 
 
 def test_the_agent_sees_its_identity_and_the_prompt_on_stdin_and_in_a_file(project):

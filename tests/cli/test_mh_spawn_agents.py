@@ -34,7 +34,7 @@ def test_a_successful_run_completes_and_its_events_and_usage_are_recorded(projec
     assert "-> " in shown and "== result" in shown and "{" not in shown.split("\n")[0]  # human-readable, not JSON
     # Stored once as it came and once as a person reads it, beside the supervisor's lines.
     iteration = project.tree / "a" / "iterations" / "0001"
-    assert sorted(p.name for p in iteration.iterdir()) == ["meta.json", "output", "prompt", "stderr"]
+    assert sorted(p.name for p in iteration.iterdir()) == ["answer", "meta.json", "output", "prompt", "stderr"]
     assert shown in (project.tree / "a" / "log").read_text()
 
 

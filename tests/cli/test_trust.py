@@ -180,3 +180,19 @@ def test_a_sandbox_without_bubblewrap_is_refused_in_one_line(project):
     assert (r.returncode, r.stderr) == (2, "mh-spawn: error: --sandbox bwrap needs bubblewrap, which is not "
                                            "installed (Debian: apt-get install bubblewrap)\n")
     assert not (project.tree / "x").exists()
+
+
+def test_a_race_is_won_by_the_first_verified_completion_not_the_first_claim(project):
+    for road in ("a.md", "b.md"):
+        project.roadmap(road)
+    after_fast = 'while [ ! -e "$MH_ROOT/.harness/fast/result.json" ]; do sleep 0.05; done; '
+    (project.root / "plan.yaml").write_text(textwrap.dedent(f"""
+        strategy: race
+        harnesses:
+          - {{id: fast, roadmap: a.md, agent_cmd: {json.dumps(COMPLETE)}, verify: "false", max_iterations: 1}}
+          - {{id: slow, roadmap: b.md, agent_cmd: {json.dumps(after_fast + COMPLETE)}, verify: "true"}}
+    """))
+    r = project.run("run", "plan.yaml", "--json")
+    assert r.returncode == 0, r.stderr
+    record = json.loads(r.stdout)
+    assert record["winner"] == "slow" and record["harnesses"]["fast"]["status"] == "incomplete"
