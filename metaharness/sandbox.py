@@ -3,7 +3,9 @@
 Inside, the whole filesystem is read-only but for the agent's working directory (its
 worktree and the repository's .git, with --worktree), its harness directory, the agent
 CLI's own configuration directory (it keeps sessions and logs there: ~/.claude and
-~/.claude.json, $CODEX_HOME or ~/.codex, ~/.gemini) and a private /tmp. It has its own pid
+~/.claude.json, $CODEX_HOME or ~/.codex, ~/.gemini) and a private /tmp, over which the
+directories of the real /tmp that hold its programs (on PATH, metaharness itself) are
+laid read-only. It has its own pid
 namespace, dies with the supervisor, and with --sandbox-net off has no network. The agent
 stays in the process group the supervisor made for it, so ending an iteration ends the
 sandbox with it; stop requests, messages, heartbeats and locks are the supervisor's, outside.
@@ -48,6 +50,24 @@ def config_dirs(agent: str, env: dict[str, str]) -> list[Path]:
     return []
 
 
+def _programs_under_tmp(program: str, env: dict[str, str]) -> list[Path]:
+    """The directories right under /tmp that hold programs the agent runs: its own
+    executable, the PATH entries, metaharness and its Python (installed under /tmp, say
+    by a CI job). They stay visible, read-only, over the sandbox's own /tmp."""
+    import sys
+
+    found = shutil.which(program, path=env.get("PATH"))
+    places = [*(env.get("PATH") or "").split(os.pathsep), sys.prefix, sys.executable, __file__,
+              *([found] if found else [])]
+    tmp = Path("/tmp")
+    tops = set()
+    for place in places:
+        for path in {Path(place).absolute(), Path(os.path.realpath(place))} if place else ():
+            if len(path.parts) > 2 and path.parts[:2] == ("/", "tmp") and (tmp / path.parts[2]).is_dir():
+                tops.add(tmp / path.parts[2])
+    return sorted(tops)
+
+
 def wrap(argv: list[str], *, agent: str, env: dict[str, str], workdir: Path, writable: list[Path],
          network: bool) -> list[str]:
     """`argv` run in `workdir` inside the sandbox, able to write only there, to `writable`,
@@ -60,6 +80,8 @@ def wrap(argv: list[str], *, agent: str, env: dict[str, str], workdir: Path, wri
         if not path.exists() and not path.suffix:  # a directory the CLI would make: make it, so it can be bound
             path.mkdir(parents=True, exist_ok=True)
         command += ["--bind-try", str(path), str(path)]
+    for path in _programs_under_tmp(argv[0], env):  # what it runs must not vanish under the private /tmp
+        command += ["--ro-bind", str(path), str(path)]
     for path in (workdir, *writable):  # after /tmp: a directory under /tmp is the real one, not the private one
         command += ["--bind", str(path), str(path)]
     return command + ["--chdir", str(workdir), "--", *argv]
