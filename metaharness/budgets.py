@@ -68,6 +68,16 @@ def describe(tree: Path, name: str) -> dict[str, Any] | None:
     return {**budget, "spent_usd": round(spent["usd"], 6), "spent_tokens": spent["tokens"]}
 
 
+def describe_spending(budget: dict[str, Any]) -> str:
+    """$0.4200 of $20, 812000 of 5000000 tokens today"""
+    caps = []
+    if budget.get("usd") is not None:
+        caps.append(f"${budget['spent_usd']:.4f} of ${budget['usd']:g}")
+    if budget.get("tokens") is not None:
+        caps.append(f"{budget['spent_tokens']} of {budget['tokens']} tokens")
+    return ", ".join(caps) + (" today" if budget.get("daily") else "")
+
+
 def listing(tree: Path) -> list[dict[str, Any]]:
     return [b for name in _listing(budgets_dir(tree)) if (b := describe(tree, name)) is not None]
 

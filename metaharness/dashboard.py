@@ -71,7 +71,7 @@ def footer(seen: Overview) -> list[str]:
         lines.append("queue: " + ", ".join(f"{n} {state}" for state, n in seen.queue.items()))
     lines += [f"limit: {limit['account']} {limit_words(limit)}" for limit in seen.limits]
     if seen.budgets:
-        from metaharness.cli.budget import describe_spending
+        from metaharness.budgets import describe_spending
 
         lines += [f"budget: {b['name']} {describe_spending(b)}" for b in seen.budgets]
     return lines

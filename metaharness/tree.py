@@ -28,7 +28,7 @@ FORMAT_VERSION: Final = 1
 TREE_NAME: Final = ".harness"
 MAX_ID_LENGTH: Final = 64
 # Names the tree uses for itself, now or in the formats the design already plans.
-RESERVED_IDS: Final = frozenset({"FORMAT", "shared", "queue", "runs", "hooks", "pool"})
+RESERVED_IDS: Final = frozenset({"FORMAT", "shared", "queue", "runs", "hooks", "pool", "limits", "budgets", "prices.json"})
 _ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 

@@ -73,18 +73,8 @@ def _budget(argv: Sequence[str] | None) -> int:
             raise MhError(f"no such budget: {args.name}", Exit.NOT_FOUND)
         return Exit.OK
     for budget in budgets.listing(tree) if tree else []:
-        print(json.dumps(budget) if args.json else f"{budget['name']}\t{describe_spending(budget)}")
+        print(json.dumps(budget) if args.json else f"{budget['name']}\t{budgets.describe_spending(budget)}")
     return Exit.OK
-
-
-def describe_spending(budget: dict) -> str:  # type: ignore[type-arg]
-    """$0.4200 of $20, 812000 of 5000000 tokens today"""
-    caps = []
-    if budget.get("usd") is not None:
-        caps.append(f"${budget['spent_usd']:.4f} of ${budget['usd']:g}")
-    if budget.get("tokens") is not None:
-        caps.append(f"{budget['spent_tokens']} of {budget['tokens']} tokens")
-    return ", ".join(caps) + (" today" if budget.get("daily") else "")
 
 
 if __name__ == "__main__":

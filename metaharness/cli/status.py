@@ -7,7 +7,7 @@ import sys
 import time
 
 from metaharness.cli import common
-from metaharness.exits import Exit, MhError
+from metaharness.exits import Exit
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:

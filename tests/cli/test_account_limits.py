@@ -153,3 +153,18 @@ def test_a_real_cli_s_recorded_usage_limit_holds_its_account(project, agent, tmp
     assert project.run("resume", "--account", "acme").returncode == 0
     for harness_id in ("a", "b"):
         assert project.run("wait", harness_id, "-t", str(TIMEOUT)).returncode == 0
+
+
+def test_the_trees_own_directories_are_never_taken_for_harnesses(project):
+    """limits/ and budgets/ sit beside the harnesses: no verb may list them as one, and no
+    harness may take their names."""
+    project.spawn("a", _agent("a", f"{time.time() + 3600:.3f}"), "--account", "acme")
+    project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    project.run("budget", "set", "team", "--usd", "1")
+    ids = [json.loads(line).get("id") for line in project.run("status", "--json").stdout.splitlines()]
+    assert [i for i in ids if i] == ["a"]
+    for name in ("limits", "budgets", "prices.json"):
+        r = project.run("spawn", name, str(project.roadmap()), "--agent-cmd", "true")
+        assert r.returncode == 2 and "reserved" in r.stderr
+    project.run("resume", "--account", "acme")
+    project.run("wait", "a", "-t", str(TIMEOUT))

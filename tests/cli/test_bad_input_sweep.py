@@ -322,7 +322,10 @@ def _zoo_commands(verb: str, ids: list[str]) -> list[Command]:
         "budget": [("budget", "ls"), ("budget", "ls", "--json"), ("budget", "set", "b1", "--usd", "1")],
         "stop": [("stop", "--all", "-t", "0.1"), ("stop", "-t", "0.1", "--no-wait", *many)]
         + each("ID", "-t", "0.1", "--grace", "0"),
-        "status": [("status",), ("status", "--json"), ("status", *many), ("status", "--json", *many)] + each("ID", "--json"),
+        "status": [("status",), ("status", "--json"), ("status", *many), ("status", "--json", *many), ("status", "--prometheus"),
+                   ("status", "--wide", *many)] + each("ID", "--json"),
+        "report": [("report", "-o", "report.html"), ("report", "--svg", "-"), ("report", "--archived", "-o", "-"),
+                   ("report", "--run", "r1", "-o", "-")],
         "events": each("ID") + each("ID", "-f", "--json", "--since", "5m", "--type", "ended,stalled"),
         "logs": each("ID", "-f") + each("ID", "--iteration", "1"),
         "watch": [("watch", "--help")],  # it runs until interrupted: see the test of the live views
@@ -377,7 +380,7 @@ def test_status_watch_and_watch_survive_a_tree_of_malformed_harnesses(zoo_copy):
     """The views that run until interrupted: the first frame of mh-status --watch, and
     mh-watch reading malformed events appended to a log, then a marker after them."""
     status = zoo_copy.start("status", "--watch")
-    _reader(status)("mh-status --watch")
+    _reader(status)(" good completed ")  # off a terminal: a line per harness, the first time it is seen
     watcher = zoo_copy.start("watch", "--json", "--exec", "true")
     read_alerts_until = _reader(watcher)
     read_alerts_until('"id": "zdead", "event": "dead"')  # the harnesses already dead are reported first
@@ -439,6 +442,7 @@ def _tree_commands(verb: str) -> list[Command]:
         "resume": [("resume", "good", "--grace", "0")],
         "budget": [("budget", "ls")],
         "status": [("status", "--json")],
+        "report": [("report", "-o", "-")],
         "events": [("events", "good", "-f")],
         "logs": [("logs", "good")],
         "watch": [("watch", "--json")],  # a tree it cannot read ends it at once
@@ -478,7 +482,8 @@ def _argument_commands(verb: str) -> list[Command]:
         + [c for option in ("--max-iterations", "--max-failures", "--max-turns", "--budget-tokens", "--loop-after")
            for c in nums(*spawn, option, "N")]
         + [c for option in ("--timeout", "--iteration-timeout", "--backoff", "--grace", "--heartbeat", "--stall-after",
-                            "--result-grace", "--hook-timeout", "--rate-limit-backoff") for c in durs(*spawn, option, "DUR")],
+                            "--result-grace", "--hook-timeout", "--rate-limit-backoff", "--verify-timeout")
+           for c in durs(*spawn, option, "DUR")],
         "wait": ids("ID", "-t", "0.1", "--grace", "0") + durs("good", "-t", "DUR") + durs("nope", "-t", "0.1", "--grace", "DUR"),
         "send": ids("ID", "--grace", "0", "hello") + durs("nope", "--grace", "DUR", "hello"),
         "stop": ids("ID", "-t", "0.1", "--grace", "0") + durs("good", "-t", "DUR") + durs("nope", "--grace", "DUR"),
@@ -487,6 +492,7 @@ def _argument_commands(verb: str) -> list[Command]:
         "budget": ids("set", "ID", "--usd", "1") + ids("rm", "ID") + nums("set", "b", "--usd", "N")
         + nums("set", "b", "--tokens", "N"),
         "status": ids("--json", "good", "ID"),
+        "report": ids("--run", "ID", "-o", "-"),
         "events": ids("ID") + durs("good", "--since", "DUR") + nums("good", "--iteration", "N")
         + [("events", "good", "--since", t) for t in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-13-45T99:00:00Z")],
         "logs": ids("ID") + nums("good", "--iteration", "N"),

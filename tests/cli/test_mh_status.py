@@ -91,19 +91,22 @@ def test_a_silent_agent_shows_as_stalled_with_the_silence_so_far(project):
     assert record["alerts"][0].startswith("STALLED ") and state["status"] == "running"
 
 
-def test_watch_redraws_as_harnesses_change_and_quits_on_ctrl_c(project):
+def test_watch_off_a_terminal_prints_a_line_per_change_and_quits_on_ctrl_c(project):
+    import re
     import signal
 
-    project.tree.mkdir()
-    viewer = project.start("status", "--watch")
+    viewer = project.start("status", "--watch")  # before the tree exists: it says so, and waits
+    assert viewer.stdout.readline() == f"mh-status --watch: waiting for {project.tree} to be made (Ctrl+C quits)\n"
     project.spawn("a", COMPLETE)
     assert project.run("wait", "a").returncode == 0
-    seen = ""
-    while "completed" not in seen:  # each redraw is a few lines; read until the end shows
-        seen += viewer.stdout.readline()
+    seen = []
+    while not seen or " completed " not in seen[-1]:  # a line each time a's status, iteration or progress moves
+        seen.append(viewer.stdout.readline())
     viewer.send_signal(signal.SIGINT)
     assert viewer.wait(30) == 0
-    assert "mh-status --watch" in seen and "ID" in seen
+    assert re.fullmatch(r"\d\d:\d\d:\d\d a completed iteration 1 0/2: the agent printed the completion marker\n",
+                        seen[-1])
+    assert all(line.split()[1] == "a" for line in seen)
 
 
 def test_watch_and_json_do_not_mix(project):
