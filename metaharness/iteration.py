@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from metaharness import answers, inbox, markers, process
-from metaharness.agents import Report, adapter_for, preview
+from metaharness.agents import PROGRESS_EVENTS, Report, adapter_for, preview
 from metaharness.agents import render as render_event
 from metaharness.escalation import Escalation
 from metaharness.events import EventLog
@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 # How long an iteration runs before its supervisor watches control/ (see _supervise).
 QUICK_AGENT_SECONDS: Final = 0.05
+# An iteration of a coding agent CLI that has gone on this long is stuck, whatever it prints
+# (--iteration-timeout overrides it; a command has no default limit).
+AGENT_ITERATION_SECONDS: Final = 3600.0
 
 
 class OutputRecorder:
@@ -80,11 +83,14 @@ class OutputRecorder:
         self._output.close()
 
     def _record(self, raw: bytes) -> None:
-        self._on_output()
+        if not self._structured:
+            self._on_output()  # a command's output is all there is to go by
         self._output.write(raw)
         self._output.flush()
         text = raw.decode("utf-8", "replace")
         events = self.parser.feed(text)
+        if self._structured and any(event["event"] in PROGRESS_EVENTS for event in events):
+            self._on_output()  # a step of its work: a trickle of partial text is not one
         for event in events:
             recorded = {**event, "text": preview(event["text"])} if event["event"] == "text" else event
             self._events.emit(**recorded, iteration=self._n)
@@ -281,7 +287,7 @@ class IterationRunner:
         self._events.emit("iteration_ended", iteration=n, failed=failed, exit_code=exit_info.code,
                           signal=exit_info.signal, summary=summary)
         answer = answers.save(it_dir, report.final_text if report.answer is None else report.answer)
-        self.state.publish(agent_pid=None, last_outcome=summary, last_progress=None, answer=answer,
+        self.state.publish(agent_pid=None, last_outcome=summary, last_progress=None, answer=answer, stalled_since=None,
                            **({"progress": _progress_dict(after), "task": after.current_task} if after else {}))
         self._say(f"iteration {n} ended: {summary}")
         process.reap_strays()
@@ -364,7 +370,7 @@ class IterationRunner:
         Returns why it was cut short (None if it ended by itself, or lingered after its
         final result and was ended: a finished iteration) and the stall action taken.
         """
-        it_limit = self.spec.iteration_timeout
+        it_limit = self.spec.iteration_timeout or (AGENT_ITERATION_SECONDS if self.spec.agent_name != "cmd" else None)
         limits = [d for d in (deadline, started + it_limit if it_limit else None) if d is not None]
         limit = min(limits) if limits else None
         self._last_output = time.monotonic()
@@ -381,7 +387,8 @@ class IterationRunner:
                 self._say(f"ending the agent: {ended[1]}")
                 agent.terminate(self.spec.grace)
                 return ended[1], None
-            quiet_since = max(self._last_output, now - _seconds_since_modified(stderr))
+            quiet_since = self._last_output if self._adapter.structured else \
+                max(self._last_output, now - _seconds_since_modified(stderr))  # a command's stderr is life too
             if parser.report.saw_result:
                 # Finished: silence now is the agent taking its time to exit, not a stall.
                 alarm = quiet_since + self.spec.result_grace

@@ -101,7 +101,8 @@ class Options:
     max_failures: int = option(5, values.positive_int,
                                "consecutive failed iterations before the harness fails (default 5)", "N")
     timeout: float | None = option(None, values.positive_duration, "wall-clock limit for the harness", "DUR")
-    iteration_timeout: float | None = option(None, values.positive_duration, "limit for one iteration", "DUR")
+    iteration_timeout: float | None = option(None, values.positive_duration, "limit for one iteration (default 1h for "
+                                             "claude, codex, gemini and aider; none for a command)", "DUR")
     backoff: float = option(2.0, values.duration,
                             "delay after the first failure, doubling after each further one (default 2s)", "DUR")
     grace: float = option(10.0, values.duration, "time between TERM and KILL when ending an agent (default 10s)",

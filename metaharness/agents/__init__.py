@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 # name -> module under metaharness.agents; imported only when a harness uses it.
 ADAPTERS: Final = {"claude": "claude", "codex": "codex", "gemini": "gemini", "aider": "aider", "cmd": "cmd"}
 PREVIEW_CHARS: Final = 200
+# What shows a structured agent getting on with its work: without one of these for the stall
+# time it has stalled, however much else (partial text, retries on stderr) it prints.
+PROGRESS_EVENTS: Final = frozenset({"session", "text", "tool_call", "tool_result", "result"})
 
 _RATE_LIMIT: Final = re.compile(
     r"\b429\b|\b529\b|rate[ _-]?limit|too many requests|overloaded|usage limit|quota|resource[_ ]exhausted"
@@ -142,6 +145,7 @@ class JsonLinesParser:
         self.report = Report()
         self.clock = time.time  # when "now" is, for resets stated as delays or clock times
         self.reset_stated = False  # a structured reset came, even a past one: the error text's is not read
+        self._awaiting_reply = True  # the model has the word: its next text or tool call starts a reply
 
     def feed(self, line: str) -> list[dict[str, Any]]:
         line = line.strip()
@@ -154,10 +158,25 @@ class JsonLinesParser:
         if not isinstance(record, dict):
             return [{"event": "unparsed", "line": preview(line)}]
         try:
-            return self.handle(record)
+            return self._count_replies(self.handle(record))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError, OSError) as e:
             # A record of an unexpected shape (a reset of 1e308, say) is logged, never a crash.
             return [{"event": "malformed", "type": str(record.get("type")), "error": f"{type(e).__name__}: {e}"}]
+
+    def _count_replies(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Turns, the same for every agent: the model's replies, a reply being what it says
+        and the tools it calls between two tool results (Claude Code counts API calls,
+        Codex exec turns, Gemini CLI nothing: their own counts do not compare)."""
+        for event in events:
+            kind = event["event"]
+            if kind in ("text", "tool_call") and self._awaiting_reply:
+                self.report.turns += 1
+                self._awaiting_reply = False
+            elif kind == "tool_result":
+                self._awaiting_reply = True
+            elif kind == "result":
+                event["turns"] = self.report.turns
+        return events
 
     def handle(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         raise NotImplementedError

@@ -23,6 +23,8 @@ TYPE_CHECKING = False  # typing is for the type checker: importing it costs ever
 if TYPE_CHECKING:
     from typing import Any
 
+# System lines that say nothing a person follows: status changes, thinking token counts.
+_QUIET_SYSTEM = frozenset({"status", "thinking_tokens", "compact_boundary", "hook_response"})
 _FAILED_SUBTYPES = {
     "error_max_turns": "reached the turn limit",
     "error_max_budget_usd": "reached its spending limit",
@@ -42,6 +44,11 @@ class ClaudeParser(JsonLinesParser):
             if subtype == "api_retry":
                 return [{"event": "retry", "attempt": record.get("attempt"), "status": record.get("error_status"),
                          "message": record.get("error")}]
+            if subtype in ("task_started", "task_notification"):  # a subagent (the Task tool) started or ended
+                return [{"event": "task", "state": subtype.removeprefix("task_"),
+                         "about": preview(record.get("description") or record.get("summary") or record.get("status") or "")}]
+            if subtype in _QUIET_SYSTEM:
+                return []
             return [{"event": "unknown", "type": f"system/{subtype}"}]
         if kind == "assistant":
             events = []
@@ -62,6 +69,8 @@ class ClaudeParser(JsonLinesParser):
             return [self._result(record)]
         if kind == "rate_limit_event":
             return self._rate_limit(record["rate_limit_info"])
+        if kind == "stream_event":  # --include-partial-messages: a token at a time; the whole block follows
+            return []
         return [{"event": "unknown", "type": str(kind)}]
 
     def _rate_limit(self, info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -80,7 +89,6 @@ class ClaudeParser(JsonLinesParser):
         report = self.report
         usage = record.get("usage") or {}
         report.saw_result = True
-        report.turns = int(record.get("num_turns") or 0)
         report.cost_usd = round(float(record.get("total_cost_usd") or 0.0), 6)
         # modelUsage covers every model the run used (subagents too); usage is the fallback.
         per_model = [m for m in (record.get("modelUsage") or {}).values() if isinstance(m, dict)]
@@ -98,7 +106,7 @@ class ClaudeParser(JsonLinesParser):
         if record.get("is_error") or subtype != "success":
             details = "; ".join(str(e) for e in record.get("errors") or [])
             reason = _FAILED_SUBTYPES.get(str(subtype), "")
-            reason = f"{reason} ({report.turns} turns)" if subtype == "error_max_turns" else reason
+            reason = f"{reason} ({record.get('num_turns')} turns)" if subtype == "error_max_turns" else reason
             self.fail(", ".join(r for r in (reason, details or report.final_text) if r) or f"error result ({subtype})",
                       rate_limited=record.get("api_error_status") in (429, 529))
         return {"event": "result", "subtype": subtype, "is_error": report.is_error, "turns": report.turns,

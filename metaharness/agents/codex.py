@@ -50,7 +50,6 @@ class CodexParser(JsonLinesParser):
         if kind == "turn.completed":
             usage = record.get("usage") or {}
             report.saw_result = True
-            report.turns += 1
             report.input_tokens += int(usage.get("input_tokens") or 0)
             report.cached_input_tokens += int(usage.get("cached_input_tokens") or 0)
             report.output_tokens += int(usage.get("output_tokens") or 0)

@@ -32,7 +32,6 @@ class GeminiParser(JsonLinesParser):
         self._reply = []
         if text:
             self.report.final_text = text
-            self.report.turns += 1
             return [{"event": "text", "text": text}]
         return []
 

@@ -233,3 +233,33 @@ def test_the_models_words_are_kept_whole_in_the_log_and_previewed_in_the_events(
     [first] = [e for e in project.events("a") if e["event"] == "text"][:1]
     assert len(first["text"]) <= 200 and first["text"].startswith("I'll create the file.")
     assert long.strip() in (project.tree / "a" / "log").read_text()
+
+
+def _fake_aider(project, body):
+    """A stand-in `aider` printing what the real one prints (and exiting 0, as it does)."""
+    bin_dir = project.root / "aider-bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "aider").write_text(f"#!/bin/sh\ncat <<'OUT'\nAider v0.86.1\n{body}\nOUT\nexit 0\n")
+    (bin_dir / "aider").chmod(0o755)
+    project.env["PATH"] = f"{bin_dir}:{project.env['PATH']}"
+
+
+def test_aider_s_api_error_fails_the_iteration_though_it_exits_0(project):
+    _fake_aider(project, "litellm.BadRequestError: OpenAIException - Error code: 400")
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "aider", "--max-failures", "2", "--backoff", "0")
+    assert r.returncode == 1 and "litellm.BadRequestError" in project.result("a")["reason"]
+
+
+def test_aider_giving_up_on_a_rate_limit_is_waited_out_not_counted(project):
+    _fake_aider(project, "The API provider has rate limited you. Try again later or check your quotas.")
+    project.run("spawn", "a", str(project.roadmap()), "--agent", "aider", "--max-iterations", "1",
+                "--rate-limit-backoff", "600", "--detach")
+    state = project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    assert state["waiting_for"].startswith("rate limit until ")
+    project.run("stop", "a")
+
+
+def test_a_marker_in_a_file_aider_writes_does_not_complete(project):
+    _fake_aider(project, "notes.md\n```\n<promise>COMPLETE</promise>\n```\nApplied edit to notes.md")
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", "aider", "--max-iterations", "1")
+    assert r.returncode == 3 and project.result("a")["status"] == "incomplete"

@@ -6,6 +6,8 @@ import json
 import os
 import signal
 
+import pytest
+
 from conftest import wait_for
 
 from metaharness.tree import parse_iso
@@ -132,3 +134,40 @@ def test_the_loop_goes_on_to_its_result_while_a_hook_is_still_running(project):
     assert wait_for(lambda: done.exists() and done.read_text() == "released\n", project.tree)
     assert project.run("wait", "a").returncode == 0
     assert _of(project, "hook_failed") == []
+
+
+# A structured agent that never stops printing and never gets anywhere: the first line of a
+# real session, then partial output forever (Claude's --include-partial-messages tokens,
+# Gemini's reply chunks).
+DRIPS = {
+    "claude": ('{"type":"system","subtype":"init","session_id":"s1","model":"m","tools":[]}',
+               '{"type":"stream_event","event":{"type":"content_block_delta","index":0,'
+               '"delta":{"type":"text_delta","text":"and "}},"session_id":"s1","parent_tool_use_id":null}'),
+    "gemini": ('{"type":"init","timestamp":"2026-11-30T08:30:04.472Z","session_id":"s1","model":"gemini-2.5-pro"}',
+               '{"type":"message","timestamp":"2026-11-30T08:30:05.000Z","role":"assistant","content":"and ","delta":true}'),
+}
+
+
+@pytest.mark.parametrize("agent", sorted(DRIPS))
+def test_an_endless_drip_without_progress_is_a_stall_and_floods_no_events(project, agent):
+    first, drip = DRIPS[agent]
+    bin_dir = project.root / "fake-bin"
+    bin_dir.mkdir()
+    cli = bin_dir / agent
+    cli.write_text(f"#!/bin/sh\ncat > /dev/null\necho '{first}'\nwhile true; do echo '{drip}'; sleep 0.02; done\n")
+    cli.chmod(0o755)
+    project.env["PATH"] = f"{bin_dir}:{project.env['PATH']}"
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent", agent, "--stall-after", "1",
+                    "--on-stall", "stop", "--grace", "1")
+    assert r.returncode == 1 and project.result("a")["reason"].startswith("stalled: no output for"), \
+        project.result("a")
+    kinds = [e["event"] for e in project.events("a")]
+    assert "unknown" not in kinds and kinds.count("stalled") == 1
+    assert project.state("a").get("stalled_since") is None  # over when the iteration is
+
+
+def test_the_stall_flag_is_down_while_the_harness_waits_to_retry(project):
+    project.spawn("a", SILENT, "--stall-after", "0.3", "--on-stall", "restart", "--backoff", "600", "--grace", "1")
+    state = project.wait_for_state("a", lambda s: s["status"] == "waiting")
+    assert state.get("stalled_since") is None and "STALLED" not in project.run("status").stdout
+    project.run("stop", "a")

@@ -32,17 +32,17 @@ def meta(name):
     return json.loads((FIXTURES / "transcripts" / name.replace(".jsonl", ".meta.json")).read_text())
 
 
-# transcript: (error substring or None, rate limited, turns, input tokens, output tokens, cost, tool calls, complete)
+# transcript: (error substring or None, rate limited, turns (model replies), input tokens, output tokens, cost, tool calls, complete)
 EXPECTED = {
     "claude-success.jsonl": (None, False, 2, 2500, 60, 0.014, 1, True),
     "claude-tool_error.jsonl": (None, False, 2, 2500, 50, 0.0137, 1, False),
     "claude-api_error_400.jsonl": ("API Error: 400", False, 1, 0, 0, 0.0, 0, False),
     "claude-api_error_500_retries.jsonl": ("API Error: 500", False, 1, 0, 0, 0.0, 0, False),
-    "claude-max_turns.jsonl": ("reached the turn limit (4 turns)", False, 4, 3600, 90, 0.02025, 3, False),
+    "claude-max_turns.jsonl": ("reached the turn limit (4 turns)", False, 3, 3600, 90, 0.02025, 3, False),
     "claude-max_budget.jsonl": ("reached its spending limit", False, 1, 1200, 40, 0.007, 1, False),
-    "codex-success.jsonl": (None, False, 1, 2500, 60, 0.0, 1, True),
-    "codex-apply_patch.jsonl": (None, False, 1, 3900, 90, 0.0, 3, True),
-    "codex-tool_error.jsonl": (None, False, 1, 2500, 50, 0.0, 1, False),
+    "codex-success.jsonl": (None, False, 2, 2500, 60, 0.0, 1, True),
+    "codex-apply_patch.jsonl": (None, False, 3, 3900, 90, 0.0, 3, True),
+    "codex-tool_error.jsonl": (None, False, 2, 2500, 50, 0.0, 1, False),
     "codex-api_error_400.jsonl": ("fake: bad request", False, 0, 0, 0, 0.0, 0, False),
     "codex-api_error_429.jsonl": ("429 Too Many Requests", True, 0, 0, 0, 0.0, 0, False),
     "codex-stream_failed.jsonl": ("stream disconnected", False, 0, 0, 0, 0.0, 0, False),
@@ -50,10 +50,10 @@ EXPECTED = {
     "codex-rate_limit.jsonl": ("hit your usage limit", True, 0, 0, 0, 0.0, 0, False),
     "gemini-rate_limit.jsonl": ("exceeded your current quota", True, 0, 0, 0, 0.0, 0, False),
     "gemini-success.jsonl": (None, False, 2, 2500, 60, 0.0, 1, True),
-    "gemini-tool_error.jsonl": (None, False, 1, 2500, 50, 0.0, 1, False),
+    "gemini-tool_error.jsonl": (None, False, 2, 2500, 50, 0.0, 1, False),
     "gemini-api_error_400.jsonl": ("invalid argument", False, 0, 0, 0, 0.0, 0, False),
-    "gemini-max_turns.jsonl": ("Reached max session turns", False, 0, 3600, 90, 0.0, 3, False),
-    "gemini-loop_detected.jsonl": ("loop of identical tool calls", False, 0, 4800, 120, 0.0, 4, False),
+    "gemini-max_turns.jsonl": ("Reached max session turns", False, 3, 3600, 90, 0.0, 3, False),
+    "gemini-loop_detected.jsonl": ("loop of identical tool calls", False, 4, 4800, 120, 0.0, 4, False),
 }
 
 
@@ -261,3 +261,51 @@ def test_an_absurd_reset_in_a_rate_limit_event_is_logged_as_malformed_never_a_cr
     line = json.dumps(event).replace('"Infinity"', "Infinity")
     events = ClaudeParser().feed(line)
     assert all(e["event"] in ("malformed", "error", "unknown") for e in events)
+
+
+def test_claude_s_other_lines_are_known_not_unknown():
+    lines = [
+        '{"type":"system","subtype":"task_started","description":"explore the repo","session_id":"s"}\n',
+        '{"type":"system","subtype":"task_notification","status":"completed","summary":"found 3 files","session_id":"s"}\n',
+        '{"type":"system","subtype":"status","status":"compacting","session_id":"s"}\n',
+        '{"type":"system","subtype":"thinking_tokens","tokens":120,"session_id":"s"}\n',
+        '{"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta",'
+        '"text":"a"}},"session_id":"s"}\n',
+        '{"type":"rate_limit_event","rate_limit_info":{"status":"allowed","resetsAt":1796031000},"session_id":"s"}\n',
+    ]
+    _, events = parse("claude-x", lines=lines)
+    assert [e["event"] for e in events] == ["task", "task"]
+    assert events[0] == {"event": "task", "state": "started", "about": "explore the repo"}
+    assert events[1]["about"] == "found 3 files"
+
+
+AIDER_EDIT = """\
+I'll create the file with the marker the tests look for.
+
+notes.md
+```
+Say <promise>COMPLETE</promise> when done.
+```
+
+Tokens: 2.5k sent, 60 received. Cost: $0.0042 message, $0.0042 session.
+Applied edit to notes.md
+"""
+
+
+def test_aider_markers_in_the_files_it_writes_do_not_count_and_its_usage_does():
+    report, _ = parse("aider-x", lines=AIDER_EDIT.splitlines(keepends=True))
+    assert "COMPLETE" not in report.final_text and not report.is_error
+    assert (report.input_tokens, report.output_tokens, report.cost_usd, report.turns) == (2500, 60, 0.0042, 1)
+    report, _ = parse("aider-x", lines=(AIDER_EDIT + "<promise>COMPLETE</promise>\n").splitlines(keepends=True))
+    assert "<promise>COMPLETE</promise>" in report.final_text  # said outside the file: it counts
+
+
+@pytest.mark.parametrize("line, limited", [
+    ("litellm.BadRequestError: OpenAIException - Error code: 400 - {'error': {'message': 'bad request'}}", False),
+    ("litellm.APIConnectionError: OpenAIException - Connection error.", False),
+    ("The API provider has rate limited you. Try again later or check your quotas.", True),
+    ("litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached", True),
+])
+def test_aider_s_errors_and_rate_limits_fail_the_iteration_though_it_exits_0(line, limited):
+    report, _ = parse("aider-x", lines=["Aider v0.86.1\n", line + "\n", "Tokens: 100 sent, 0 received.\n"])
+    assert report.is_error and report.error == line.strip() and report.rate_limited == limited
