@@ -85,7 +85,8 @@ class Options:
         "sandbox, no approvals), gemini --approval-mode (default yolo)", "MODE")
     agent_args: tuple[str, ...] = option((), _text, "extra argument for the agent CLI (repeatable)", "ARG",
                                          key="agent_arg")
-    resume_session: bool = option(False, _flag, "continue the previous iteration's session (claude --resume)")
+    resume_session: bool = option(False, _flag, "continue the previous iteration's session (claude --resume, codex "
+                                  "exec resume, gemini --resume; aider and commands have none to continue)")
     budget_usd: float | None = option(None, values.positive_amount, "end incomplete once the agent has cost this much",
                                       "USD")
     budget_groups: tuple[str, ...] = option((), values.account, "a named budget this harness spends from, "

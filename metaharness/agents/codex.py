@@ -88,12 +88,18 @@ class CodexAdapter:
     structured = True
 
     def invocation(self, options: dict[str, Any], prompt: str, prompt_file: str) -> Invocation:
-        argv = ["codex", "exec", "--json", "--skip-git-repo-check"]
+        session = options.get("resume_session_id")
+        # `codex exec resume SESSION -` continues a session; it has no -s: the sandbox mode goes in as config.
+        argv = ["codex", "exec"] + (["resume"] if session else []) + ["--json", "--skip-git-repo-check"]
         mode = options.get("permission_mode")
-        argv += ["-s", mode] if mode else ["--dangerously-bypass-approvals-and-sandbox"]
+        if not mode:
+            argv.append("--dangerously-bypass-approvals-and-sandbox")
+        else:
+            argv += ["-c", f'sandbox_mode="{mode}"'] if session else ["-s", mode]
         if options.get("model"):
             argv += ["-m", options["model"]]
-        return Invocation(argv + list(options.get("agent_args") or []) + ["-"], stdin=prompt.encode())
+        return Invocation(argv + list(options.get("agent_args") or []) + ([session] if session else []) + ["-"],
+                          stdin=prompt.encode())
 
     def parser(self) -> CodexParser:
         return CodexParser()

@@ -85,6 +85,8 @@ class GeminiAdapter:
                 "--approval-mode", options.get("permission_mode") or "yolo"]
         if options.get("model"):
             argv += ["-m", options["model"]]
+        if options.get("resume_session_id"):  # a session's UUID, as its init line gave it
+            argv += ["--resume", options["resume_session_id"]]
         return Invocation(argv + list(options.get("agent_args") or []), stdin=prompt.encode())
 
     def parser(self) -> GeminiParser:

@@ -64,6 +64,27 @@ def test_claude_can_resume_the_previous_session(project):
     assert second["argv"][second["argv"].index("--resume") + 1] == "f74decc8-c6fb-41d8-bcf0-58b15e17c807"
 
 
+def test_codex_resumes_with_exec_resume_and_gemini_with_resume(project):
+    log = project.fake_cli("codex", "codex-tool_error.jsonl", "codex-success.jsonl")
+    assert project.run("spawn", "c", str(project.roadmap("c.md")), "--agent", "codex", "--resume-session",
+                       "--permission-mode", "workspace-write").returncode == 0
+    first, second = _calls(log)
+    assert first["argv"][1:3] == ["exec", "--json"] and "-s" in first["argv"]
+    assert second["argv"][1:4] == ["exec", "resume", "--json"] and "-s" not in second["argv"]
+    assert 'sandbox_mode="workspace-write"' in second["argv"]
+    assert second["argv"][-2:] == ["01a2080d-09d1-7082-a1fc-473304dff7d2", "-"]  # the first run's thread
+    for call in (first, second):
+        assert call["stdin"].startswith("You are agent")
+    json_log = project.root / "fake-log"
+    for p in json_log.iterdir():
+        p.unlink()
+    project.fake_cli("gemini", "gemini-tool_error.jsonl", "gemini-success.jsonl")
+    assert project.run("spawn", "g", str(project.roadmap("g.md")), "--agent", "gemini", "--resume-session").returncode == 0
+    first, second = _calls(json_log)
+    assert "--resume" not in first["argv"]
+    assert second["argv"][second["argv"].index("--resume") + 1] == "d22a3939-d4e8-46f8-a661-1e98a7e3008b"
+
+
 @pytest.mark.parametrize("agent, transcript, reason", [
     ("claude", "claude-max_turns.jsonl", "reached the turn limit (4 turns)"),
     ("claude", "claude-api_error_400.jsonl", "API Error: 400"),

@@ -309,3 +309,13 @@ def test_aider_markers_in_the_files_it_writes_do_not_count_and_its_usage_does():
 def test_aider_s_errors_and_rate_limits_fail_the_iteration_though_it_exits_0(line, limited):
     report, _ = parse("aider-x", lines=["Aider v0.86.1\n", line + "\n", "Tokens: 100 sent, 0 received.\n"])
     assert report.is_error and report.error == line.strip() and report.rate_limited == limited
+
+
+def test_codex_resumes_with_only_the_flags_exec_resume_accepts():
+    accepted = _help_options((FIXTURES / "help" / "codex-exec-resume-help.txt").read_text())
+    for mode in (None, "workspace-write"):
+        argv = adapter_for("codex").invocation({"model": "m", "resume_session_id": "abc", "permission_mode": mode,
+                                                "agent_args": []}, "prompt", "/tmp/prompt").argv
+        assert argv[1:3] == ["exec", "resume"] and argv[-2:] == ["abc", "-"]
+        flags = {a.split("=")[0] for a in argv[3:] if a.startswith("-") and a != "-"}
+        assert flags <= accepted, flags - accepted
