@@ -129,3 +129,62 @@ def test_the_tool_commands_of_the_real_claude_cli_end_with_the_iteration(project
     finally:
         server.shutdown()
     assert _carrying(instance) == []
+
+
+def _scenario(project, scenario, *args, tasks=1):
+    server = serve(scenario=scenario)
+    try:
+        _use_claude(project, f"http://127.0.0.1:{server.server_address[1]}", ANTHROPIC_API_KEY="dummy",
+                    CLAUDE_CODE_MAX_RETRIES="0")
+        r = project.run("spawn", "a", str(project.roadmap("roadmap.md", tasks=tasks)), "--agent", "claude",
+                        "--max-turns", "5", "--iteration-timeout", "2m", "--grace", "2", "--backoff", "0", *args)
+    finally:
+        server.closing.set()
+        server.shutdown()
+    return r, project.result("a")
+
+
+@pytest.mark.parametrize("scenario, words", [("api_500", "500"), ("api_400", "400")])
+def test_an_api_error_fails_the_real_claude_iteration(project, scenario, words):
+    r, result = _scenario(project, scenario, "--max-failures", "1")
+    assert r.returncode == 1 and words in result["reason"], result
+    assert _carrying(result["instance"]) == []
+
+
+@pytest.mark.parametrize("scenario", ["hang", "drip"])
+def test_no_progress_from_the_real_claude_is_a_stall(project, scenario):
+    r, result = _scenario(project, scenario, "--stall-after", "3", "--on-stall", "stop")
+    assert r.returncode == 1 and result["reason"].startswith("stalled: no output for"), result
+    kinds = [e["event"] for e in project.events("a")]
+    assert kinds.count("stalled") == 1 and "unknown" not in kinds
+    assert _carrying(result["instance"]) == []
+
+
+def test_the_real_claude_blocked(project):
+    r, result = _scenario(project, "blocked")
+    assert r.returncode == 6 and result["reason"] == "The roadmap asks for credentials I do not have."
+
+
+@pytest.mark.parametrize("scenario", ["marker_in_tool", "marker_in_preamble"])
+def test_the_real_claude_s_marker_outside_its_answer_does_not_complete(project, scenario):
+    r, result = _scenario(project, scenario, "--max-iterations", "1")
+    assert r.returncode == 3 and result["status"] == "incomplete", result
+
+
+def test_the_real_claude_s_second_iteration_carries_a_message(project):
+    server = serve(scenario="api_400")
+    try:
+        _use_claude(project, f"http://127.0.0.1:{server.server_address[1]}", ANTHROPIC_API_KEY="dummy",
+                    CLAUDE_CODE_MAX_RETRIES="0")
+        r = project.run("spawn", "a", str(project.roadmap("roadmap.md", tasks=1)), "--agent", "claude", "--max-turns",
+                        "5", "--iteration-timeout", "2m", "--backoff", "2", "--detach")
+        assert r.returncode == 0
+        project.wait_for_state("a", lambda s: s["status"] == "waiting")
+        assert project.run("send", "a", "use sqlite").returncode == 0
+        server.scenario = "success"  # type: ignore[attr-defined]
+        assert project.run("wait", "a", "-t", "120").returncode == 0
+    finally:
+        server.closing.set()
+        server.shutdown()
+    assert project.result("a")["iterations"] == 2
+    assert "use sqlite" in (project.tree / "a" / "iterations" / "0002" / "prompt").read_text()
