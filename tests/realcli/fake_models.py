@@ -1,10 +1,13 @@
-"""Scripted stand-ins for the OpenAI Responses API (Codex CLI) and the Gemini API's
-streamGenerateContent (Gemini CLI), on loopback, for running the real CLIs offline.
+"""Scripted stand-ins for the OpenAI Responses API (Codex CLI), the Gemini API's
+streamGenerateContent (Gemini CLI) and OpenAI chat completions (aider), on loopback, for
+running the real CLIs offline.
 
-One server answers both: POST /v1/responses and POST /v1beta/models/M:streamGenerateContent.
+One server answers all three: POST /v1/responses, POST /v1beta/models/M:streamGenerateContent
+and POST /v1/chat/completions (GET /v1/models too).
 Its `scenario` decides the answer:
 - success: the model runs the shell tool with `command`, then answers FINAL_TEXT;
-- marker_in_tool: the tool writes the completion marker into a file; the answer lacks it;
+- marker_in_tool: the tool writes the completion marker into a file; the answer lacks it
+  (aider: marker_in_edit, the marker only inside the file it writes);
 - blocked: the model answers at once that it is blocked;
 - api_500 / api_400: that HTTP error, every time;
 - limit_reset: a usage limit that states its reset (Codex: usage_limit_reached with
@@ -44,6 +47,8 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802
+        if self.path.startswith("/v1/models"):  # aider lists the models
+            return self._json({"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "fake"}]})
         self._json({"error": {"message": f"no {self.path}"}}, 404)
 
     def do_POST(self) -> None:  # noqa: N802
@@ -61,6 +66,8 @@ class Handler(BaseHTTPRequestHandler):
                                          "status": "INTERNAL" if status == 500 else "INVALID_ARGUMENT"}}, status)
         if scenario in ("limit", "limit_reset"):
             return self._limited(gemini, scenario == "limit_reset")
+        if self.path.startswith("/v1/chat/completions"):
+            return self._chat(scenario)
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
@@ -95,6 +102,19 @@ class Handler(BaseHTTPRequestHandler):
                  "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": sum(USAGE)}
         self._sse({"type": "response.completed", "response": {**response, "status": "completed", "output": [item],
                                                               "usage": usage}})
+
+    # -- OpenAI chat completions (aider, --no-stream, whole-file edits) ----------------------
+
+    def _chat(self, scenario: str) -> None:
+        if scenario == "blocked":
+            text = BLOCKED_TEXT
+        elif scenario == "marker_in_edit":  # the marker only inside the file it writes
+            text = "I'll write the notes.\n\nnotes.txt\n```\n<promise>COMPLETE</promise>\n```\n"
+        else:
+            text = f"I'll write the file.\n\nout.txt\n```\nhello\n```\n\n{FINAL_TEXT}\n"
+        self._json({"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": "fake-model",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": USAGE[0], "completion_tokens": USAGE[1], "total_tokens": sum(USAGE)}})
 
     # -- Gemini streamGenerateContent ----------------------------------------------------
 
