@@ -52,7 +52,7 @@ def table(records: list[dict[str, Any]], width: int | None = None) -> str:
             tokens(usage.get("input_tokens", 0) + usage.get("output_tokens", 0)) if usage.get("input_tokens") else "-",
             cost(usage), clip(r["last_tool"] or "-", TOOL_WIDTH),
             " ".join(r["alerts"]) or "-",
-        ) + ((r["host"] or "-",) if with_host else ()) + ((_branch(r["worktree"]),) if with_branch else ()))
+        ) + ((r["host"] or "-",) if with_host else ()) + ((_branch(r["worktree"], r["merge"]),) if with_branch else ()))
     headers = COLUMNS + (("HOST",) if with_host else ()) + (("BRANCH",) if with_branch else ())
     if width is None:
         return render(headers, rows)
@@ -152,10 +152,17 @@ def tokens(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
 
 
-def _branch(wt: dict[str, Any] | None) -> str:
-    """mh/a +2 dirty: the branch, its commits ahead of its base, uncommitted changes."""
+MERGE_WORDS = {"merged": "MERGED", "conflict": "CONFLICT", "check_failed": "CHECK FAILED"}
+
+
+def _branch(wt: dict[str, Any] | None, merged: dict[str, Any] | None) -> str:
+    """mh/a +2 dirty: the branch, its commits ahead of its base, uncommitted changes, and
+    what mh-merge made of it (MERGED into main, CONFLICT, CHECK FAILED)."""
     if not wt:
         return "-"
+    landed = ""
+    if merged and merged["status"] in MERGE_WORDS:
+        landed = f" {MERGE_WORDS[merged['status']]}" + (f" into {merged.get('into')}" if merged["status"] == "merged" else "")
     if "error" in wt:
-        return f"{wt['branch']} ({wt['error']})"
-    return f"{wt['branch']} +{wt['ahead']} {'dirty' if wt['dirty'] else 'clean'}"
+        return f"{wt['branch']} ({wt['error']}){landed}"
+    return f"{wt['branch']} +{wt['ahead']} {'dirty' if wt['dirty'] else 'clean'}{landed}"

@@ -114,8 +114,20 @@ def describe(view: Any) -> dict[str, Any]:
         "reason": result.get("reason") or state.get("reason") or view.problem,
         "exit_code": result.get("exit_code"), "worktree": _worktree(view),
         "check": result.get("check") or state.get("check"),  # the last --verify run
+        "merge": _merge_record(view),
         "final_answer": result.get("final_answer"),
     }
+
+
+def _merge_record(view: Any) -> dict[str, Any] | None:
+    """What mh-merge last did with its branch (merge.py), if anything."""
+    import json
+
+    try:
+        record = json.loads((view.dir / "merge.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("status"), str) else None
 
 
 def _worktree(view: Any) -> dict[str, Any] | None:
@@ -140,6 +152,9 @@ def alerts(view: Any, now: float, beat_age: float | None) -> list[str]:
     state, found = view.state, []
     if view.status.value == "dead":
         found.append("DEAD")
+    merged = _merge_record(view)
+    if merged and merged["status"] in ("conflict", "check_failed"):
+        found.append(f"MERGE-{merged['status'].upper().replace('_', '-')}")
     check = (view.result or {}).get("check") or state.get("check")
     if isinstance(check, dict) and check.get("passed") is False:
         found.append("CHECK-FAILED")

@@ -188,7 +188,10 @@ def start_elsewhere(tree: Path, spec: Spec, cwd: Path) -> None:
 
     from metaharness import process
 
-    reply = process.capture_bounded([sys.executable, "-m", "metaharness.start"],
+    # Where this metaharness lives, first on the path: a checkout's bin/ runs under any python3.
+    root = str(Path(__file__).resolve().parent.parent)
+    boot = f"import sys; sys.path.insert(0, {root!r}); from metaharness.start import _start_here; sys.exit(_start_here())"
+    reply = process.capture_bounded([sys.executable, "-c", boot],
                                     {**os.environ, "MH_ROOT": str(tree.parent)}, _START_TIMEOUT_SECONDS,
                                     cwd=cwd, input=json.dumps(spec.to_json()))
     if reply is None:
@@ -202,7 +205,7 @@ def start_elsewhere(tree: Path, spec: Spec, cwd: Path) -> None:
 
 
 def _start_here() -> int:
-    """`python -m metaharness.start`: the Spec (JSON) on stdin, the answer on stdout."""
+    """The fresh interpreter of start_elsewhere: the Spec (JSON) on stdin, the answer on stdout."""
     import json
 
     from metaharness.roadmap import load_roadmap

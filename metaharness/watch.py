@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
     Alert = dict[str, Any]
 
-ALERT_EVENTS: Final = frozenset({"stalled", "looping", "rate_limited", "hook_failed", "paused", "resumed", "ended"})
+ALERT_EVENTS: Final = frozenset({"stalled", "looping", "rate_limited", "hook_failed", "paused", "resumed", "ended",
+                                 "merge_conflict", "merge_check_failed"})
 REMOTE_CHECK_SECONDS: Final = 5.0
 
 

@@ -236,6 +236,12 @@ def uncommitted_files(directory: Path) -> int:
     return len(git(directory, "status", "--porcelain", "--untracked-files=all").stdout.splitlines())
 
 
+def tracked_changes(directory: Path) -> int:
+    """How many tracked files in `directory` differ from HEAD (untracked ones, which a
+    fast-forward leaves alone unless it would overwrite them, are not counted)."""
+    return len(git(directory, "status", "--porcelain", "--untracked-files=no").stdout.splitlines())
+
+
 def unmerged_commits(repo: Path, branch: str, *ignoring: str) -> int:
     """How many commits of `branch` no other branch, local or remote-tracking, contains
     (counting none of the branches `ignoring`)."""

@@ -258,6 +258,20 @@ def test_the_worktree_example_merges_one_branch_and_cleans_up(tmp_path):
     assert branches.stdout.split() == ["*", "main"]
 
 
+def test_the_merge_queue_example_lands_two_resolves_one_and_cleans_up(tmp_path):
+    r = subprocess.run([str(REPO / "examples" / "merge-queue.sh"), str(tmp_path / "work")], cwd=tmp_path,
+                       env=base_env(tmp_path), capture_output=True, text=True, timeout=TIMEOUT * 2)
+    assert r.returncode == 0, r.stderr
+    assert "docs: conflict: mh/docs conflicts with main in NOTES.md: nothing changed" in r.stdout
+    assert "docs: merged into main at " in r.stdout and "resolved by docs-resolve" in r.stdout
+    assert "MERGE-CONFLICT" in r.stdout and "MERGED into main" in r.stdout
+    work = tmp_path / "work"
+    assert (work / "NOTES.md").read_text() == "# Notes\n- from main\n- from docs\n"
+    assert (work / "api.txt").exists() and (work / "ui.txt").exists()
+    branches = subprocess.run(["git", "-C", str(work), "branch", "--list"], capture_output=True, text=True)
+    assert branches.stdout.split() == ["*", "main"]
+
+
 def test_the_waiting_tests_also_pass_with_the_polling_observer(tmp_path):
     """MH_POLL=1 (for NFS, where inotify is blind) must pass the same waiting tests."""
     waiting = ["tests/cli/test_mh_wait.py", "tests/cli/test_mh_events.py", "tests/cli/test_mh_logs.py",

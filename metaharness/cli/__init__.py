@@ -27,6 +27,7 @@ VERBS: Final[dict[str, str]] = {
     "logs": "show or follow what a harness's agent said",
     "diff": "what a --worktree harness changed against its base",
     "clean": "remove finished harnesses and their worktrees, never unmerged work",
+    "merge": "land --worktree harnesses' branches on a branch, one at a time, checked",
     "watch": "print every stall, loop, failure and death as it happens",
     "context": "set, get and list the key/value context all harnesses share",
     "artifact": "publish and fetch versioned files between harnesses",

@@ -342,6 +342,8 @@ def _zoo_commands(verb: str, ids: list[str]) -> list[Command]:
         "diff": each("ID"),
         "clean": [("clean", "--dry-run"), ("clean", "--dry-run", "--json"), ("clean", "--dry-run", *many)]
         + each("--dry-run", "ID"),
+        "merge": [("merge", "--all-completed", "--into", "main", "--dry-run"), ("merge", "--dry-run", "--into", "main", *many)]
+        + each("--dry-run", "--into", "main", "ID"),
         "mh": [("mh", "status"), ("mh", "wait", "--all", "-t", "0.1"), ("mh", "events", "events-garbage")],
     }[verb]
 
@@ -453,6 +455,7 @@ def _tree_commands(verb: str) -> list[Command]:
         "pool": [("pool", "--exit-when-empty", "-q", "--agent-cmd", "true")],
         "diff": [("diff", "good")],
         "clean": [("clean",)],
+        "merge": [("merge", "good", "--into", "main")],
         "mh": [("mh", "status")],
     }[verb]
 
@@ -513,6 +516,7 @@ def _argument_commands(verb: str) -> list[Command]:
            ("pool", "ls", "--bogus")],
         "diff": ids("ID"),
         "clean": ids("--dry-run", "ID"),
+        "merge": ids("ID", "--into", "main") + durs("good", "--into", "main", "--verify", "true", "--verify-timeout", "DUR"),
         "mh": ids("ID") + ids("status", "ID"),
     }[verb]
 
