@@ -201,3 +201,18 @@ def test_a_conflict_can_be_handed_to_a_resolver_harness(project, repo):
     record = json.loads((project.tree / "b" / "merge.json").read_text())
     assert record["status"] == "merged" and record["reason"].startswith("resolved by b-resolve")
     assert _git(repo, "merge-base", "--is-ancestor", "mh/b", "main") == ""  # b's own commit is in main too
+
+
+def test_mh_watch_reports_a_conflict_and_a_failed_check(project, repo):
+    for harness_id in ("a", "b"):
+        _harness(project, harness_id, f'echo "{harness_id} was here" >> NOTES.md && git commit -qam {harness_id}')
+    _harness(project, "c", _own_file("c"))
+    watcher = project.start("watch", "--json")
+    project.run("merge", "a", "b", "--into", "main", "--on-conflict", "skip")
+    project.run("merge", "c", "--into", "main", "--verify", "false")
+    seen = {}
+    while set(seen) != {"merge_conflict", "merge_check_failed"}:
+        alert = json.loads(watcher.stdout.readline())
+        seen[alert["event"]] = alert
+    assert seen["merge_conflict"]["id"] == "b" and "NOTES.md" in seen["merge_conflict"]["reason"]
+    assert seen["merge_check_failed"]["id"] == "c"
