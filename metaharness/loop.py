@@ -168,7 +168,7 @@ class Supervisor:
         last_outcome = "This is the first iteration."
         iteration = 0
         try:
-            if read_roadmap(self._roadmap)[1].all_done:
+            if read_roadmap(self._roadmap)[1].all_done and not self.spec.verify:  # with a check, a claim like any
                 return Status.COMPLETED, "every roadmap task was already checked"
         except (OSError, UnicodeDecodeError):
             pass  # reported by the iteration that needs it

@@ -196,3 +196,11 @@ def test_a_race_is_won_by_the_first_verified_completion_not_the_first_claim(proj
     assert r.returncode == 0, r.stderr
     record = json.loads(r.stdout)
     assert record["winner"] == "slow" and record["harnesses"]["fast"]["status"] == "incomplete"
+
+
+def test_a_roadmap_already_all_checked_is_still_verified(project):
+    road = project.roadmap(done=2)
+    r = project.run("spawn", "a", str(road), "--agent-cmd", "true", "--verify", "false", "--max-iterations", "1")
+    assert r.returncode == 3 and project.result("a")["check"]["passed"] is False
+    r = project.run("spawn", "b", str(project.roadmap("b.md", done=2)), "--agent-cmd", "true")
+    assert r.returncode == 0 and project.result("b")["iterations"] == 0  # without a check: done already
