@@ -336,7 +336,7 @@ class IterationRunner:
 
         usd, unpriced = prices.estimate(self.dir.parent, by_model)
         report.cost_usd = report.estimated_cost_usd = usd
-        if unpriced or not by_model:
+        if unpriced or (not by_model and self._adapter.structured):  # a command that names no model: its choice
             self._events.emit("cost_unknown", models=unpriced, reason="no price for these models (.harness/prices.json)"
                               if unpriced else "the agent did not say which model it used")
 
