@@ -91,6 +91,10 @@ def read_track(directory: Path, label: str, now: float) -> Track:
         elif kind == "message_taken":
             track.marks.append((t, "message", f"message from {event.get('sender')}"))
         elif kind in ("verify_passed", "verify_failed"):
+            if kind == "verify_failed":  # a refused claim: the iteration that made it did not end well
+                claimed = f"iteration {event.get('iteration')}:"
+                track.iterations = [(a, b, "failed", f"{what}; the check refused its claim") if what.startswith(claimed)
+                                    else (a, b, o, what) for a, b, o, what in track.iterations]
             track.marks.append((t, kind, f"check {'passed' if kind == 'verify_passed' else 'failed'} "
                                          f"(exit {event.get('exit_code')}, {event.get('duration_s')}s)"))
         elif kind == "ended":
