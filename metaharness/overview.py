@@ -123,6 +123,8 @@ def _merge_record(view: Any) -> dict[str, Any] | None:
     """What mh-merge last did with its branch (merge.py), if anything."""
     import json
 
+    if not view.spec.get("worktree"):
+        return None  # only a --worktree harness has a branch to merge: no file to look for
     try:
         record = json.loads((view.dir / "merge.json").read_text())
     except (OSError, ValueError):
