@@ -3,7 +3,8 @@ offline (ANTHROPIC_BASE_URL=http://127.0.0.1:PORT).
 
 The script: when the conversation's last message is not a tool result, the model asks to
 run `Bash` with SCRIPT_COMMAND (or the command given to serve()); once it has the result, it answers FINAL_TEXT.
-Other scenarios, as in fake_models.py: api_500, api_400, hang, drip, blocked, marker_in_tool,
+Other scenarios, as in fake_models.py: api_500, api_400, limit (a 429 stating no reset), hang, drip,
+blocked, marker_in_tool,
 and marker_in_preamble (the marker in the text before the tool call, not in the answer). Requests are
 answered as server-sent events when they ask for a stream, as one JSON message otherwise.
 
@@ -66,6 +67,9 @@ class Handler(BaseHTTPRequestHandler):
         if scenario in ("api_500", "api_400"):
             kind = "api_error" if scenario == "api_500" else "invalid_request_error"
             return self._json({"type": "error", "error": {"type": kind, "message": f"fake: {scenario}"}}, int(scenario[-3:]))
+        if scenario == "limit":  # a plain 429, no reset stated (an API key's rate limit)
+            return self._json({"type": "error", "error": {"type": "rate_limit_error",
+                                                          "message": "Number of requests has exceeded your rate limit"}}, 429)
         if scenario in ("hang", "drip") and body.get("stream"):
             return self._linger(body, scenario == "drip")
         blocks, stop = _reply(body, getattr(self.server, "command", SCRIPT_COMMAND), scenario)

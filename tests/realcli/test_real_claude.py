@@ -4,6 +4,7 @@ API on 127.0.0.1. Skipped where the CLI is not installed; .ci/run installs it.""
 import json
 import os
 import shutil
+import signal
 import time
 from datetime import datetime
 from pathlib import Path
@@ -188,3 +189,51 @@ def test_the_real_claude_s_second_iteration_carries_a_message(project):
         server.shutdown()
     assert project.result("a")["iterations"] == 2
     assert "use sqlite" in (project.tree / "a" / "iterations" / "0002" / "prompt").read_text()
+
+
+def test_the_real_claude_s_429_without_a_reset_is_backed_off_not_counted(project):
+    server = serve(scenario="limit")
+    try:
+        _use_claude(project, f"http://127.0.0.1:{server.server_address[1]}", ANTHROPIC_API_KEY="dummy",
+                    CLAUDE_CODE_MAX_RETRIES="0")
+        r = project.run("spawn", "a", str(project.roadmap("roadmap.md", tasks=1)), "--agent", "claude", "--max-turns",
+                        "5", "--iteration-timeout", "2m", "--max-failures", "1", "--rate-limit-backoff", "600",
+                        "--account", "acme", "--detach")
+        assert r.returncode == 0
+        state = project.wait_for_state("a", lambda s: s["status"] == "waiting", timeout=120)
+        assert state["waiting_for"].startswith("rate limit until ")
+        assert (project.tree / "limits" / "acme").is_file()
+        project.run("stop", "a")
+        assert project.run("wait", "a", "-t", "60").returncode == 4
+    finally:
+        server.closing.set()
+        server.shutdown()
+    assert project.result("a")["iterations"] == 1 and _carrying(project.result("a")["instance"]) == []
+
+
+def test_ctrl_c_to_the_real_claude_s_harness_mid_tool_leaves_nothing_behind(project):
+    import subprocess
+    import sys
+
+    from conftest import BIN
+
+    server = serve(command="sh -c 'echo $$ > tool.pid; exec sleep 300'")
+    try:
+        _use_claude(project, f"http://127.0.0.1:{server.server_address[1]}")
+        spawn = subprocess.Popen(
+            [sys.executable, str(BIN / "mh-spawn"), "a", str(project.roadmap("roadmap.md", tasks=1)), "--agent",
+             "claude", "--max-turns", "5", "--grace", "2", "--iteration-timeout", "2m"], cwd=project.root,
+            env=project.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            assert wait_for(lambda: (project.root / "tool.pid").exists() and (project.root / "tool.pid").stat().st_size,
+                            project.root)
+            instance = project.state("a")["instance"]
+            spawn.send_signal(signal.SIGINT)
+            assert spawn.wait(60) == 130, spawn.stderr.read()
+        finally:
+            if spawn.poll() is None:
+                spawn.kill()
+                spawn.wait()
+    finally:
+        server.shutdown()
+    assert _carrying(instance) == [] and project.result("a")["status"] == "interrupted"
