@@ -284,7 +284,7 @@ I'll create the file with the marker the tests look for.
 
 notes.md
 ```
-Say <promise>COMPLETE</promise> when done.
+<promise>COMPLETE</promise>
 ```
 
 Tokens: 2.5k sent, 60 received. Cost: $0.0042 message, $0.0042 session.
