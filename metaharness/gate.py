@@ -45,6 +45,20 @@ def tail(path: Path, limit: int = TAIL_CHARS) -> str:
     return text[-limit:]
 
 
+def run_check(command: str, directory: Path, output: Path, timeout: float, env: dict[str, str],
+              wake: threading.Event, cancelled: Callable[[], str | None]) -> dict[str, Any]:
+    """Run a check command with /bin/sh in `directory`, its output (both streams) in
+    `output`; how it went: command, exit_code (None if ended), passed, duration_s,
+    ended_by, output and tail. --verify's and mh-merge's."""
+    started = time.monotonic()
+    with open(output, "wb") as out:
+        code, why = process.run_gate(["/bin/sh", "-c", command], env, directory, out.fileno(), out.fileno(),
+                                     timeout, wake, cancelled)
+    return {"command": command, "exit_code": code, "passed": code == 0,
+            "duration_s": round(time.monotonic() - started, 3), "ended_by": why, "output": str(output),
+            "tail": tail(output)}
+
+
 class Gate:
     """One harness's blocking hooks and check."""
 
@@ -85,13 +99,9 @@ class Gate:
         command, output = self.spec.verify or "", it_dir / "verify"
         self._events.emit("verify_started", iteration=n, command=command)
         self._say(f"checking the claimed completion: {command}")
-        started = time.monotonic()
-        with open(output, "wb") as out:
-            code, why = process.run_gate(["/bin/sh", "-c", command], self._env(), workdir, out.fileno(), out.fileno(),
-                                         self.spec.verify_timeout, self._wake, self._cancelled(deadline))
-        check = {"command": command, "iteration": n, "exit_code": code, "passed": code == 0,
-                 "duration_s": round(time.monotonic() - started, 3), "ended_by": why,
-                 "output": str(output), "tail": tail(output)}
+        check = {**run_check(command, workdir, output, self.spec.verify_timeout, self._env(), self._wake,
+                             self._cancelled(deadline)), "iteration": n}
+        code, why = check["exit_code"], check["ended_by"]
         self.last_check = check
         self.state.publish(check={k: v for k, v in check.items() if k != "tail"})
         self._events.emit("verify_passed" if code == 0 else "verify_failed",

@@ -15,7 +15,6 @@ atomically, and an event in the harness's log. One mh-merge at a time per reposi
 from __future__ import annotations
 
 import os
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Iterator
 
 MERGE_RECORD = "merge.json"
-CHECK_TAIL_CHARS = 3000
 
 
 @typed_record(frozen=True)
@@ -94,7 +92,7 @@ def land(tree: Path, harness_id: str, target: Target, *, rebase: bool, verify: s
     if own.is_dir() and worktree.current_branch(own) == branch and worktree.uncommitted_files(own):
         return Outcome(harness_id, "skipped", target.branch, reason=f"its worktree {own} has uncommitted changes")
     tip = worktree.resolve(repo, f"refs/heads/{target.branch}")
-    if _contains(repo, tip, f"refs/heads/{branch}"):
+    if contains(repo, tip, f"refs/heads/{branch}"):
         return Outcome(harness_id, "merged", target.branch, tip, reason=f"{branch} is already in {target.branch}")
     if dry_run:
         return Outcome(harness_id, "would_merge", target.branch, reason=_would(repo, branch, tip, rebase))
@@ -119,7 +117,8 @@ def land(tree: Path, harness_id: str, target: Target, *, rebase: bool, verify: s
                    reason=f"{branch} {'rebased onto' if rebase else 'merged into'} {target.branch}")
 
 
-def _contains(repo: Path, commit: str, ref: str) -> bool:
+def contains(repo: Path, commit: str, ref: str) -> bool:
+    """Whether `ref` is already in `commit`'s history."""
     return worktree.git(repo, "merge-base", "--is-ancestor", ref, commit, check=False).returncode == 0
 
 
@@ -147,13 +146,16 @@ def _scratch_worktree(repo: Path, directory: Path, start: str) -> Iterator[None]
 
 
 def clear_leftovers(tree: Path, repo: Path) -> None:
-    """The scratch worktrees of an mh-merge that was killed. Called holding the merge lock,
-    so every one but this process's is a leftover."""
+    """The scratch worktrees (and check outputs) of an mh-merge that was killed. Called
+    holding the merge lock, so every one but this process's is a leftover."""
     import shutil
 
     scratch = tree / ".tmp"
     for entry in sorted(scratch.glob("merge-*")) if scratch.is_dir() else []:
-        if entry.name.endswith(f"-{os.getpid()}"):
+        if entry.name.removesuffix(".check").endswith(f"-{os.getpid()}"):
+            continue
+        if not entry.is_dir():  # a check's output
+            entry.unlink(missing_ok=True)
             continue
         with worktree.repository_lock(repo):
             worktree.git(repo, "worktree", "remove", "--force", str(entry), check=False)
@@ -168,28 +170,27 @@ def _combine(scratch: Path, branch: str, target: str, tip: str, rebase: bool) ->
     r = worktree.git(scratch, "-c", "user.name=mh-merge", "-c", "user.email=mh-merge@localhost", *args, check=False)
     if r.returncode == 0:
         return []
+    # The half-done rebase or merge goes with the scratch worktree: nothing to abort.
     files = [f for f in worktree.git(scratch, "diff", "--name-only", "--diff-filter=U").stdout.splitlines() if f]
-    worktree.git(scratch, "rebase" if rebase else "merge", "--abort", check=False)
     if not files:
         lines = (r.stderr or r.stdout).strip().splitlines()
         raise MhError(f"git {args[0]} of {branch} failed: {lines[-1] if lines else f'exit {r.returncode}'}", Exit.SYSTEM)
     return files
 
 
-def _check(command: str, directory: Path, timeout: float) -> dict[str, Any]:
-    import tempfile
+def _check(command: str, scratch: Path, timeout: float) -> dict[str, Any]:
+    """The check, run in the scratch worktree."""
     import threading
 
-    from metaharness import process
+    from metaharness.gate import run_check
 
-    started = time.monotonic()
-    with tempfile.TemporaryFile() as out:
-        code, why = process.run_gate(["/bin/sh", "-c", command], dict(os.environ), directory, out.fileno(),
-                                     out.fileno(), timeout, threading.Event(), lambda: None)
-        out.seek(0)
-        tail = out.read()[-4 * CHECK_TAIL_CHARS:].decode("utf-8", "replace")[-CHECK_TAIL_CHARS:]
-    return {"command": command, "exit_code": code, "passed": code == 0, "ended_by": why,
-            "duration_s": round(time.monotonic() - started, 3), "tail": tail}
+    output = scratch.with_name(scratch.name + ".check")  # gone with the scratch: merge.json keeps its tail
+    try:
+        check = run_check(command, scratch, output, timeout, dict(os.environ), threading.Event(), lambda: None)
+    finally:
+        output.unlink(missing_ok=True)
+    del check["output"]
+    return check
 
 
 def _advance(target: Target, old: str, new: str) -> None:

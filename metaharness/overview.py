@@ -121,12 +121,12 @@ def describe(view: Any) -> dict[str, Any]:
 
 def _merge_record(view: Any) -> dict[str, Any] | None:
     """What mh-merge last did with its branch (merge.py), if anything."""
-    import json
+    from metaharness.tree import read_json
 
     if not view.spec.get("worktree"):
         return None  # only a --worktree harness has a branch to merge: no file to look for
     try:
-        record = json.loads((view.dir / "merge.json").read_text())
+        record = read_json(view.dir / "merge.json")
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) and isinstance(record.get("status"), str) else None

@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 
 from metaharness.exits import Exit, MhError
-from metaharness.timeline import Track, read_track, svg
+from metaharness.timeline import COLOURS, Track, read_track, svg
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
@@ -78,19 +78,13 @@ def html(tree: Path, found: list[Track], record: dict[str, Any] | None, now: flo
     if found:
         parts.append(f'<div class="figure">{svg(found, now)}</div>')
         parts.append('<p class="legend">' + "".join(
-            f'<span><i style="background:{_colour(kind)}"></i>{escape(words)}</span>' for kind, words in LEGEND) + "</p>")
+            f'<span><i style="background:{COLOURS[kind]}"></i>{escape(words)}</span>' for kind, words in LEGEND) + "</p>")
     else:
         parts.append("<p>No harness to show.</p>")
     parts.append("<h2>Outcomes, cost and tokens</h2>")
     parts.append(_outcomes(found))
     parts.append("</body></html>\n")
     return "\n".join(parts)
-
-
-def _colour(kind: str) -> str:
-    from metaharness.timeline import COLOURS
-
-    return COLOURS[kind]
 
 
 def _summary(found: list[Track]) -> str:

@@ -131,7 +131,7 @@ def _completed(tree: Path, into: str) -> tuple[list[str], Path | None]:
     """Completed --worktree harnesses whose branch is not in `into` yet, oldest first."""
     from pathlib import Path
 
-    from metaharness import harness, worktree
+    from metaharness import harness, merge, worktree
 
     found = []
     for harness_id in harness.list_ids(tree):
@@ -139,10 +139,8 @@ def _completed(tree: Path, into: str) -> tuple[list[str], Path | None]:
         wanted = view.spec.get("worktree")
         if view.status.value != "completed" or not isinstance(wanted, dict) or not wanted.get("repo"):
             continue
-        repo = Path(wanted["repo"])
-        branch = f"refs/heads/{worktree.branch_for(harness_id)}"
-        if not worktree.branch_exists(repo, worktree.branch_for(harness_id)) or \
-                worktree.git(repo, "merge-base", "--is-ancestor", branch, f"refs/heads/{into}", check=False).returncode == 0:
+        repo, branch = Path(wanted["repo"]), worktree.branch_for(harness_id)
+        if not worktree.branch_exists(repo, branch) or merge.contains(repo, f"refs/heads/{into}", f"refs/heads/{branch}"):
             continue
         found.append(((view.result or {}).get("ended") or "", harness_id, repo))
     found.sort()

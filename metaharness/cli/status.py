@@ -143,9 +143,9 @@ def _watch(tree: Any, ids: list[str]) -> int:
 
 
 def _poke(fd: int) -> None:
-    try:
-        import os
+    import os
 
+    try:
         os.write(fd, b"!")
     except BlockingIOError:
         pass  # a wake-up is already waiting

@@ -17,11 +17,12 @@ and when it resets. Claude Code run with CLAUDE_CODE_OAUTH_TOKEN reports them as
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from realcli.fake_http import FakeApiHandler
 
 SCRIPT_COMMAND = "echo hello > out.txt && sed -i 's/- \\[ \\]/- [x]/' roadmap.md && cat out.txt"
 FINAL_TEXT = "Created out.txt and checked the task.\n<progress>wrote out.txt</progress>\n<promise>COMPLETE</promise>"
@@ -50,10 +51,7 @@ def _reply(request: dict[str, Any], command: str = SCRIPT_COMMAND,
     return [{"type": "text", "text": FINAL_TEXT}], "end_turn"
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
+class Handler(FakeApiHandler):
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
         if self.path.startswith("/v1/messages/count_tokens"):
@@ -83,21 +81,21 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("cache-control", "no-cache")
         self.end_headers()
         start = {**message, "content": [], "stop_reason": None, "usage": {"input_tokens": 1000, "output_tokens": 1}}
-        self._event("message_start", {"type": "message_start", "message": start})
+        self._sse({"type": "message_start", "message": start})
         for i, block in enumerate(blocks):
             if block["type"] == "text":
-                self._event("content_block_start", {"type": "content_block_start", "index": i,
+                self._sse({"type": "content_block_start", "index": i,
                                                     "content_block": {"type": "text", "text": ""}})
                 delta = {"type": "text_delta", "text": block["text"]}
             else:
-                self._event("content_block_start", {"type": "content_block_start", "index": i,
+                self._sse({"type": "content_block_start", "index": i,
                                                     "content_block": {**block, "input": {}}})
                 delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
-            self._event("content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta})
-            self._event("content_block_stop", {"type": "content_block_stop", "index": i})
-        self._event("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
+            self._sse({"type": "content_block_delta", "index": i, "delta": delta})
+            self._sse({"type": "content_block_stop", "index": i})
+        self._sse({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                                       "usage": {"output_tokens": 20}})
-        self._event("message_stop", {"type": "message_stop"})
+        self._sse({"type": "message_stop"})
 
     def _linger(self, body: dict[str, Any], drip: bool) -> None:
         """The stream's start, then nothing (hang) or a new word every 50 ms (drip), until
@@ -105,19 +103,19 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.end_headers()
-        self._event("message_start", {"type": "message_start", "message": {
+        self._sse({"type": "message_start", "message": {
             "id": "msg_fake", "type": "message", "role": "assistant", "model": body.get("model", "fake"), "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 1000, "output_tokens": 1}}})
         closing = getattr(self.server, "closing", None) or threading.Event()
         try:
             if drip:
-                self._event("content_block_start", {"type": "content_block_start", "index": 0,
+                self._sse({"type": "content_block_start", "index": 0,
                                                     "content_block": {"type": "text", "text": ""}})
             words = 0
             while not closing.wait(0.05):
                 if drip:
                     words += 1
-                    self._event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                    self._sse({"type": "content_block_delta", "index": 0,
                                                         "delta": {"type": "text_delta", "text": f"step {words}, "}})
         except OSError:
             return
@@ -141,17 +139,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _event(self, name: str, data: dict[str, Any]) -> None:
-        self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
-        self.wfile.flush()
 
-    def _json(self, data: dict[str, Any], status: int = 200) -> None:
-        payload = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
 
 def serve(rate_limit_reset: int | None = None, command: str = SCRIPT_COMMAND,
@@ -167,9 +155,3 @@ def serve(rate_limit_reset: int | None = None, command: str = SCRIPT_COMMAND,
     server.closing = threading.Event()  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
-
-
-if __name__ == "__main__":
-    s = serve(int(sys.argv[1]) if len(sys.argv) > 1 else None)
-    print(s.server_address[1], flush=True)
-    threading.Event().wait()

@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from realcli.fake_http import FakeApiHandler
 
 SCRIPT_COMMAND = "echo hello > out.txt && sed -i 's/- \\[ \\]/- [x]/' roadmap.md && cat out.txt"
 FINAL_TEXT = "Created out.txt and checked the task.\n<progress>wrote out.txt</progress>\n<promise>COMPLETE</promise>"
@@ -40,11 +42,8 @@ def _gemini_tool_result_seen(body: dict[str, Any]) -> bool:
                for part in content.get("parts") or [] if isinstance(part, dict))
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(FakeApiHandler):
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:  # noqa: N802
         if self.path.startswith("/v1/models"):  # aider lists the models
@@ -161,18 +160,7 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             return  # the client went away
 
-    def _sse(self, data: dict[str, Any]) -> None:
-        name = data.get("type")
-        self.wfile.write((f"event: {name}\n" if name else "").encode() + f"data: {json.dumps(data)}\n\n".encode())
-        self.wfile.flush()
 
-    def _json(self, data: dict[str, Any], status: int = 200) -> None:
-        payload = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
 
 class FakeModels(ThreadingHTTPServer):

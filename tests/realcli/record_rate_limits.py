@@ -24,8 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fake_anthropic import serve as serve_anthropic  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: the realcli package
+from realcli.fake_anthropic import serve as serve_anthropic  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "fixtures" / "transcripts"
 PROMPT = "Create out.txt containing hello, then say <promise>COMPLETE</promise>."

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -132,16 +133,24 @@ def test_the_tool_commands_of_the_real_claude_cli_end_with_the_iteration(project
     assert _carrying(instance) == []
 
 
-def _scenario(project, scenario, *args, tasks=1):
+@contextmanager
+def _claude_against(project, scenario):
+    """The project pointed at the real CLI and a fake API playing `scenario`, Claude's own
+    retries off; the server ends with the block."""
     server = serve(scenario=scenario)
     try:
         _use_claude(project, f"http://127.0.0.1:{server.server_address[1]}", ANTHROPIC_API_KEY="dummy",
                     CLAUDE_CODE_MAX_RETRIES="0")
-        r = project.run("spawn", "a", str(project.roadmap("roadmap.md", tasks=tasks)), "--agent", "claude",
-                        "--max-turns", "5", "--iteration-timeout", "2m", "--grace", "2", "--backoff", "0", *args)
+        yield server
     finally:
         server.closing.set()
         server.shutdown()
+
+
+def _scenario(project, scenario, *args, tasks=1):
+    with _claude_against(project, scenario):
+        r = project.run("spawn", "a", str(project.roadmap("roadmap.md", tasks=tasks)), "--agent", "claude",
+                        "--max-turns", "5", "--iteration-timeout", "2m", "--grace", "2", "--backoff", "0", *args)
     return r, project.result("a")
 
 
@@ -173,10 +182,7 @@ def test_the_real_claude_s_marker_outside_its_answer_does_not_complete(project, 
 
 
 def test_the_real_claude_s_second_iteration_carries_a_message(project):
-    server = serve(scenario="api_400")
-    try:
-        _use_claude(project, f"http://127.0.0.1:{server.server_address[1]}", ANTHROPIC_API_KEY="dummy",
-                    CLAUDE_CODE_MAX_RETRIES="0")
+    with _claude_against(project, "api_400") as server:
         r = project.run("spawn", "a", str(project.roadmap("roadmap.md", tasks=1)), "--agent", "claude", "--max-turns",
                         "5", "--iteration-timeout", "2m", "--backoff", "2", "--detach")
         assert r.returncode == 0
@@ -184,18 +190,12 @@ def test_the_real_claude_s_second_iteration_carries_a_message(project):
         assert project.run("send", "a", "use sqlite").returncode == 0
         server.scenario = "success"  # type: ignore[attr-defined]
         assert project.run("wait", "a", "-t", "120").returncode == 0
-    finally:
-        server.closing.set()
-        server.shutdown()
     assert project.result("a")["iterations"] == 2
     assert "use sqlite" in (project.tree / "a" / "iterations" / "0002" / "prompt").read_text()
 
 
 def test_the_real_claude_s_429_without_a_reset_is_backed_off_not_counted(project):
-    server = serve(scenario="limit")
-    try:
-        _use_claude(project, f"http://127.0.0.1:{server.server_address[1]}", ANTHROPIC_API_KEY="dummy",
-                    CLAUDE_CODE_MAX_RETRIES="0")
+    with _claude_against(project, "limit"):
         r = project.run("spawn", "a", str(project.roadmap("roadmap.md", tasks=1)), "--agent", "claude", "--max-turns",
                         "5", "--iteration-timeout", "2m", "--max-failures", "1", "--rate-limit-backoff", "600",
                         "--account", "acme", "--detach")
@@ -205,9 +205,6 @@ def test_the_real_claude_s_429_without_a_reset_is_backed_off_not_counted(project
         assert (project.tree / "limits" / "acme").is_file()
         project.run("stop", "a")
         assert project.run("wait", "a", "-t", "60").returncode == 4
-    finally:
-        server.closing.set()
-        server.shutdown()
     assert project.result("a")["iterations"] == 1 and _carrying(project.result("a")["instance"]) == []
 
 
