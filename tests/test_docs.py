@@ -59,7 +59,7 @@ def test_every_verb_has_its_four_names_and_nothing_has_them_but_a_verb():
         assert (REPO / "metaharness" / "cli" / f"{verb}.py").is_file(), verb
         assert (MAN / f"mh-{verb}.1").is_file(), verb
         assert (REPO / "tests" / "cli" / f"test_mh_{verb}.py").is_file(), verb
-    helpers = {"__init__", "common", "mh"}  # the package, what verbs share, the dispatcher
+    helpers = {"__init__", "common", "args", "argparser", "mh"}  # the package, what verbs share, the dispatcher
     assert {p.stem for p in (REPO / "metaharness" / "cli").glob("*.py")} - helpers == set(VERBS)
     assert {p.stem for p in MAN.glob("mh-*.1")} == {f"mh-{v}" for v in VERBS}
     # test_mh_spawn_after.py and the like are more tests of one verb: their verb must exist.

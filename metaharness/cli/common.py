@@ -7,74 +7,24 @@ traceback and the SOFTWARE status, so a bug never looks like an ordinary "no".
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-from metaharness import __version__, values
+from metaharness import values
+from metaharness.cli import args
 from metaharness.exits import Exit, MhError
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
-    from typing import Callable, Final, NoReturn, Sequence, TypeVar
-
-    T = TypeVar("T")
+    from typing import Callable, Final, Sequence
 
 # How long a verb that names a harness (mh-wait, mh-send, mh-stop) waits for it to appear,
 # so `mh-spawn a ... & mh-send a ...` in a script or Makefile never races the spawn.
 APPEAR_GRACE_SECONDS: Final = 10.0
 
 
-class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line and exit with the USAGE status."""
-
-    def error(self, message: str) -> NoReturn:
-        # `mh-context set: ...` is still mh-context's error; an argument may hold a newline.
-        line = f"{self.prog.split()[0]}: error: {message} (see {self.prog} --help)".replace("\n", "\\n")
-        self.exit(Exit.USAGE, line + "\n")
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's formatter, sized to the terminal as argparse would but without importing
-    shutil for it (argparse makes a formatter per argument: shutil is 2 ms of every start)."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
-        super().__init__(prog, indent_increment, max_help_position, width or _columns() - 2)
-
-
-def _columns() -> int:
-    try:
-        return int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        pass
-    try:
-        return os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-    except (AttributeError, ValueError, OSError):
-        return 80
-
-
-def parser(verb: str, description: str, epilog: str | None = None) -> Parser:
-    p = Parser(prog=f"mh-{verb}", description=description, epilog=epilog, formatter_class=_Formatter)
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return p
-
-
-def subcommands(p: Parser, metavar: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
-    """Subcommands whose parsers fail like their parent: one line, exit 2."""
-    return p.add_subparsers(dest="action", required=True, metavar=metavar, parser_class=Parser)
-
-
-def argtype(convert: Callable[[str], T]) -> Callable[[str], T]:
-    """An argparse type from a value parser: its ValueError becomes argparse's one-line error."""
-    def parse(text: str) -> T:
-        try:
-            return convert(text)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-
-    parse.__name__ = convert.__name__
-    return parse
+Parser = args.Parser
+parser, subcommands, argtype = args.parser, args.subcommands, args.argtype
 
 
 duration = argtype(values.duration)

@@ -11,9 +11,10 @@ import pytest
 
 from conftest import BIN, REPO
 
-# Each costs a start milliseconds (dataclasses ~8 ms, tabulate ~35, watchdog ~15, typing ~3).
+# Each costs a start milliseconds (dataclasses ~8 ms, tabulate ~35, watchdog ~15, typing ~3,
+# argparse ~3.5 with gettext and locale: a plain command line is parsed without it).
 HEAVY = {"typing", "dataclasses", "inspect", "tabulate", "watchdog", "shutil", "subprocess", "ctypes",
-         "tempfile", "datetime", "calendar", "traceback", "concurrent.futures"}
+         "tempfile", "datetime", "calendar", "traceback", "concurrent.futures", "argparse"}
 COMPLETE = "echo '<promise>COMPLETE</promise>'"
 
 
