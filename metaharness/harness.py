@@ -18,7 +18,6 @@ from __future__ import annotations
 import errno
 import os
 import time
-from pathlib import Path
 
 from metaharness import liveness, schema
 from metaharness.exits import Exit, MhError
@@ -26,8 +25,8 @@ from metaharness.records import typed_record
 from metaharness.statuses import Status
 from metaharness.tree import (
     RESERVED_IDS,
-    find_tree,
-    locate_tree,
+    find_tree_dir,
+    locate_tree_dir,
     now_iso,
     read_json,
     validate_id,
@@ -36,6 +35,7 @@ from metaharness.tree import (
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, Callable, Final
 
     from metaharness.roadmap import Progress
@@ -57,7 +57,7 @@ class View:
     """What a reader knows about one harness at one moment."""
 
     id: str
-    dir: Path
+    path: str  # its directory (`dir` as a Path)
     status: Status
     spec: dict[str, Any]
     state: dict[str, Any]
@@ -68,51 +68,67 @@ class View:
     def instance(self) -> str | None:
         return self.spec.get("instance") or self.state.get("instance")
 
+    @property
+    def dir(self) -> Path:
+        from pathlib import Path  # made when asked: mh-send and mh-wait never ask
 
-def list_ids(tree: Path) -> list[str]:
+        return Path(self.path)
+
+
+def list_ids(tree: Path | str) -> list[str]:
     """Ids of the harness directories in the tree, sorted."""
     try:
         names = os.listdir(tree)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if not n.startswith(".") and n not in RESERVED_IDS and (tree / n).is_dir())
+    return sorted(n for n in names
+                  if not n.startswith(".") and n not in RESERVED_IDS and os.path.isdir(os.path.join(tree, n)))
 
 
 def harness_dir(tree: Path | None, harness_id: str) -> Path:
     """The directory of an existing harness, or a NOT_FOUND error."""
+    from pathlib import Path
+
+    return Path(existing_dir(tree, harness_id))
+
+
+def existing_dir(tree: Path | str | None, harness_id: str) -> str:
+    """harness_dir, as a str."""
     validate_id(harness_id)
-    if tree is None or not (tree / harness_id).is_dir():
+    if tree is None or not os.path.isdir(os.path.join(tree, harness_id)):
         raise MhError(f"no such harness: {harness_id}", Exit.NOT_FOUND)
-    return tree / harness_id
+    return os.path.join(tree, harness_id)
 
 
-def appeared(tree: Path | None, harness_id: str, deadline: float) -> Path:
+def appeared(tree: Path | str | None, harness_id: str, deadline: float) -> str:
     """The directory of harness `harness_id`, waiting until `deadline` (time.monotonic)
     for one being spawned to appear (`mh-spawn a ... & mh-send a ...`); else NOT_FOUND."""
     validate_id(harness_id)
-    directory = (tree or locate_tree()) / harness_id
-    if not directory.is_dir():
+    directory = os.path.join(tree or locate_tree_dir(), harness_id)
+    if not os.path.isdir(directory):
         from metaharness.notify import wait_for_path
 
         wait_for_path(directory, max(0.0, deadline - time.monotonic()))
     if tree is None:  # made by the spawn waited for: check its format and adopt its permissions
-        tree = find_tree()
-    return harness_dir(tree, harness_id)
+        tree = find_tree_dir()
+    return existing_dir(tree, harness_id)
 
 
-def inspect(directory: Path) -> View:
+def inspect(directory: Path | str) -> View:
     """Read one harness directory into a View, deriving dead and corrupt.
 
     A corrupt View has an empty state and no result (and an empty spec if the spec is what
     is wrong), so every reader can use any View as the schema describes it.
     """
     spec: dict[str, Any] = {}
+    directory = os.fspath(directory)
+    name = os.path.basename(directory)
     try:
         spec = read_checked(directory, "spec.json", schema.SPEC) or {}
         result = read_checked(directory, "result.json", schema.RESULT)
         state = read_checked(directory, "state.json", schema.STATE)
         if result is not None:
-            return View(directory.name, directory, Status(result["status"]), spec, state or {}, result)
+            return View(name, directory, Status(result["status"]), spec, state or {}, result)
         if state is None:
             raise Corrupt("state.json is missing")
         status = Status(state["status"])
@@ -120,24 +136,26 @@ def inspect(directory: Path) -> View:
             # Published before the lock is released: a result now means it just finished.
             result = read_checked(directory, "result.json", schema.RESULT)
             if result is not None:
-                return View(directory.name, directory, Status(result["status"]), spec, state, result)
+                return View(name, directory, Status(result["status"]), spec, state, result)
             status = Status.DEAD
-        return View(directory.name, directory, status, spec, state, None)
+        return View(name, directory, status, spec, state, None)
     except Corrupt as e:
-        return View(directory.name, directory, Status.CORRUPT, spec, {}, None, str(e))
+        return View(name, directory, Status.CORRUPT, spec, {}, None, str(e))
     except OSError as e:  # the lock cannot be probed
-        return View(directory.name, directory, Status.CORRUPT, spec, {}, None, f"{Path(e.filename or directory).name}: {e.strerror or e}")
+        where = os.path.basename(os.fspath(e.filename or directory))
+        return View(name, directory, Status.CORRUPT, spec, {}, None, f"{where}: {e.strerror or e}")
 
 
 class Corrupt(ValueError):
     """A file of a harness that cannot be read as its schema says: the message says why."""
 
 
-def read_checked(directory: Path | None, name: str, record: schema.Record, *, dir_fd: int | None = None) -> dict[str, Any] | None:
+def read_checked(directory: Path | str | None, name: str, record: schema.Record, *,
+                 dir_fd: int | None = None) -> dict[str, Any] | None:
     """Read `name` (in `directory`, or in the open directory `dir_fd`) and check it against
     `record`; None if it does not exist, Corrupt if it is not what `record` describes."""
     try:
-        found = read_json(name if directory is None else directory / name, dir_fd=dir_fd)
+        found = read_json(name if directory is None else os.path.join(directory, name), dir_fd=dir_fd)
     except FileNotFoundError:
         return None
     except OSError as e:  # a directory, a symlink loop, unreadable

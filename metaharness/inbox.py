@@ -17,11 +17,10 @@ so a FIFO or a huge file dropped there is reported, never read. See mh-harness(7
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 
+from metaharness import jsonio
 from metaharness.exits import Exit, MhError
 from metaharness.records import typed_record
 from metaharness.tree import atomic_write, now_iso
@@ -29,6 +28,7 @@ from metaharness.userfile import read_limited
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Final
 
 MAX_MESSAGE_BYTES: Final = 64 * 1024  # 64 KiB of UTF-8: a note for a prompt, not a document
@@ -70,11 +70,11 @@ def deliver(harness_fd: int, instance: str, sender: str, body: str) -> str:
     name = f"{sent_ns}.{os.getpid()}_{os.urandom(3).hex()}.{os.uname().nodename}"
     record = {"from": sender, "sent": now_iso(sent_ns / 1e9), "instance": instance, "body": body}
     # Written in tmp/, renamed into new/: the rename is the moment of delivery.
-    atomic_write(f"inbox/new/{name}", json.dumps(record), durable=True, dir_fd=harness_fd, staging="inbox/tmp")
+    atomic_write(f"inbox/new/{name}", jsonio.dumps(record), durable=True, dir_fd=harness_fd, staging="inbox/tmp")
     return name
 
 
-def deliver_to(directory: Path, instance: str, sender: str, body: str) -> str:
+def deliver_to(directory: Path | str, instance: str, sender: str, body: str) -> str:
     """Deliver into the harness at `directory`, pinned to the instance living there now."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -89,7 +89,7 @@ def waiting(inbox: Path) -> list[Message]:
     for name in sorted(os.listdir(inbox / "new")):
         try:
             # Never blocking on a FIFO dropped in new/, never reading more than deliver writes.
-            record = json.loads(read_limited(inbox / "new" / name, MAX_MESSAGE_FILE_BYTES))
+            record = jsonio.loads(read_limited(inbox / "new" / name, MAX_MESSAGE_FILE_BYTES))
             messages.append(
                 Message(name, str(record.get("from", "?")), str(record.get("sent", "?")),
                         str(record.get("body", "")), record.get("instance"))

@@ -15,10 +15,10 @@ import errno
 import fcntl
 import os
 import time
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Final
 
 MISSED_BEATS_FOR_DEAD: Final = 3
@@ -56,7 +56,7 @@ def same_process(pid: int, start_time: int | None) -> bool:
     return fields is not None and fields[0] not in (b"Z", b"X") and int(fields[19]) == start_time
 
 
-def hold_lock(path: Path) -> int:
+def hold_lock(path: Path | str) -> int:
     """Open and exclusively lock `path` without waiting; BlockingIOError if someone holds it.
 
     The returned fd is the lock: keep it open (it survives fork) for as long as you live.
@@ -99,12 +99,12 @@ def block_until_released(path: Path | str, dir_fd: int | None = None) -> None:
         os.close(fd)
 
 
-def supervisor_alive(harness_dir: Path, host: str | None, heartbeat_interval: float | None) -> bool:
+def supervisor_alive(harness_dir: Path | str, host: str | None, heartbeat_interval: float | None) -> bool:
     """Decide liveness: the lock on this host, the heartbeat's age on any other."""
     if host is None or host == this_host():
-        return lock_is_held(harness_dir / "lock")
+        return lock_is_held(os.path.join(harness_dir, "lock"))
     try:
-        age = time.time() - (harness_dir / "heartbeat").stat().st_mtime
+        age = time.time() - os.stat(os.path.join(harness_dir, "heartbeat")).st_mtime
     except FileNotFoundError:
         return False
     return age < MISSED_BEATS_FOR_DEAD * (heartbeat_interval or 5.0)

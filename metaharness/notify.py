@@ -183,8 +183,11 @@ def wait_until(predicate: Callable[[], bool], directory: Path, timeout: float | 
             changed.wait(remaining)
 
 
-def wait_for_path(path: Path, timeout: float | None) -> bool:
+def wait_for_path(path: Path | str, timeout: float | None) -> bool:
     """Block until `path` exists (watching its nearest existing ancestor); False on timeout."""
+    from pathlib import Path
+
+    path = Path(path)
     deadline = None if timeout is None else time.monotonic() + timeout
     while not path.exists():
         anchor = next(p for p in path.parents if p.is_dir())

@@ -12,24 +12,28 @@ never a prefix. See mh-harness(7).
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import time
-from pathlib import Path
 
+from metaharness import jsonio
 from metaharness.exits import Exit, MhError
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, Final
+
+# Neither pathlib nor re nor json is imported here: with them, `mh-send` and `mh-wait`
+# would start 8 ms later, near twice the interpreter's own start. The verbs users call in
+# loops take the tree as a str (find_tree_dir); the rest take a Path (find_tree).
 
 FORMAT_VERSION: Final = 1
 TREE_NAME: Final = ".harness"
 MAX_ID_LENGTH: Final = 64
 # Names the tree uses for itself, now or in the formats the design already plans.
 RESERVED_IDS: Final = frozenset({"FORMAT", "shared", "queue", "runs", "hooks", "pool", "limits", "budgets", "prices.json"})
-_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_ID_FIRST: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_ID_CHARACTERS: Final = _ID_FIRST | frozenset("._-")
 
 
 def validate_id(harness_id: str) -> str:
@@ -38,7 +42,7 @@ def validate_id(harness_id: str) -> str:
         problem = "is empty"
     elif len(harness_id) > MAX_ID_LENGTH:
         problem = f"is longer than {MAX_ID_LENGTH} characters"
-    elif not _ID_PATTERN.fullmatch(harness_id):
+    elif harness_id[0] not in _ID_FIRST or not _ID_CHARACTERS.issuperset(harness_id):
         problem = "may hold only letters, digits, '.', '_' and '-', and must start with a letter or digit"
     elif harness_id in RESERVED_IDS:
         problem = "is reserved by the .harness tree"
@@ -50,14 +54,26 @@ def validate_id(harness_id: str) -> str:
 
 def locate_tree() -> Path:
     """Where `.harness/` is, or would be created: under $MH_ROOT, an ancestor, or the cwd."""
+    from pathlib import Path
+
+    return Path(locate_tree_dir())
+
+
+def locate_tree_dir() -> str:
+    """locate_tree, as a str."""
     env_root = os.environ.get("MH_ROOT")
     if env_root:
         if not os.path.isdir(env_root):
             raise MhError(f"MH_ROOT={env_root} is not a directory", Exit.USAGE)
-        return Path(env_root).absolute() / TREE_NAME
-    cwd = Path.cwd()
-    found = next((d / TREE_NAME for d in (cwd, *cwd.parents) if (d / TREE_NAME).is_dir()), None)
-    return found or cwd / TREE_NAME
+        return os.path.join(os.path.abspath(env_root), TREE_NAME)
+    cwd = directory = os.getcwd()
+    while True:
+        if os.path.isdir(os.path.join(directory, TREE_NAME)):
+            return os.path.join(directory, TREE_NAME)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return os.path.join(cwd, TREE_NAME)
+        directory = parent
 
 
 def find_tree(create: bool = False) -> Path | None:
@@ -66,28 +82,44 @@ def find_tree(create: bool = False) -> Path | None:
     The tree is private unless its owner opened it up: it is created 0700, and whatever is
     found, this process creates its files with no more permission than the top directory
     grants (see adopt_tree_mode)."""
-    candidate = locate_tree()
-    if candidate.is_dir():
+    found = find_tree_dir(create)
+    if found is None:
+        return None
+    from pathlib import Path
+
+    return Path(found)
+
+
+def find_tree_dir(create: bool = False) -> str | None:
+    """find_tree, as a str."""
+    candidate = locate_tree_dir()
+    if os.path.isdir(candidate):
         check_format(candidate)
         adopt_tree_mode(candidate)
         return candidate
     if not create:
         return None
     try:
-        candidate.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(candidate), exist_ok=True)
         _tighten_umask(0o700)
-        candidate.mkdir(mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(candidate, 0o700)
+        except FileExistsError:
+            pass
         adopt_tree_mode(candidate)
         for sub in (".tmp", ".archive"):
-            (candidate / sub).mkdir(exist_ok=True)
-        if not (candidate / "FORMAT").exists():
-            atomic_write(candidate / "FORMAT", f"{FORMAT_VERSION}\n")
+            try:
+                os.mkdir(os.path.join(candidate, sub))
+            except FileExistsError:
+                pass
+        if not os.path.exists(os.path.join(candidate, "FORMAT")):
+            atomic_write(os.path.join(candidate, "FORMAT"), f"{FORMAT_VERSION}\n")
     except OSError as e:
         raise MhError(f"cannot create {candidate}: {e.strerror}", Exit.SYSTEM) from e
     return candidate
 
 
-def adopt_tree_mode(tree: Path) -> None:
+def adopt_tree_mode(tree: Path | str) -> None:
     """Create files with at most the permissions of the tree's top directory, whatever the
     umask: a 0700 tree (the default) gets 0600 files and 0700 directories. Opened to a group
     (`chmod 0770 .harness`), with a umask that allows it (002), files are created 0660 and
@@ -97,7 +129,7 @@ def adopt_tree_mode(tree: Path) -> None:
     user's own umask is kept in $MH_USER_UMASK for the agents and git (process.user_umask),
     so what they create in the project is as the user would have it."""
     try:
-        mode = tree.stat().st_mode & 0o777
+        mode = os.stat(tree).st_mode & 0o777
     except OSError:
         return
     _tighten_umask(mode)
@@ -113,16 +145,18 @@ def _tighten_umask(mode: int) -> None:
     os.umask((~mode & 0o077) | user)
 
 
-def check_format(tree: Path) -> None:
+def check_format(tree: Path | str) -> None:
     """Refuse a tree written by a newer (or unknown) format."""
+    path = os.path.join(tree, "FORMAT")
     try:
-        text = (tree / "FORMAT").read_bytes()[:100].decode("utf-8", "replace").strip()
+        with open(path, "rb") as f:
+            text = f.read(100).decode("utf-8", "replace").strip()
     except FileNotFoundError:
         return  # a tree being created right now; its creator writes FORMAT next
     except OSError as e:
-        raise MhError(f"cannot read {tree / 'FORMAT'}: {e.strerror}", Exit.BAD_TREE) from e
-    if not re.fullmatch(r"[0-9]{1,9}", text):  # str.isdigit() passes '²', which int() refuses
-        raise MhError(f"{tree / 'FORMAT'} is corrupt: {text[:40]!r}", Exit.BAD_TREE)
+        raise MhError(f"cannot read {path}: {e.strerror}", Exit.BAD_TREE) from e
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):  # isdigit() alone passes '²'
+        raise MhError(f"{path} is corrupt: {text[:40]!r}", Exit.BAD_TREE)
     if int(text) > FORMAT_VERSION:
         raise MhError(
             f"{tree} has format {text}, newer than this metaharness understands ({FORMAT_VERSION}); upgrade it",
@@ -171,6 +205,8 @@ def fsync_dir(path: str, dir_fd: int | None = None) -> None:
 
 def write_json(path: Path | str, record: dict[str, Any], *, durable: bool = False, dir_fd: int | None = None) -> None:
     """Publish `record` as one JSON document, atomically."""
+    import json  # indented for people to read: jsonio writes one line only
+
     atomic_write(path, json.dumps(record, indent=1, sort_keys=True) + "\n", durable=durable, dir_fd=dir_fd)
 
 
@@ -180,7 +216,7 @@ def read_json(path: Path | str, *, dir_fd: int | None = None) -> dict[str, Any]:
     with os.fdopen(fd, "rb") as f:
         data = f.read()
     try:
-        record = json.loads(data)
+        record = jsonio.loads(data)
     except RecursionError:  # [[[[... a hundred thousand deep
         raise ValueError(f"{path}: nested too deeply") from None
     if not isinstance(record, dict):
@@ -199,7 +235,7 @@ def parse_iso(text: str) -> float:
 
     By arithmetic, not time.strptime: that imports calendar, datetime and locale, and
     mh-status parses a timestamp or two of every harness."""
-    m = _ISO_PATTERN.fullmatch(text)
+    m = _iso_pattern().fullmatch(text)
     if not m:
         raise ValueError(f"not a timestamp: {text[:40]!r}")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
@@ -210,7 +246,16 @@ def parse_iso(text: str) -> float:
     return _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second + float(f"0.{m[7] or 0}")
 
 
-_ISO_PATTERN: Final = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z?")
+_ISO_PATTERNS: list[Any] = []  # compiled on first use: re is not imported for what does not parse times
+
+
+def _iso_pattern() -> Any:
+    if not _ISO_PATTERNS:
+        import re
+
+        _ISO_PATTERNS.append(re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z?"))
+    return _ISO_PATTERNS[0]
+
 _MONTH_DAYS: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 

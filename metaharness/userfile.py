@@ -11,7 +11,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def read_limited(path: Path | str, limit: int) -> bytes:

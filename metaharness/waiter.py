@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from metaharness import harness, liveness, schema
 from metaharness.exits import Exit, exit_for
@@ -23,6 +22,7 @@ from metaharness.tree import validate_id
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
     import queue
+    from pathlib import Path
     from typing import Callable
 
 
@@ -41,10 +41,10 @@ class Outcome:
                 "exit_code": self.exit_code, "reason": self.reason}
 
 
-def await_end(tree: Path, harness_id: str, appear_within: float | None) -> Outcome:
+def await_end(tree: Path | str, harness_id: str, appear_within: float | None) -> Outcome:
     """Block until harness `harness_id` has ended and say how."""
-    directory = tree / harness_id
-    if not directory.is_dir():
+    directory = os.path.join(tree, harness_id)
+    if not os.path.isdir(directory):
         from metaharness.notify import wait_for_path
 
         if not wait_for_path(directory, appear_within):
@@ -68,7 +68,7 @@ def await_end(tree: Path, harness_id: str, appear_within: float | None) -> Outco
         os.close(fd)
 
 
-def report_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_within: float | None,
+def report_end(tree: Path | str, harness_id: str, ended: queue.Queue[Outcome], appear_within: float | None,
                then: Callable[[], None] | None = None) -> None:
     """Block until the harness has ended, then put its Outcome on `ended` and call `then`."""
     ended.put(end_of(tree, harness_id, appear_within))
@@ -76,7 +76,7 @@ def report_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_
         then()
 
 
-def end_of(tree: Path, harness_id: str, appear_within: float | None) -> Outcome:
+def end_of(tree: Path | str, harness_id: str, appear_within: float | None) -> Outcome:
     """await_end, with a system error as an Outcome too: nobody may be left waiting for ever."""
     try:
         return await_end(tree, harness_id, appear_within)
@@ -84,7 +84,7 @@ def end_of(tree: Path, harness_id: str, appear_within: float | None) -> Outcome:
         return Outcome(harness_id, None, Exit.SYSTEM, f"{e.filename}: {e.strerror}")
 
 
-def watch_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_within: float | None,
+def watch_end(tree: Path | str, harness_id: str, ended: queue.Queue[Outcome], appear_within: float | None,
               then: Callable[[], None] | None = None) -> None:
     """Start a daemon thread that reports the harness's end on `ended`.
 
@@ -94,7 +94,7 @@ def watch_end(tree: Path, harness_id: str, ended: queue.Queue[Outcome], appear_w
     threading.Thread(target=report_end, args=(tree, harness_id, ended, appear_within, then), daemon=True).start()
 
 
-def await_all(tree: Path, ids: list[str], *, any_: bool, timeout: float | None, appear_within: float) -> tuple[dict[str, Outcome], list[str]]:
+def await_all(tree: Path | str, ids: list[str], *, any_: bool, timeout: float | None, appear_within: float) -> tuple[dict[str, Outcome], list[str]]:
     """Wait for every harness (or the first, with `any_`); return outcomes and the ids still pending at the deadline."""
     for harness_id in ids:
         validate_id(harness_id)
@@ -103,8 +103,8 @@ def await_all(tree: Path, ids: list[str], *, any_: bool, timeout: float | None, 
     outcomes: dict[str, Outcome] = {}
     running = []
     for harness_id in wanted:
-        directory = tree / harness_id
-        if directory.is_dir() and not liveness.lock_is_held(directory / "lock"):
+        directory = os.path.join(tree, harness_id)
+        if os.path.isdir(directory) and not liveness.lock_is_held(os.path.join(directory, "lock")):
             outcomes[harness_id] = end_of(tree, harness_id, appear_within)  # ended: --timeout 0 still reports it
             if any_ and outcomes[harness_id].status is not None:
                 return outcomes, [i for i in wanted if i not in outcomes]
@@ -115,7 +115,7 @@ def await_all(tree: Path, ids: list[str], *, any_: bool, timeout: float | None, 
     return outcomes, [i for i in wanted if i not in outcomes]
 
 
-def _await_running(tree: Path, running: list[str], outcomes: dict[str, Outcome], wanted: int, any_: bool,
+def _await_running(tree: Path | str, running: list[str], outcomes: dict[str, Outcome], wanted: int, any_: bool,
                    deadline: float | None, appear_within: float) -> None:
     import queue
 

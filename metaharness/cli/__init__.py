@@ -2,7 +2,7 @@
 
 VERBS is the one list of verbs. The `mh` dispatcher shows it, and the docs tests derive
 from it the four names of each verb (bin/mh-VERB, metaharness/cli/VERB.py, man/mh-VERB.1,
-tests/cli/test_mh_VERB.py) and pyproject's console scripts. It is imported by every verb,
+tests/cli/test_mh_VERB.py) and the programs pyproject installs. It is imported by every verb,
 so it stays a plain dict: no imports. See mh(1).
 """
 

@@ -45,7 +45,7 @@ def _send(argv: Sequence[str] | None) -> int:
     p = build_parser()
     args = p.parse_args(argv)
     from metaharness import harness, inbox
-    from metaharness.tree import find_tree
+    from metaharness.tree import find_tree_dir
 
     words = list(args.words)
     ids = [] if args.all else [words.pop(0)]
@@ -58,9 +58,11 @@ def _send(argv: Sequence[str] | None) -> int:
     sender = args.sender or inbox.default_sender()
     body = inbox.check_message(raw, sender)
 
-    tree = find_tree()
+    tree = find_tree_dir()
     if args.all:
-        targets = [] if tree is None else [harness.inspect(tree / i) for i in harness.list_ids(tree)]
+        import os
+
+        targets = [] if tree is None else [harness.inspect(os.path.join(tree, i)) for i in harness.list_ids(tree)]
         targets = [v for v in targets if v.status.is_live]
     else:
         import time
@@ -70,7 +72,7 @@ def _send(argv: Sequence[str] | None) -> int:
             raise MhError(f"harness {view.id} has ended ({view.status.value}); nothing would read the message", Exit.NOT_RUNNING)
         targets = [view]
     for view in targets:
-        inbox.deliver_to(view.dir, view.instance or "", sender, body)
+        inbox.deliver_to(view.path, view.instance or "", sender, body)
     return Exit.OK
 
 

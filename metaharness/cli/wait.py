@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 from metaharness.cli import common
 from metaharness.exits import Exit, MhError
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Sequence
 
 DESCRIPTION = """\
@@ -52,12 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _wait(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from metaharness.harness import list_ids
-    from metaharness.tree import find_tree, locate_tree
+    from metaharness.tree import find_tree_dir, locate_tree_dir
     from metaharness.waiter import aggregate_exit, await_all
 
-    tree = find_tree() or locate_tree()
+    tree = find_tree_dir() or locate_tree_dir()
     if args.queue:
-        return _wait_for_queue(tree, args.timeout)
+        from pathlib import Path
+
+        return _wait_for_queue(Path(tree), args.timeout)
     ids = list(args.ids) + (list_ids(tree) if args.all else [])
     if not ids:
         if args.all:
@@ -70,7 +71,9 @@ def _wait(argv: Sequence[str] | None) -> int:
         if outcome is None:
             continue
         if args.json:
-            print(json.dumps(outcome.as_dict()))
+            from metaharness import jsonio
+
+            print(jsonio.dumps(outcome.as_dict()))
         elif tty:
             print(f"{harness_id}\t{outcome.status.value if outcome.status else 'missing'}\t{outcome.reason}")
     for outcome in outcomes.values():
