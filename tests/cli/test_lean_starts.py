@@ -57,3 +57,12 @@ def test_typing_is_imported_only_for_the_type_checker():
     found = {str(p.relative_to(REPO)): lines for p in sorted((REPO / "metaharness").rglob("*.py"))
              if (lines := _runtime_typing_imports(p))}
     assert not found, f"import typing under `if TYPE_CHECKING:` (TYPE_CHECKING = False): {found}"
+
+
+@pytest.mark.parametrize("command", [("wait", "a"), ("send", "b", "hi")], ids=" ".join)
+def test_send_and_wait_start_without_pathlib_re_or_json(project, command):
+    """Each of them is 2 to 4 ms of a start whose whole budget is twice the interpreter's."""
+    project.spawn("a", COMPLETE)
+    assert project.run("wait", "a").returncode == 0
+    project.spawn("b", "sleep 60")
+    assert not loaded(project, *command) & {"pathlib", "re", "json", "argparse", "signal"}
