@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 try:
+    from _json import encode_basestring as _quote_unicode
     from _json import encode_basestring_ascii as _quote
     from _json import make_encoder as _make_encoder
     from _json import make_scanner as _make_scanner
@@ -60,15 +61,16 @@ def loads(data: bytes | str) -> Any:
     return value
 
 
-def dumps(value: Any, *, sort_keys: bool = False) -> str:
-    """json.dumps(value, sort_keys=sort_keys): one line, ASCII, json's separators."""
+def dumps(value: Any, *, sort_keys: bool = False, ensure_ascii: bool = True) -> str:
+    """json.dumps(value, sort_keys=sort_keys, ensure_ascii=ensure_ascii): one line, json's separators."""
     if _make_scanner is None:
         import json
 
-        return json.dumps(value, sort_keys=sort_keys)
+        return json.dumps(value, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
     # markers (circular references), default, string encoder, indent, separators, sort_keys,
     # skipkeys, allow_nan: json.dumps's defaults.
-    encode = _make_encoder({}, _unserializable, _quote, None, ": ", ", ", sort_keys, False, True)
+    quote = _quote if ensure_ascii else _quote_unicode
+    encode = _make_encoder({}, _unserializable, quote, None, ": ", ", ", sort_keys, False, True)
     return "".join(encode(value, 0))
 
 

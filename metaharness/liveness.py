@@ -30,11 +30,16 @@ def this_host() -> str:
 
 def stat_fields(pid: int) -> list[bytes] | None:
     """The fields of /proc/PID/stat from the third (the state) on."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
+    try:  # os.read, not open(): a buffered file costs four more system calls, paid per process
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        stat = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     return stat[stat.rindex(b")") + 2 :].split()
 

@@ -448,6 +448,17 @@ def _reap_if_mine(pid: int) -> None:
         pass  # its parent reaps it, or it is re-parented to us and reaped next time
 
 
+def _has_children() -> bool:
+    """Has this process a child, alive or a zombie? If not, it has no descendants either:
+    an orphan is re-parented to this subreaper, so each one hangs below a child. The
+    process table (a read per process on the machine) is read only when there are."""
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
+
+
 def end_descendants(grace: float, spare: Callable[[int], bool]) -> list[int]:
     """End everything this process started except its helpers and what `spare` accepts
     (with their subtrees): what an agent left behind outside its group."""
@@ -455,6 +466,8 @@ def end_descendants(grace: float, spare: Callable[[int], bool]) -> list[int]:
 
     def find() -> list[Proc]:
         with _helpers_lock:
+            if not _has_children():
+                return []
             return descendants(me, process_table(), spare)
 
     return end_processes(find, grace)

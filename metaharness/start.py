@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from metaharness import jsonio
 from metaharness.exits import Exit, MhError
 from metaharness.records import fields, typed_record
 from metaharness.roadmap import Progress
@@ -184,7 +185,6 @@ def start_elsewhere(tree: Path, spec: Spec, cwd: Path) -> None:
     """Start the harness of `spec` detached, from a fresh interpreter running in `cwd` (its
     hooks' directory) in a session of its own: mh-run, which has threads and a terminal's
     Ctrl+C, must not fork a supervisor itself. Raises the MhError the start met."""
-    import json
 
     from metaharness import process
 
@@ -193,11 +193,11 @@ def start_elsewhere(tree: Path, spec: Spec, cwd: Path) -> None:
     boot = f"import sys; sys.path.insert(0, {root!r}); from metaharness.start import _start_here; sys.exit(_start_here())"
     reply = process.capture_bounded([sys.executable, "-c", boot],
                                     {**os.environ, "MH_ROOT": str(tree.parent)}, _START_TIMEOUT_SECONDS,
-                                    cwd=cwd, input=json.dumps(spec.to_json()))
+                                    cwd=cwd, input=jsonio.dumps(spec.to_json()))
     if reply is None:
         raise MhError(f"starting the harness took more than {_START_TIMEOUT_SECONDS:g}s", Exit.SYSTEM)
     try:
-        answer = json.loads(reply.stdout)
+        answer = jsonio.loads(reply.stdout)
     except ValueError:
         answer = {"error": (reply.stderr.strip().splitlines() or ["it died"])[-1], "code": Exit.SOFTWARE}
     if answer.get("error"):
@@ -206,13 +206,12 @@ def start_elsewhere(tree: Path, spec: Spec, cwd: Path) -> None:
 
 def _start_here() -> int:
     """The fresh interpreter of start_elsewhere: the Spec (JSON) on stdin, the answer on stdout."""
-    import json
 
     from metaharness.roadmap import load_roadmap
     from metaharness.tree import find_tree
 
     try:
-        spec = Spec.from_json(json.loads(sys.stdin.read()))
+        spec = Spec.from_json(jsonio.loads(sys.stdin.read()))
         tree = find_tree(create=True)
         assert tree is not None
         start(tree, spec, load_roadmap(Path(spec.roadmap))[1], detach=True)
@@ -221,7 +220,7 @@ def _start_here() -> int:
         answer = {"error": str(e), "code": int(e.code)}
     except OSError as e:
         answer = {"error": f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), "code": int(Exit.SYSTEM)}
-    print(json.dumps(answer), flush=True)
+    print(jsonio.dumps(answer), flush=True)
     return 0
 
 

@@ -204,10 +204,9 @@ def fsync_dir(path: str, dir_fd: int | None = None) -> None:
 
 
 def write_json(path: Path | str, record: dict[str, Any], *, durable: bool = False, dir_fd: int | None = None) -> None:
-    """Publish `record` as one JSON document, atomically."""
-    import json  # indented for people to read: jsonio writes one line only
-
-    atomic_write(path, json.dumps(record, indent=1, sort_keys=True) + "\n", durable=durable, dir_fd=dir_fd)
+    """Publish `record` as one JSON document on one line, atomically. (Indented, it would
+    need json's pure-Python encoder and import: `jq . FILE` shows it indented.)"""
+    atomic_write(path, jsonio.dumps(record, sort_keys=True) + "\n", durable=durable, dir_fd=dir_fd)
 
 
 def read_json(path: Path | str, *, dir_fd: int | None = None) -> dict[str, Any]:

@@ -18,9 +18,10 @@ values = st.recursive(
 )
 
 
-@given(values, st.booleans())
-def test_dumps_is_json_dumps(value, sort_keys):
-    assert jsonio.dumps(value, sort_keys=sort_keys) == json.dumps(value, sort_keys=sort_keys)
+@given(values, st.booleans(), st.booleans())
+def test_dumps_is_json_dumps(value, sort_keys, ensure_ascii):
+    assert jsonio.dumps(value, sort_keys=sort_keys, ensure_ascii=ensure_ascii) == \
+        json.dumps(value, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
 
 
 @given(values, st.sampled_from(["", " ", "\n", " \t\r\n "]), st.booleans())

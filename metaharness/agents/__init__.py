@@ -16,10 +16,10 @@ ahead (read by resets.py).
 from __future__ import annotations
 
 import importlib
-import json
 import re
 import time
 
+from metaharness import jsonio
 from metaharness.exits import Exit, MhError
 from metaharness.records import asdict, field, typed_record
 
@@ -105,7 +105,7 @@ def adapter_for(name: str) -> Adapter:
 
 def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
     """A one-line, bounded rendering of a tool input or output."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = value if isinstance(value, str) else jsonio.dumps(value, ensure_ascii=False)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -152,7 +152,7 @@ class JsonLinesParser:
         if not line:
             return []
         try:
-            record = json.loads(line)
+            record = jsonio.loads(line)
         except ValueError:
             return [{"event": "unparsed", "line": preview(line)}]
         if not isinstance(record, dict):

@@ -13,8 +13,7 @@ never reaches the JSON.
 
 from __future__ import annotations
 
-import json
-
+from metaharness import jsonio
 from metaharness.agents import Invocation, JsonLinesParser, preview
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 def _message(text: str) -> str:
     """Codex wraps API errors as a JSON string; dig out the human message."""
     try:
-        return str(json.loads(text)["error"]["message"])
+        return str(jsonio.loads(text)["error"]["message"])
     except (ValueError, KeyError, TypeError):
         return text
 
