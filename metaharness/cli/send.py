@@ -38,7 +38,7 @@ def build_parser() -> common.Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run("send", _send, argv)
+    return common.exit_at_once(common.run("send", _send, argv))
 
 
 def _send(argv: Sequence[str] | None) -> int:

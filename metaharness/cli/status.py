@@ -47,7 +47,7 @@ def build_parser() -> common.Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run("status", _status, argv)
+    return common.exit_at_once(common.run("status", _status, argv))
 
 
 def _status(argv: Sequence[str] | None) -> int:

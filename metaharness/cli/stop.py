@@ -45,7 +45,7 @@ def build_parser() -> common.Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run("stop", _stop, argv)
+    return common.exit_at_once(common.run("stop", _stop, argv))
 
 
 def _stop(argv: Sequence[str] | None) -> int:

@@ -45,7 +45,7 @@ def build_parser() -> common.Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run("wait", _wait, argv)
+    return common.exit_at_once(common.run("wait", _wait, argv))
 
 
 def _wait(argv: Sequence[str] | None) -> int:
