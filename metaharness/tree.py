@@ -212,8 +212,13 @@ def write_json(path: Path | str, record: dict[str, Any], *, durable: bool = Fals
 def read_json(path: Path | str, *, dir_fd: int | None = None) -> dict[str, Any]:
     """Read a JSON object; FileNotFoundError if absent, ValueError if it is not an object."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
-    with os.fdopen(fd, "rb") as f:
-        data = f.read()
+    try:  # os.read, not a file object: five system calls fewer, for each file mh-status reads
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
     try:
         record = jsonio.loads(data)
     except RecursionError:  # [[[[... a hundred thousand deep
