@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 MAX_KEY_LENGTH: Final = 128
 MAX_VALUE_BYTES: Final = 1024 * 1024
-_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_KEY: Final = r"[A-Za-z0-9][A-Za-z0-9._-]*"  # compiled by re when a key is first checked
 
 
 def context_dir(tree: Path) -> Path:
@@ -28,7 +28,7 @@ def context_dir(tree: Path) -> Path:
 
 
 def validate_key(key: str) -> str:
-    if not key or len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
+    if not key or len(key) > MAX_KEY_LENGTH or not re.fullmatch(_KEY, key):
         shown = key if len(key) <= 40 else key[:40] + "..."
         raise MhError(f"invalid key {shown!r}: use letters, digits, '.', '_', '-' (at most {MAX_KEY_LENGTH})", Exit.USAGE)
     return key

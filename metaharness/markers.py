@@ -21,9 +21,8 @@ if TYPE_CHECKING:
 
 COMPLETE: Final = "<promise>COMPLETE</promise>"
 BLOCKED: Final = "<promise>BLOCKED</promise>"
-_COMPLETE: Final = re.compile(r"^[ \t]*" + re.escape(COMPLETE), re.MULTILINE)
-_BLOCKED: Final = re.compile(r"^[ \t]*" + re.escape(BLOCKED), re.MULTILINE)
-_PROGRESS: Final = re.compile(r"^[ \t]*<progress>(.*?)</progress>", re.MULTILINE | re.DOTALL)
+# Compiled (and cached) by re only for output that holds a progress marker at all.
+_PROGRESS: Final = r"(?ms)^[ \t]*<progress>(.*?)</progress>"
 
 
 @typed_record(frozen=True)
@@ -36,10 +35,25 @@ class Markers:
 def scan(text: str) -> Markers:
     """Find the markers in an agent's final output text."""
     blocked_reason = None
-    blocked = _BLOCKED.search(text)
-    if blocked:
-        rest = text[blocked.end() :].lstrip(" \t:-").splitlines()
+    blocked = _end_of_marker(text, BLOCKED)
+    if blocked is not None:
+        rest = text[blocked:].lstrip(" \t:-").splitlines()
         lines = [line.strip() for line in rest if line.strip()]
         blocked_reason = lines[0][:500] if lines else "no reason given"
-    progress = tuple(p.strip() for p in _PROGRESS.findall(text) if p.strip())
-    return Markers(bool(_COMPLETE.search(text)), blocked_reason, progress)
+    found = re.findall(_PROGRESS, text) if "<progress>" in text else []
+    progress = tuple(p.strip() for p in found if p.strip())
+    return Markers(_end_of_marker(text, COMPLETE) is not None, blocked_reason, progress)
+
+
+def _end_of_marker(text: str, marker: str) -> int | None:
+    """Where the first `marker` that starts a line (after blanks) ends in `text`; None if
+    there is none. (What a multi-line regex would find; str.find costs no compiling.)"""
+    at = text.find(marker)
+    while at != -1:
+        before = at
+        while before > 0 and text[before - 1] in " \t":
+            before -= 1
+        if before == 0 or text[before - 1] == "\n":
+            return at + len(marker)
+        at = text.find(marker, at + 1)
+    return None

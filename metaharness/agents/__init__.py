@@ -34,9 +34,10 @@ PREVIEW_CHARS: Final = 200
 # time it has stalled, however much else (partial text, retries on stderr) it prints.
 PROGRESS_EVENTS: Final = frozenset({"session", "text", "tool_call", "tool_result", "result"})
 
-_RATE_LIMIT: Final = re.compile(
-    r"\b429\b|\b529\b|rate[ _-]?limit|too many requests|overloaded|usage limit|quota|resource[_ ]exhausted"
-    r"|hit your [\w ]*limit", re.I)  # Claude Code: "You've hit your session limit · resets 3pm (UTC)"
+# Looked for only in failures: compiled (and cached) by re when the first one comes.
+_RATE_LIMIT: Final = (
+    r"(?i)\b429\b|\b529\b|rate[ _-]?limit|too many requests|overloaded|usage limit|quota|resource[_ ]exhausted"
+    r"|hit your [\w ]*limit")  # Claude Code: "You've hit your session limit · resets 3pm (UTC)"
 
 
 @typed_record(frozen=True)
@@ -124,7 +125,7 @@ def note_rate_limit(report: Report, text: str, now: float | None = None, *, know
                     read_reset: bool = True) -> bool:
     """Mark the report rate limited if `text` says so (or it is `known`), with the reset
     time if it states one and none is known yet (and `read_reset`)."""
-    if not (known or _RATE_LIMIT.search(text)):
+    if not (known or re.search(_RATE_LIMIT, text)):
         return False
     report.rate_limited = True
     if read_reset and report.retry_at is None:

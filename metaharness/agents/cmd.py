@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 
 MAX_KEPT_CHARS: Final = 64 * 1024  # marker lines kept per iteration; more are an agent gone wrong
 ANSWER_TAIL_CHARS: Final = 16 * 1024  # the end of stdout, its final answer (answers.py bounds it further)
-_LIMIT: Final = re.compile(r'<limit until="(?P<until>[^"]{1,40})">(?P<reason>[^<]{0,500})</limit>')
-_USAGE: Final = re.compile(r"<usage(?P<attributes>(?:\s+\w+=\"[^\"]{0,40}\"){1,10})\s*/>")
-_ATTRIBUTE: Final = re.compile(r'(cost_usd|input_tokens|output_tokens|turns|tool_calls)="([^"]*)"')
+# Patterns, compiled (and cached) by re the first time a line needs one: most agents
+# never print either marker, and compiling them would cost each supervisor a millisecond.
+_LIMIT: Final = r'<limit until="(?P<until>[^"]{1,40})">(?P<reason>[^<]{0,500})</limit>'
+_USAGE: Final = r"<usage(?P<attributes>(?:\s+\w+=\"[^\"]{0,40}\"){1,10})\s*/>"
+_ATTRIBUTE: Final = r'(cost_usd|input_tokens|output_tokens|turns|tool_calls)="([^"]*)"'
 
 
 class TextParser:
@@ -56,9 +58,9 @@ class TextParser:
 
     def feed(self, line: str) -> list[dict[str, Any]]:
         self._keep_tail(line)
-        if "<limit until=" in line and (limit := _LIMIT.search(line)):
+        if "<limit until=" in line and (limit := re.search(_LIMIT, line)):
             self._met_limit(limit["until"], limit["reason"].strip())
-        if "<usage " in line and (usage := _USAGE.search(line)):
+        if "<usage " in line and (usage := re.search(_USAGE, line)):
             self._add_usage(usage["attributes"])
         marker = line.lstrip(" \t").startswith("<promise>")
         if (marker or (self._reason_may_follow and line.strip())) and self._kept_chars < MAX_KEPT_CHARS:
@@ -71,7 +73,7 @@ class TextParser:
 
     def _add_usage(self, attributes: str) -> None:
         """Add what a `<usage .../>` marker reports; an attribute that is not a sane number is ignored."""
-        for key, text in _ATTRIBUTE.findall(attributes):
+        for key, text in re.findall(_ATTRIBUTE, attributes):
             try:
                 value = float(text) if key == "cost_usd" else int(text)
             except ValueError:

@@ -47,3 +47,26 @@ def test_an_agent_ignoring_term_is_killed_after_the_grace(tmp_path):
     info = agent.finish(grace=0.5)
     assert info.signal == signal.SIGKILL
     assert time.monotonic() - started < 30
+
+
+def test_an_agent_starts_in_its_directory_and_session_with_only_stdio_and_default_sigpipe(tmp_path):
+    """posix_spawn passes every inheritable descriptor on unless told not to: one the
+    user's shell or make handed the supervisor must not reach the agent."""
+    import os
+
+    inherited_r, inherited_w = os.pipe()
+    os.set_inheritable(inherited_w, True)
+    try:
+        agent, lines, exited = _run(tmp_path, "pwd; ls /proc/$$/fd | sort -n | tr '\\n' ' '; echo; "
+                                              "ps -o sid= -p $$; grep SigIgn /proc/$$/status")
+        assert exited.wait(30)
+        info = agent.finish(grace=5)
+    finally:
+        os.close(inherited_r)
+        os.close(inherited_w)
+    assert info.ok, (tmp_path / "stderr").read_text()
+    cwd, fds, session, ignored = (line.decode().strip() for line in lines)
+    assert cwd == str(tmp_path)
+    assert fds.split() == ["0", "1", "2"]
+    assert int(session) == agent.pid  # the leader of a session of its own
+    assert not int(ignored.split()[1], 16) & (1 << (signal.SIGPIPE - 1))  # Python ignores SIGPIPE; agents must not

@@ -1,0 +1,62 @@
+"""The scanners that stand in for regular expressions on every harness start (roadmap
+tasks, prompt placeholders, promise markers) find exactly what those expressions find.
+
+The expressions are compiled here, in the test, and nowhere in the supervisor's path."""
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metaharness.markers import BLOCKED, COMPLETE, scan
+from metaharness.prompt import render
+from metaharness.roadmap import parse_task
+
+TASK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[([ xX])\]\s*(.*?)\s*$")
+VARIABLE = re.compile(r"\{\{([A-Z_]+)\}\}")
+COMPLETE_LINE = re.compile(r"^[ \t]*" + re.escape(COMPLETE), re.MULTILINE)
+BLOCKED_LINE = re.compile(r"^[ \t]*" + re.escape(BLOCKED), re.MULTILINE)
+PROGRESS = re.compile(r"^[ \t]*<progress>(.*?)</progress>", re.MULTILINE | re.DOTALL)
+
+BLANKS = st.sampled_from(["", " ", "  ", "\t", "\u00a0", "\x0b", "\r", "\u2003"])
+# Pieces of lines that are tasks, nearly tasks, or not tasks at all.
+TASK_LINES = st.builds(
+    lambda *parts: "".join(parts),
+    BLANKS, st.sampled_from(["-", "*", "+", "1.", "12)", "\u0663.", "\u00b2.", "1", "a.", "", "--", "1.)", "#"]),
+    BLANKS, st.sampled_from(["[ ]", "[x]", "[X]", "[y]", "[]", "[  ]", "[x", "x]", ""]),
+    BLANKS, st.text(alphabet=st.sampled_from("ab []x\t\r\u00e9"), max_size=8), BLANKS,
+)
+
+
+@settings(max_examples=3000)
+@given(st.one_of(TASK_LINES, st.text(max_size=20)))
+def test_a_task_line_is_parsed_as_the_task_regex_reads_it(line):
+    m = TASK.match(line)
+    assert parse_task(line.lstrip()) == ((m.group(1), m.group(2)) if m else None)
+
+
+PROMPT_PIECES = st.sampled_from(["{", "}", "{{", "}}", "A", "B_", "X", "a", " ", "\n", "{{A}}", "{{NOPE}}", "\u00e9"])
+VALUES = {"A": "va{{B_}}", "B_": "", "X": 3}
+
+
+@settings(max_examples=3000)
+@given(st.lists(PROMPT_PIECES, max_size=12).map("".join))
+def test_placeholders_are_filled_as_the_placeholder_regex_finds_them(template):
+    expected = VARIABLE.sub(lambda m: str(VALUES[m.group(1)]) if m.group(1) in VALUES else m.group(0), template)
+    assert render(template, VALUES) == expected
+
+
+MARKER_PIECES = st.sampled_from([COMPLETE, BLOCKED, "<progress>", "</progress>", " ", "\t", "\n", "x", "\r", "why", ":"])
+
+
+@settings(max_examples=3000)
+@given(st.lists(MARKER_PIECES, max_size=12).map("".join))
+def test_markers_are_found_where_the_multiline_regexes_find_them(text):
+    blocked = BLOCKED_LINE.search(text)
+    reason = None
+    if blocked:
+        rest = [line.strip() for line in text[blocked.end():].lstrip(" \t:-").splitlines() if line.strip()]
+        reason = rest[0][:500] if rest else "no reason given"
+    progress = tuple(p.strip() for p in PROGRESS.findall(text) if p.strip())
+    found = scan(text)
+    assert (found.complete, found.blocked_reason, found.progress) == (bool(COMPLETE_LINE.search(text)), reason, progress)
