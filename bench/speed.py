@@ -241,7 +241,7 @@ def bench_hundred(inst: Install, runs: int, tmp: Path) -> list[Row]:
     got = {}
     for name, script in scripts.items():
         def env_for(run: int, name: str = name) -> dict[str, str]:
-            place = tmp / f"hundred-{inst.label}-{name.split()[0]}-{run}"
+            place = tmp / f"hundred-{inst.label}-{''.join(c if c.isalnum() else '-' for c in name)}-{run}"
             place.mkdir()
             return inst.env(place, NQDIR=str(place / "nq"), TS_SOCKET=str(place / "ts.socket"),
                             PARALLEL_HOME=str(place / "parallel"))

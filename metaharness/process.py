@@ -321,7 +321,7 @@ class AgentProcess:
         if sweep_sparing is not None:
             # The group's members are descendants too: one TERM, grace, KILL for all of them.
             # The leader's zombie may be reaped here, so the group is not signalled again.
-            self.survivors = end_descendants(grace, sweep_sparing)
+            self.survivors = end_descendants(grace, sweep_sparing, besides=self.pid)
             self._reap_group(block=False)  # a survivor of KILL must not hang the supervisor
         else:
             reaper = threading.Thread(target=self._reap_group, daemon=True)
@@ -503,25 +503,52 @@ def _reap_if_mine(pid: int) -> None:
         pass  # its parent reaps it, or it is re-parented to us and reaped next time
 
 
-def _has_children() -> bool:
-    """Has this process a child, alive or a zombie? If not, it has no descendants either:
-    an orphan is re-parented to this subreaper, so each one hangs below a child. The
-    process table (a read per process on the machine) is read only when there are."""
-    try:
+def _has_children(besides: int | None = None) -> bool:
+    """Has this process a child, alive or a zombie, other than `besides` (an agent's
+    leader, a zombie kept until its group has been signalled)? If not, it has no other
+    descendants either: an orphan is re-parented to this subreaper, so each one hangs below
+    a child. The process table (a read per process on the machine) is read only when there
+    are: after a trivial agent that is a millisecond saved between its exit and its result."""
+    for _ in range(3):
+        children = _children()
+        if children is not None:
+            return bool(children - {besides})
+    try:  # no listing to be had: any child at all, then
         os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:
         return False
     return True
 
 
-def end_descendants(grace: float, spare: Callable[[int], bool]) -> list[int]:
+def _children() -> set[int] | None:
+    """Our children, from each thread's /proc listing; None if a thread ended while they
+    were read (its children pass to another thread, perhaps one already read) or the
+    kernel has no such listing."""
+    children: set[int] = set()
+    try:
+        for task in os.listdir("/proc/self/task"):
+            fd = os.open(f"/proc/self/task/{task}/children", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                listing = b""
+                while chunk := os.read(fd, 65536):
+                    listing += chunk
+            finally:
+                os.close(fd)
+            children.update(map(int, listing.split()))
+    except FileNotFoundError:
+        return None
+    return children
+
+
+def end_descendants(grace: float, spare: Callable[[int], bool], besides: int | None = None) -> list[int]:
     """End everything this process started except its helpers and what `spare` accepts
-    (with their subtrees): what an agent left behind outside its group."""
+    (with their subtrees): what an agent left behind outside its group. `besides`: the
+    pid of a child already ended and not yet reaped (the agent's leader)."""
     me = os.getpid()
 
     def find() -> list[Proc]:
         with _helpers_lock:
-            if not _has_children():
+            if not _has_children(besides):
                 return []
             return descendants(me, process_table(), spare)
 
