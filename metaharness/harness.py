@@ -265,25 +265,27 @@ def request_stop(directory: Path, instance: str | None, sender: str, reason: str
         os.close(fd)
 
 
-def create(tree: Path, spec: dict[str, Any], state: dict[str, Any]) -> tuple[Path, int]:
+def create(tree: Path | str, spec: dict[str, Any], state: dict[str, Any]) -> tuple[str, int]:
     """Publish a new harness directory; return it and the fd that holds its lock.
 
-    Raises MhError(ID_TAKEN) if a live harness has the id.
+    Raises MhError(ID_TAKEN) if a live harness has the id. (Paths are str here: a
+    detached mh-spawn returns without importing pathlib.)
     """
+    tree = os.fspath(tree)
     harness_id, instance = spec["id"], spec["instance"]
-    _sweep_abandoned_builds(tree / ".tmp")
-    build = tree / ".tmp" / f"{harness_id}.{instance}"
-    build.mkdir(parents=True)
+    _sweep_abandoned_builds(os.path.join(tree, ".tmp"))
+    build = os.path.join(tree, ".tmp", f"{harness_id}.{instance}")
+    os.makedirs(build)
     lock_fd = -1
     try:
         for sub in SUBDIRECTORIES:
-            (build / sub).mkdir(parents=True)
-        lock_fd = liveness.hold_lock(build / "lock")
-        write_json(build / "spec.json", spec, durable=True)
-        write_json(build / "state.json", state)
+            os.makedirs(os.path.join(build, sub))
+        lock_fd = liveness.hold_lock(os.path.join(build, "lock"))
+        write_json(os.path.join(build, "spec.json"), spec, durable=True)
+        write_json(os.path.join(build, "state.json"), state)
         for name in ("heartbeat", "events.jsonl", "log"):
-            (build / name).touch()
-        _reserve_space(build / RESERVE_NAME)
+            os.close(os.open(os.path.join(build, name), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
+        _reserve_space(os.path.join(build, RESERVE_NAME))
         _publish(tree, build, harness_id)
     except BaseException:
         if lock_fd >= 0:
@@ -292,10 +294,10 @@ def create(tree: Path, spec: dict[str, Any], state: dict[str, Any]) -> tuple[Pat
 
         shutil.rmtree(build, ignore_errors=True)
         raise
-    return tree / harness_id, lock_fd
+    return os.path.join(tree, harness_id), lock_fd
 
 
-def _reserve_space(path: Path) -> None:
+def _reserve_space(path: str) -> None:
     """Set disk space aside for the result: a supervisor that meets a full disk frees it
     to write result.json, so the harness ends `failed: disk full`, not `dead`."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -310,28 +312,28 @@ def _reserve_space(path: Path) -> None:
         os.close(fd)
 
 
-def _sweep_abandoned_builds(tmp: Path) -> None:
+def _sweep_abandoned_builds(tmp: str) -> None:
     """Remove build directories left by a spawn that was killed before publishing.
 
     A build is locked right after its mkdir; the age guard covers that instant.
     """
     try:
-        entries = list(tmp.iterdir())
+        entries = [os.path.join(tmp, name) for name in os.listdir(tmp)]
     except FileNotFoundError:
         return
     for entry in entries:
         try:
-            stale = time.time() - entry.stat().st_mtime > _ABANDONED_BUILD_SECONDS
+            stale = time.time() - os.stat(entry).st_mtime > _ABANDONED_BUILD_SECONDS
         except FileNotFoundError:
             continue
-        if stale and not liveness.lock_is_held(entry / "lock"):
+        if stale and not liveness.lock_is_held(os.path.join(entry, "lock")):
             import shutil
 
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def _publish(tree: Path, build: Path, harness_id: str) -> None:
-    target = tree / harness_id
+def _publish(tree: str, build: str, harness_id: str) -> None:
+    target = os.path.join(tree, harness_id)
     try:
         os.rename(build, target)  # the moment the harness exists
         return
@@ -347,10 +349,10 @@ def _publish(tree: Path, build: Path, harness_id: str) -> None:
         raise MhError(f"harness {harness_id} is already running (spawned concurrently)", Exit.ID_TAKEN) from e
 
 
-def _archive_finished(tree: Path, harness_id: str) -> None:
+def _archive_finished(tree: str, harness_id: str) -> None:
     """Move a finished or dead harness out of the way, or raise ID_TAKEN if it lives."""
-    old = tree / harness_id
-    if not old.is_dir():
+    old = os.path.join(tree, harness_id)
+    if not os.path.isdir(old):
         raise MhError(f"{old} exists and is not a harness directory", Exit.ID_TAKEN)
     try:
         state = read_checked(old, "state.json", schema.STATE) or {}
@@ -360,10 +362,10 @@ def _archive_finished(tree: Path, harness_id: str) -> None:
         old, state.get("host"), state.get("heartbeat_interval")
     ):
         raise MhError(f"harness {harness_id} is running on {state['host']}", Exit.ID_TAKEN)
-    if liveness.same_process(state.get("pid"), state.get("pid_start")) and not (old / "result.json").exists():
+    if liveness.same_process(state.get("pid"), state.get("pid_start")) and not os.path.exists(f"{old}/result.json"):
         raise MhError(f"harness {harness_id} is already running (pid {state['pid']})", Exit.ID_TAKEN)
     try:
-        lock_fd = take_ended_lock(old / "lock")
+        lock_fd = take_ended_lock(f"{old}/lock")
     except FileNotFoundError:
         lock_fd = None  # archived by a concurrent spawner a moment ago
     if lock_fd is None:
@@ -372,29 +374,29 @@ def _archive_finished(tree: Path, harness_id: str) -> None:
         # Holding the lock proves nobody else is archiving it; the inode check proves the
         # name still denotes the directory we locked, not a harness published meanwhile.
         try:
-            same = os.fstat(lock_fd).st_ino == os.stat(old / "lock").st_ino
+            same = os.fstat(lock_fd).st_ino == os.stat(f"{old}/lock").st_ino
         except FileNotFoundError:
             same = False
         if not same:
             raise MhError(f"harness {harness_id} was just spawned by someone else", Exit.ID_TAKEN)
-        if not (old / "result.json").exists():
+        if not os.path.exists(f"{old}/result.json"):
             # Its supervisor was killed: the agent it left must not work on beside the new one.
             end_orphans(old, state.get("instance"), _spec_value(old, "grace"))
         instance = state.get("instance") or f"unknown-{time.time_ns()}"
-        (tree / ".archive").mkdir(exist_ok=True)  # made with the tree; remade if someone removed it
-        os.rename(old, tree / ".archive" / f"{harness_id}.{instance}")
+        os.makedirs(f"{tree}/.archive", exist_ok=True)  # made with the tree; remade if someone removed it
+        os.rename(old, f"{tree}/.archive/{harness_id}.{instance}")
     finally:
         os.close(lock_fd)
 
 
-def _spec_value(directory: Path, key: str) -> object:
+def _spec_value(directory: str, key: str) -> object:
     try:
-        return (read_json(directory / "spec.json")).get(key)
+        return (read_json(f"{directory}/spec.json")).get(key)
     except (OSError, ValueError, AttributeError):
         return None  # end_orphans falls back on its default
 
 
-def end_orphans(directory: Path, instance: object, grace: object) -> None:
+def end_orphans(directory: Path | str, instance: object, grace: object) -> None:
     """End what the agent of a dead harness left running (its supervisor was killed, so
     nobody else ever will): TERM, `grace`, KILL. A SYSTEM error if something outlived KILL.
 
@@ -404,7 +406,7 @@ def end_orphans(directory: Path, instance: object, grace: object) -> None:
     from metaharness import process
 
     try:
-        host = read_json(directory / "state.json").get("host")
+        host = read_json(f"{directory}/state.json").get("host")
     except (OSError, ValueError):
         host = None
     if isinstance(host, str) and host != liveness.this_host():
@@ -413,13 +415,13 @@ def end_orphans(directory: Path, instance: object, grace: object) -> None:
     if not isinstance(grace, (int, float)) or not 0 <= grace <= _ORPHAN_GRACE_LIMIT_SECONDS:
         grace = _ORPHAN_GRACE_SECONDS  # a spec.json that lost its value still gets its agent ended
     survivors = process.end_orphaned_agent(instance if isinstance(instance, str) else "", float(grace),
-                                           supervisor_in(directory.parent))
+                                           supervisor_in(os.path.dirname(directory)))
     if survivors:
         pids = " ".join(map(str, survivors))
-        raise MhError(f"{directory.name}: processes its agent started outlived SIGKILL (pids {pids})", Exit.SYSTEM)
+        raise MhError(f"{os.path.basename(directory)}: processes its agent started outlived SIGKILL (pids {pids})", Exit.SYSTEM)
 
 
-def supervisor_in(tree: Path) -> Callable[[int], bool]:
+def supervisor_in(tree: Path | str) -> Callable[[int], bool]:
     """A test for 'this pid supervises harnesses of `tree`': it holds a lock file there open
     for writing (a harness's supervisor, a pool's worker), not just to wait on it."""
     from metaharness.process import holds_writable
@@ -428,7 +430,7 @@ def supervisor_in(tree: Path) -> Callable[[int], bool]:
     return lambda pid: holds_writable(pid, lambda path: path.startswith(top) and path.endswith("lock"))
 
 
-def take_ended_lock(path: Path) -> int | None:
+def take_ended_lock(path: Path | str) -> int | None:
     """Lock a finished harness's lock file, waiting briefly for readers and a finishing supervisor."""
     try:
         return liveness.hold_lock(path)

@@ -11,8 +11,6 @@ prompt, which mentions the markers mid-sentence, does not complete or block by a
 
 from __future__ import annotations
 
-import re
-
 from metaharness.records import typed_record
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
@@ -40,8 +38,11 @@ def scan(text: str) -> Markers:
         rest = text[blocked:].lstrip(" \t:-").splitlines()
         lines = [line.strip() for line in rest if line.strip()]
         blocked_reason = lines[0][:500] if lines else "no reason given"
-    found = re.findall(_PROGRESS, text) if "<progress>" in text else []
-    progress = tuple(p.strip() for p in found if p.strip())
+    progress: tuple[str, ...] = ()
+    if "<progress>" in text:
+        import re  # for output with a progress marker only: most starts never load it
+
+        progress = tuple(p.strip() for p in re.findall(_PROGRESS, text) if p.strip())
     return Markers(_end_of_marker(text, COMPLETE) is not None, blocked_reason, progress)
 
 

@@ -24,7 +24,6 @@ import select
 import signal
 import threading
 import time
-from pathlib import Path
 
 from metaharness.agents import Invocation
 from metaharness.exits import Exit
@@ -33,7 +32,8 @@ from metaharness.records import typed_record
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
-    import subprocess  # imported where a helper is started: agents are started without it
+    import subprocess
+    from pathlib import Path  # imported where a helper is started: agents are started without it
     from typing import Any, Callable, Final
 
 _PR_SET_CHILD_SUBREAPER: Final = 36
@@ -148,7 +148,7 @@ def start_server(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes
     return subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
-def detach(log_path: Path, keep: tuple[int, ...] = ()) -> bool:
+def detach(log_path: Path | str, keep: tuple[int, ...] = ()) -> bool:
     """Fork a child in a session of its own, with stdio on `log_path` and no other open
     descriptor but those in `keep`; True in the child, False in the caller.
 
@@ -186,7 +186,7 @@ def detach(log_path: Path, keep: tuple[int, ...] = ()) -> bool:
 _ENTER: Final = 'umask "$1" && cd -- "$2" && shift 2 && exec "$@"'
 
 
-def spawn_in_session(argv: list[str], *, cwd: Path, env: dict[str, str],
+def spawn_in_session(argv: list[str], *, cwd: Path | str, env: dict[str, str],
                      stdio: tuple[int | None, int, int]) -> int:
     """Start `argv` as the leader of a new session, in `cwd`, with the user's umask, the
     given descriptors as its stdin (None: /dev/null), stdout and stderr, and no other

@@ -13,14 +13,13 @@ later. See mh-harness(7).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from metaharness.exits import Exit, MhError
 from metaharness.records import typed_record
 from metaharness.userfile import read_text
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Final
 
 MAX_ROADMAP_BYTES: Final = 1024 * 1024  # 1 MiB: far beyond any plan an agent can follow in one prompt
@@ -99,7 +98,7 @@ def has_instructions(text: str) -> bool:
     return any(line.strip() and not line.lstrip().startswith("#") for line in _body(text))
 
 
-def read_roadmap(path: Path) -> tuple[str, Progress]:
+def read_roadmap(path: Path | str) -> tuple[str, Progress]:
     """Read and parse a roadmap file.
 
     Raises OSError, its strerror the reason (missing, not a regular file, over
@@ -109,7 +108,7 @@ def read_roadmap(path: Path) -> tuple[str, Progress]:
     return text, parse_roadmap(text)
 
 
-def load_roadmap(path: Path) -> tuple[str, Progress]:
+def load_roadmap(path: Path | str) -> tuple[str, Progress]:
     """Read a roadmap a verb was given, or refuse it with the reason (a usage error)."""
     try:
         text, progress = read_roadmap(path)

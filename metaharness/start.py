@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from metaharness import jsonio
 from metaharness.exits import Exit, MhError
@@ -22,12 +21,13 @@ from metaharness.spec import Options, Spec, WorktreeRequest
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path  # not imported to start: a detached mh-spawn returns without it (3 ms)
     from typing import Any, Callable, Final
 
 _START_TIMEOUT_SECONDS: Final = 60.0  # creating a harness takes milliseconds; a bound for a hung disk
 
 
-def check_options(options: Options, workdir: str | None, prompt_template: str | None) -> tuple[Path, str | None]:
+def check_options(options: Options, workdir: str | None, prompt_template: str | None) -> tuple[str, str | None]:
     """Refuse the options a harness cannot run with, whatever its id and roadmap (mh-pool
     asks before it claims an item); return the absolute workdir and template path."""
     from metaharness.agents import ADAPTERS, adapter_for
@@ -41,8 +41,8 @@ def check_options(options: Options, workdir: str | None, prompt_template: str | 
         raise MhError("the cmd agent needs --agent-cmd 'COMMAND'", Exit.USAGE)
     if agent != "cmd" and options.agent_cmd:
         raise MhError(f"--agent-cmd is for the cmd agent, not {agent}", Exit.USAGE)
-    where = Path(workdir or ".").absolute()
-    if not where.is_dir():
+    where = _absolute(workdir or ".")
+    if not os.path.isdir(where):
         raise MhError(f"workdir {where} is not a directory", Exit.USAGE)
     if options.sandbox:
         from metaharness.sandbox import require
@@ -54,13 +54,21 @@ def check_options(options: Options, workdir: str | None, prompt_template: str | 
     if prompt_template:
         from metaharness.prompt import read_template
 
-        template = str(Path(prompt_template).absolute())
+        template = _absolute(prompt_template)
         try:
             read_template(template)
         except (OSError, UnicodeDecodeError) as e:
             raise MhError(f"cannot read prompt template {prompt_template}: {getattr(e, 'strerror', None) or e}",
                           Exit.USAGE) from None
     return where, template
+
+
+def _absolute(path: str) -> str:
+    """`path` made absolute as pathlib's absolute() writes it: joined to the cwd, with '.'
+    parts and repeated or trailing slashes dropped, '..' and links kept."""
+    full = os.path.join(os.getcwd(), path)
+    root = "//" if full.startswith("//") and not full.startswith("///") else "/"
+    return root + "/".join(part for part in full.split("/") if part not in ("", "."))
 
 
 @typed_record(frozen=True)
@@ -98,27 +106,29 @@ def prepare(request: Request) -> tuple[Spec, Progress]:
     validate_id(request.id)
     options = request.options
     where, template = check_options(options, request.workdir, request.prompt_template)
-    _, progress = load_roadmap(Path(request.roadmap))
+    _, progress = load_roadmap(request.roadmap)
     after = tuple(dict.fromkeys(request.after))
     for dependency in after:
         validate_id(dependency)
     spec = Spec(**{f.name: getattr(options, f.name) for f in fields(options)},
                 id=request.id, instance=new_instance_id(), created=now_iso(),
-                roadmap=str(Path(request.roadmap).absolute()), workdir=str(where), run=request.run, after=after,
+                roadmap=_absolute(request.roadmap), workdir=where, run=request.run, after=after,
                 prompt_template=template,
                 worktree=_worktree_request(request.id, where, list(after), request.worktree, request.base))
     return spec, progress
 
 
-def _worktree_request(harness_id: str, workdir: Path, after: list[str], wanted: bool,
+def _worktree_request(harness_id: str, workdir: str, after: list[str], wanted: bool,
                       base: str | None) -> WorktreeRequest | None:
     if base and not wanted:
         raise MhError("--base needs --worktree", Exit.USAGE)
     if not wanted:
         return None
+    from pathlib import Path
+
     from metaharness import worktree
 
-    repo = worktree.repository_of(workdir)
+    repo = worktree.repository_of(Path(workdir))
     worktree.check_branch_name(repo, harness_id)
     base = base or "HEAD"
     if base not in {worktree.branch_for(i) for i in after}:  # a dependency's branch may not exist yet
@@ -126,7 +136,7 @@ def _worktree_request(harness_id: str, workdir: Path, after: list[str], wanted: 
     return WorktreeRequest(str(repo), base)
 
 
-def start(tree: Path, spec: Spec, progress: Progress, *, detach: bool,
+def start(tree: Path | str, spec: Spec, progress: Progress, *, detach: bool,
           narrate: Callable[[str], None] | None = None, before_detach: Callable[[], None] | None = None) -> int:
     """Publish the harness of `spec` in `tree` and supervise it until it ends, returning the
     exit status for its outcome; or, with `detach`, leave a supervisor in a child of its
@@ -149,11 +159,13 @@ def start(tree: Path, spec: Spec, progress: Progress, *, detach: bool,
         signals.release(mask)
         raise
     if not detach:
-        return Supervisor(directory, spec, lock_fd, narrate).run()
+        from pathlib import Path
+
+        return Supervisor(Path(directory), spec, lock_fd, narrate).run()
     try:
         if before_detach:
             before_detach()
-        if process.detach(directory / "log", keep=(lock_fd,)):
+        if process.detach(os.path.join(directory, "log"), keep=(lock_fd,)):
             _supervise_detached(directory, spec, lock_fd)
     finally:
         os.close(lock_fd)  # the supervisor holds the lock now (or, had the fork failed, nobody)
@@ -161,7 +173,7 @@ def start(tree: Path, spec: Spec, progress: Progress, *, detach: bool,
     return Exit.OK
 
 
-def _supervise_detached(directory: Path, spec: Spec, lock_fd: int) -> None:
+def _supervise_detached(directory: str, spec: Spec, lock_fd: int) -> None:
     """In the detached child: supervise, then exit with the outcome; never return.
 
     The supervisor is imported here, after the fork, so that `mh-spawn --detach` returns
@@ -169,9 +181,11 @@ def _supervise_detached(directory: Path, spec: Spec, lock_fd: int) -> None:
     `dead` with the traceback in its log."""
     code = Exit.SOFTWARE
     try:
+        from pathlib import Path
+
         from metaharness.loop import Supervisor
 
-        code = Supervisor(directory, spec, lock_fd).run()
+        code = Supervisor(Path(directory), spec, lock_fd).run()
     except BaseException:
         import traceback
 
@@ -189,10 +203,10 @@ def start_elsewhere(tree: Path, spec: Spec, cwd: Path) -> None:
     from metaharness import process
 
     # Where this metaharness lives, first on the path: a checkout's bin/ runs under any python3.
-    root = str(Path(__file__).resolve().parent.parent)
+    root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     boot = f"import sys; sys.path.insert(0, {root!r}); from metaharness.start import _start_here; sys.exit(_start_here())"
     reply = process.capture_bounded([sys.executable, "-c", boot],
-                                    {**os.environ, "MH_ROOT": str(tree.parent)}, _START_TIMEOUT_SECONDS,
+                                    {**os.environ, "MH_ROOT": os.path.dirname(tree)}, _START_TIMEOUT_SECONDS,
                                     cwd=cwd, input=jsonio.dumps(spec.to_json()))
     if reply is None:
         raise MhError(f"starting the harness took more than {_START_TIMEOUT_SECONDS:g}s", Exit.SYSTEM)
@@ -208,13 +222,13 @@ def _start_here() -> int:
     """The fresh interpreter of start_elsewhere: the Spec (JSON) on stdin, the answer on stdout."""
 
     from metaharness.roadmap import load_roadmap
-    from metaharness.tree import find_tree
+    from metaharness.tree import find_tree_dir
 
     try:
         spec = Spec.from_json(jsonio.loads(sys.stdin.read()))
-        tree = find_tree(create=True)
+        tree = find_tree_dir(create=True)
         assert tree is not None
-        start(tree, spec, load_roadmap(Path(spec.roadmap))[1], detach=True)
+        start(tree, spec, load_roadmap(spec.roadmap)[1], detach=True)
         answer: dict[str, Any] = {"started": spec.id}
     except MhError as e:
         answer = {"error": str(e), "code": int(e.code)}
@@ -225,7 +239,7 @@ def _start_here() -> int:
 
 
 
-def check_no_cycle(tree: Path, harness_id: str, after: list[str]) -> None:
+def check_no_cycle(tree: Path | str, harness_id: str, after: list[str]) -> None:
     """Refuse --after dependencies that lead back to `harness_id` through harnesses still
     waiting on theirs, naming the cycle (an ended harness waits for nothing)."""
     from metaharness.liveness import lock_is_held
@@ -234,10 +248,10 @@ def check_no_cycle(tree: Path, harness_id: str, after: list[str]) -> None:
     def path_back(node: str, trail: list[str]) -> list[str] | None:
         if node == harness_id:
             return trail
-        if not lock_is_held(tree / node / "lock"):
+        if not lock_is_held(os.path.join(tree, node, "lock")):
             return None
         try:
-            deps = read_json(tree / node / "spec.json").get("after") or []
+            deps = read_json(os.path.join(tree, node, "spec.json")).get("after") or []
         except (OSError, ValueError, AttributeError):
             return None
         for dep in deps:

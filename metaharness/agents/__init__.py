@@ -16,7 +16,6 @@ ahead (read by resets.py).
 from __future__ import annotations
 
 import importlib
-import re
 import time
 
 from metaharness import jsonio
@@ -125,8 +124,11 @@ def note_rate_limit(report: Report, text: str, now: float | None = None, *, know
                     read_reset: bool = True) -> bool:
     """Mark the report rate limited if `text` says so (or it is `known`), with the reset
     time if it states one and none is known yet (and `read_reset`)."""
-    if not (known or re.search(_RATE_LIMIT, text)):
-        return False
+    if not known:
+        import re  # only for a failure: a supervisor that meets none never loads it
+
+        if not re.search(_RATE_LIMIT, text):
+            return False
     report.rate_limited = True
     if read_reset and report.retry_at is None:
         from metaharness.agents.resets import stated_reset  # dates and zones: only when limited

@@ -9,7 +9,6 @@ iteration's), so a wrapper around any API takes part in budgets and limits.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import deque
 
@@ -19,6 +18,7 @@ from metaharness.schema import MAX_COUNT
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    import re
     from typing import Any, Final
 
 MAX_KEPT_CHARS: Final = 64 * 1024  # marker lines kept per iteration; more are an agent gone wrong
@@ -58,9 +58,9 @@ class TextParser:
 
     def feed(self, line: str) -> list[dict[str, Any]]:
         self._keep_tail(line)
-        if "<limit until=" in line and (limit := re.search(_LIMIT, line)):
+        if "<limit until=" in line and (limit := _search(_LIMIT, line)):
             self._met_limit(limit["until"], limit["reason"].strip())
-        if "<usage " in line and (usage := re.search(_USAGE, line)):
+        if "<usage " in line and (usage := _search(_USAGE, line)):
             self._add_usage(usage["attributes"])
         marker = line.lstrip(" \t").startswith("<promise>")
         if (marker or (self._reason_may_follow and line.strip())) and self._kept_chars < MAX_KEPT_CHARS:
@@ -73,6 +73,8 @@ class TextParser:
 
     def _add_usage(self, attributes: str) -> None:
         """Add what a `<usage .../>` marker reports; an attribute that is not a sane number is ignored."""
+        import re
+
         for key, text in re.findall(_ATTRIBUTE, attributes):
             try:
                 value = float(text) if key == "cost_usd" else int(text)
@@ -107,3 +109,9 @@ class CommandAdapter:
 
 
 ADAPTER = CommandAdapter()
+
+
+def _search(pattern: str, line: str) -> re.Match[str] | None:
+    import re  # loaded by the first line that holds a marker, not by every supervisor
+
+    return re.search(pattern, line)

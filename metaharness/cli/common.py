@@ -70,7 +70,8 @@ def exit_at_once(code: int) -> int:
     `mh-wait` about 3 ms between a harness's end and the return of the script waiting for
     it. Returns `code` instead (for an ordinary exit) when the teardown has work to do:
     callbacks registered with atexit, or a thread that is not a daemon still running.
-    For the verbs users call in loops, which write nothing but through closed files."""
+    For the verbs users call in loops (and mh-spawn), which write nothing but through
+    closed files."""
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -52,7 +52,7 @@ def build_parser() -> common.Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run("spawn", _spawn, argv)
+    return common.exit_at_once(common.run("spawn", _spawn, argv))
 
 
 def request_from(args: Any) -> Request:
@@ -71,10 +71,10 @@ def options_from(args: Any) -> Options:
 def _spawn(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from metaharness.start import prepare, start
-    from metaharness.tree import find_tree
+    from metaharness.tree import find_tree_dir
 
     spec, progress = prepare(request_from(args))
-    tree = find_tree(create=True)
+    tree = find_tree_dir(create=True)
     assert tree is not None
     if not args.detach:
         return start(tree, spec, progress, detach=False,

@@ -1,6 +1,7 @@
 import json
 import multiprocessing
 import os
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +9,13 @@ from metaharness import harness
 from metaharness.exits import Exit, MhError
 from metaharness.statuses import Status
 from metaharness.tree import find_tree, write_json
+
+
+def _created(tree, spec, state):
+    """harness.create, its directory (a str: a detached spawn does without pathlib) as a Path."""
+    directory, lock_fd = harness.create(tree, spec, state)
+    assert isinstance(directory, str)
+    return Path(directory), lock_fd
 
 
 def _spec(harness_id="x", instance="i1"):
@@ -53,7 +61,7 @@ def test_concurrent_creation_of_one_id_has_exactly_one_winner(tree):
 
 
 def test_a_finished_harness_is_archived_when_its_id_is_spawned_again(tree):
-    directory, lock_fd = harness.create(tree, _spec(instance="old"), _state("old"))
+    directory, lock_fd = _created(tree, _spec(instance="old"), _state("old"))
     write_json(directory / "result.json", {"status": "completed", "exit_code": 0})
     os.close(lock_fd)
     _, lock_fd = harness.create(tree, _spec(instance="new"), _state("new"))
@@ -76,7 +84,7 @@ def test_a_live_harness_is_never_replaced(tree):
 
 
 def test_readers_derive_dead_and_corrupt(tree):
-    directory, lock_fd = harness.create(tree, _spec(), _state())
+    directory, lock_fd = _created(tree, _spec(), _state())
     assert harness.inspect(directory).status is Status.RUNNING
     os.close(lock_fd)  # as if the supervisor was killed: lock gone, no result
     assert harness.inspect(directory).status is Status.DEAD
@@ -93,7 +101,7 @@ def test_readers_derive_dead_and_corrupt(tree):
     ("spec.json", "grace", "x", "spec.json: grace should be a number from 0 to 31536000"),
 ])
 def test_a_file_with_a_wrong_field_makes_the_harness_corrupt_and_the_view_empty(tree, name, field, value, problem):
-    directory, lock_fd = harness.create(tree, _spec(), _state())
+    directory, lock_fd = _created(tree, _spec(), _state())
     os.close(lock_fd)  # dead, so that its state.json is what readers go by
     if name == "result.json":
         write_json(directory / "result.json", {"status": "completed", "exit_code": 0})
@@ -107,7 +115,7 @@ def test_a_file_with_a_wrong_field_makes_the_harness_corrupt_and_the_view_empty(
 
 @pytest.mark.parametrize("how", ["directory", "symlink loop", "nested too deeply", "a list"])
 def test_a_state_file_that_cannot_be_read_makes_the_harness_corrupt(tree, how):
-    directory, lock_fd = harness.create(tree, _spec(), _state())
+    directory, lock_fd = _created(tree, _spec(), _state())
     os.close(lock_fd)
     state = directory / "state.json"
     state.unlink()
