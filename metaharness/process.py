@@ -18,11 +18,10 @@ environment, which every process the agent started inherits.
 
 from __future__ import annotations
 
+import _thread
 import errno
 import os
-import select
 import signal
-import threading
 import time
 
 from metaharness.agents import Invocation
@@ -33,6 +32,7 @@ from metaharness.records import typed_record
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
     import subprocess
+    import threading  # imported where a thread is made: a detached mh-spawn makes none
     from pathlib import Path  # imported where a helper is started: agents are started without it
     from typing import Any, Callable, Final
 
@@ -42,7 +42,7 @@ _REAP_AFTER_KILL_SECONDS: Final = 5.0
 # Helper programs (hooks, git) this process runs beside its agent: the end-of-iteration
 # sweep spares them. The lock covers fork-and-record, so a scan never sees one unrecorded.
 _helpers: set[int] = set()
-_helpers_lock = threading.Lock()
+_helpers_lock = _thread.allocate_lock()
 
 
 def _start_helper(argv: list[str], env: dict[str, str], stdin: Any = None,
@@ -239,6 +239,8 @@ class AgentProcess:
         on_line: Callable[[bytes], None],
         on_exit: Callable[[], None],
     ) -> None:
+        import threading
+
         self._exited = threading.Event()
         self._exit: ExitInfo | None = None
         self.survivors: list[int] = []
@@ -324,6 +326,8 @@ class AgentProcess:
             self.survivors = end_descendants(grace, sweep_sparing, besides=self.pid)
             self._reap_group(block=False)  # a survivor of KILL must not hang the supervisor
         else:
+            import threading
+
             reaper = threading.Thread(target=self._reap_group, daemon=True)
             reaper.start()
             reaper.join(grace)
@@ -490,6 +494,8 @@ def _has_exited(pidfd: int) -> bool:
 def _wait_for_an_exit(pidfds: list[int], timeout: float) -> bool:
     """Wait until one of the processes has exited (its pidfd is readable); poll, not
     select, so descriptors past 1024 work."""
+    import select
+
     poller = select.poll()
     for fd in pidfds:
         poller.register(fd, select.POLLIN)
@@ -643,6 +649,8 @@ def run_gate(argv: list[str], env: dict[str, str], cwd: Path, stdout: int, stder
     is set: a stop, a signal). Returns (exit status, None) or (None, why it was ended);
     an ended one's whole group is TERMed, then KILLed."""
     proc = _start_helper(argv, env, stdout=stdout, stderr=stderr, cwd=cwd)
+    import threading
+
     done = threading.Event()
 
     def await_exit() -> None:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    import threading  # imported by the catcher, which starts one: hold() and release() need none
     from typing import Final
 
 HANDLED: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -45,6 +45,8 @@ class SignalCatcher:
         signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
         for sig in HANDLED:
             signal.signal(sig, lambda signum, frame: None)
+        import threading
+
         threading.Thread(target=self._relay, args=(read_end,), daemon=True).start()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)  # pending ones arrive now, caught
 

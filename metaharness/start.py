@@ -30,13 +30,13 @@ _START_TIMEOUT_SECONDS: Final = 60.0  # creating a harness takes milliseconds; a
 def check_options(options: Options, workdir: str | None, prompt_template: str | None) -> tuple[str, str | None]:
     """Refuse the options a harness cannot run with, whatever its id and roadmap (mh-pool
     asks before it claims an item); return the absolute workdir and template path."""
-    from metaharness.agents import ADAPTERS, adapter_for
+    from metaharness.agents import ADAPTERS, check_agent
 
     if options.agent is None and not options.agent_cmd:
         named = "|".join(name for name in ADAPTERS if name != "cmd")
         raise MhError(f"say which agent runs: --agent {named}, or --agent-cmd 'COMMAND'", Exit.USAGE)
     agent = options.agent or "cmd"
-    adapter_for(agent)
+    check_agent(agent)
     if agent == "cmd" and not options.agent_cmd:
         raise MhError("the cmd agent needs --agent-cmd 'COMMAND'", Exit.USAGE)
     if agent != "cmd" and options.agent_cmd:

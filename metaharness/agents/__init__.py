@@ -15,7 +15,6 @@ ahead (read by resets.py).
 
 from __future__ import annotations
 
-import importlib
 import time
 
 from metaharness import jsonio
@@ -97,10 +96,17 @@ if TYPE_CHECKING:  # what an adapter is, for the type checker; adapters need not
 
 def adapter_for(name: str) -> Adapter:
     """Load the adapter called `name`, or raise a usage error listing the known ones."""
+    module = check_agent(name)
+    return __import__(f"metaharness.agents.{module}", fromlist=["ADAPTER"]).ADAPTER
+
+
+def check_agent(name: str) -> str:
+    """The module of the adapter called `name` (not imported), or a usage error listing
+    the known ones."""
     module = ADAPTERS.get(name)
     if module is None:
         raise MhError(f"unknown agent {name!r} (known: {', '.join(sorted(ADAPTERS))})", Exit.USAGE)
-    return importlib.import_module(f"metaharness.agents.{module}").ADAPTER
+    return module
 
 
 def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
