@@ -6,23 +6,25 @@ result.json's `final_answer`, so a dependent's prompt (a pipeline's next stage,
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, Final
 
 ANSWER_CHARS: Final = 4000
 ANSWER_NAME: Final = "answer"
 
 
-def save(it_dir: Path, text: str) -> str | None:
+def save(it_dir: Path | str, text: str) -> str | None:
     """Keep an iteration's final text; its path, or None if there was none."""
     if not text.strip():
         return None
-    path = it_dir / ANSWER_NAME
-    path.write_text(text, encoding="utf-8", errors="surrogateescape")
-    return str(path)
+    path = os.path.join(it_dir, ANSWER_NAME)
+    with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
+        f.write(text)
+    return path
 
 
 def final_answer(path: str | None) -> dict[str, Any] | None:
@@ -30,7 +32,8 @@ def final_answer(path: str | None) -> dict[str, Any] | None:
     if not path:
         return None
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
     except OSError:
         return None
     return {"text": text[-ANSWER_CHARS:], "chars": len(text), "cut": len(text) > ANSWER_CHARS, "path": path}

@@ -24,21 +24,21 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def budgets_dir(tree: Path) -> Path:
-    return tree / "budgets"
+def budgets_dir(tree: Path | str | str) -> str:
+    return os.path.join(tree, "budgets")
 
 
-def set_budget(tree: Path, name: str, usd: float | None, tokens: int | None, daily: bool) -> None:
-    directory = budgets_dir(tree) / name
-    (directory / "spent").mkdir(parents=True, exist_ok=True)
-    write_json(directory / "budget.json", {"name": name, "usd": usd, "tokens": tokens, "daily": daily})
+def set_budget(tree: Path | str, name: str, usd: float | None, tokens: int | None, daily: bool) -> None:
+    directory = os.path.join(budgets_dir(tree), name)
+    os.makedirs(os.path.join(directory, "spent"), exist_ok=True)
+    write_json(os.path.join(directory, "budget.json"), {"name": name, "usd": usd, "tokens": tokens, "daily": daily})
 
 
-def remove(tree: Path, name: str) -> bool:
+def remove(tree: Path | str, name: str) -> bool:
     import shutil
 
-    directory = budgets_dir(tree) / name
-    if not (directory / "budget.json").is_file():
+    directory = os.path.join(budgets_dir(tree), name)
+    if not os.path.isfile(os.path.join(directory, "budget.json")):
         return False
     shutil.rmtree(directory)
     return True
@@ -48,19 +48,19 @@ def _day(now: float | None = None) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(time.time() if now is None else now))
 
 
-def describe(tree: Path, name: str) -> dict[str, Any] | None:
+def describe(tree: Path | str, name: str) -> dict[str, Any] | None:
     """The budget's caps and what has been spent against them (today's, if daily)."""
-    directory = budgets_dir(tree) / name
+    directory = os.path.join(budgets_dir(tree), name)
     try:
-        budget = read_json(directory / "budget.json")
+        budget = read_json(os.path.join(directory, "budget.json"))
     except (OSError, ValueError):
         return None
     spent = {"usd": 0.0, "tokens": 0}
-    days = [_day()] if budget.get("daily") else _listing(directory / "spent")
+    days = [_day()] if budget.get("daily") else _listing(os.path.join(directory, "spent"))
     for day in days:
-        for entry in _listing(directory / "spent" / day):
+        for entry in _listing(os.path.join(directory, "spent", day)):
             try:
-                record = read_json(directory / "spent" / day / entry)
+                record = read_json(os.path.join(directory, "spent", day, entry))
                 spent["usd"] += float(record.get("usd") or 0)
                 spent["tokens"] += int(record.get("tokens") or 0)
             except (OSError, ValueError, TypeError):
@@ -78,18 +78,18 @@ def describe_spending(budget: dict[str, Any]) -> str:
     return ", ".join(caps) + (" today" if budget.get("daily") else "")
 
 
-def listing(tree: Path) -> list[dict[str, Any]]:
+def listing(tree: Path | str) -> list[dict[str, Any]]:
     return [b for name in _listing(budgets_dir(tree)) if (b := describe(tree, name)) is not None]
 
 
-def _listing(directory: Path) -> list[str]:
+def _listing(directory: str) -> list[str]:
     try:
         return sorted(n for n in os.listdir(directory) if not n.startswith("."))
     except OSError:
         return []
 
 
-def exhausted(tree: Path, names: tuple[str, ...]) -> str | None:
+def exhausted(tree: Path | str, names: tuple[str, ...]) -> str | None:
     """Why the first of these budgets is spent (or gone), else None."""
     for name in names:
         budget = describe(tree, name)
@@ -105,7 +105,7 @@ def exhausted(tree: Path, names: tuple[str, ...]) -> str | None:
 class Spender:
     """One harness's side of its budgets: spent or not, and its own spend written down."""
 
-    def __init__(self, tree: Path, names: tuple[str, ...], harness: str, instance: str) -> None:
+    def __init__(self, tree: Path | str, names: tuple[str, ...], harness: str, instance: str) -> None:
         self._tree, self._names, self._file = tree, names, f"{harness}.{instance}"
         self._day = _day()
         self._before_today = self._last = (0.0, 0)  # this harness's totals at the day's start, and now
@@ -131,6 +131,6 @@ class Spender:
         self._last = totals
         usd, tokens = totals[0] - self._before_today[0], totals[1] - self._before_today[1]
         for name in self._names:
-            directory = budgets_dir(self._tree) / name / "spent" / self._day
-            directory.mkdir(parents=True, exist_ok=True)
-            write_json(directory / self._file, {"usd": round(usd, 6), "tokens": tokens})
+            directory = os.path.join(budgets_dir(self._tree), name, "spent", self._day)
+            os.makedirs(directory, exist_ok=True)
+            write_json(os.path.join(directory, self._file), {"usd": round(usd, 6), "tokens": tokens})

@@ -8,14 +8,13 @@ key unlinks its file. Keys look like ids but may be longer (`db.url`). See mh-ha
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
 
 from metaharness.exits import Exit, MhError
 from metaharness.tree import atomic_write
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Final
 
 MAX_KEY_LENGTH: Final = 128
@@ -23,43 +22,46 @@ MAX_VALUE_BYTES: Final = 1024 * 1024
 _KEY: Final = r"[A-Za-z0-9][A-Za-z0-9._-]*"  # compiled by re when a key is first checked
 
 
-def context_dir(tree: Path) -> Path:
-    return tree / "shared" / "context"
+def context_dir(tree: Path | str) -> str:
+    return os.path.join(tree, "shared", "context")
 
 
 def validate_key(key: str) -> str:
+    import re  # a key is checked by mh-context only: a supervisor reading the values need not load it
+
     if not key or len(key) > MAX_KEY_LENGTH or not re.fullmatch(_KEY, key):
         shown = key if len(key) <= 40 else key[:40] + "..."
         raise MhError(f"invalid key {shown!r}: use letters, digits, '.', '_', '-' (at most {MAX_KEY_LENGTH})", Exit.USAGE)
     return key
 
 
-def set_value(tree: Path, key: str, value: bytes) -> None:
+def set_value(tree: Path | str, key: str, value: bytes) -> None:
     validate_key(key)
     if len(value) > MAX_VALUE_BYTES:
         raise MhError(f"the value is longer than the limit of {MAX_VALUE_BYTES} bytes", Exit.USAGE)
     directory = context_dir(tree)
-    directory.mkdir(parents=True, exist_ok=True)
-    atomic_write(directory / key, value, durable=True)  # the moment the value changes
+    os.makedirs(directory, exist_ok=True)
+    atomic_write(os.path.join(directory, key), value, durable=True)  # the moment the value changes
 
 
-def get_value(tree: Path, key: str) -> bytes:
+def get_value(tree: Path | str, key: str) -> bytes:
     try:
-        return (context_dir(tree) / validate_key(key)).read_bytes()
+        with open(os.path.join(context_dir(tree), validate_key(key)), "rb") as f:
+            return f.read()
     except FileNotFoundError:
         raise MhError(f"no such key: {key}", Exit.NOT_FOUND) from None
 
 
-def remove(tree: Path, key: str) -> bool:
+def remove(tree: Path | str, key: str) -> bool:
     """Remove a key; False if it was not there."""
     try:
-        os.unlink(context_dir(tree) / validate_key(key))
+        os.unlink(os.path.join(context_dir(tree), validate_key(key)))
     except FileNotFoundError:
         return False
     return True
 
 
-def items(tree: Path) -> list[tuple[str, bytes]]:
+def items(tree: Path | str) -> list[tuple[str, bytes]]:
     """Every key and its value, sorted by key."""
     directory = context_dir(tree)
     try:
@@ -69,7 +71,8 @@ def items(tree: Path) -> list[tuple[str, bytes]]:
     found = []
     for name in names:
         try:
-            found.append((name, (directory / name).read_bytes()))
+            with open(os.path.join(directory, name), "rb") as f:
+                found.append((name, f.read()))
         except (FileNotFoundError, IsADirectoryError):
             continue  # removed meanwhile, or not a value at all: a prompt must still be written
     return found

@@ -9,20 +9,20 @@ skip, as they skip any line that is not an event. Every event has `t` (UTC time)
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from metaharness import jsonio
 from metaharness.tree import now_iso
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 
 class EventLog:
     """Appends events for one harness."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
 
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from metaharness import process
 from metaharness.statuses import Status
@@ -23,6 +22,7 @@ from metaharness.statuses import Status
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
     import threading
+    from pathlib import Path
     from typing import Any, Callable, Final
 
     from metaharness.events import EventLog
@@ -34,7 +34,7 @@ TAIL_CHARS: Final = 3000  # of a check's output: kept in result.json and quoted 
 REASON_CHARS: Final = 300  # of a refusing hook's stderr, as the reason
 
 
-def tail(path: Path, limit: int = TAIL_CHARS) -> str:
+def tail(path: Path | str, limit: int = TAIL_CHARS) -> str:
     """The end of a file of output, decoded whatever its bytes."""
     try:
         with open(path, "rb") as f:
@@ -45,7 +45,7 @@ def tail(path: Path, limit: int = TAIL_CHARS) -> str:
     return text[-limit:]
 
 
-def run_check(command: str, directory: Path, output: Path, timeout: float, env: dict[str, str],
+def run_check(command: str, directory: Path | str, output: Path | str, timeout: float, env: dict[str, str],
               wake: threading.Event, cancelled: Callable[[], str | None]) -> dict[str, Any]:
     """Run a check command with /bin/sh in `directory`, its output (both streams) in
     `output`; how it went: command, exit_code (None if ended), passed, duration_s,
@@ -65,11 +65,11 @@ class Gate:
     def __init__(self, spec: Spec, directory: Path, state: LiveState, events: EventLog, say: Callable[[str], None],
                  log_fd: int, wake: threading.Event, control: LazyWatch,
                  requested_end: Callable[[float | None], Any]) -> None:
-        self.spec, self.dir, self.state, self._events, self._say = spec, directory, state, events, say
+        self.spec, self.dir, self.state, self._events, self._say = spec, os.fspath(directory), state, events, say
         self._log_fd, self._wake, self._control, self._requested_end = log_fd, wake, control, requested_end
         self.last_check: dict[str, Any] | None = None  # for result.json
 
-    def before_start(self, workdir: Path, deadline: float | None) -> tuple[Status, str] | None:
+    def before_start(self, workdir: Path | str, deadline: float | None) -> tuple[Status, str] | None:
         """FAILED, with the hook's words, if hooks/before-start refuses the start (or the
         sandbox asked for cannot be had on this host)."""
         if self.spec.sandbox:
@@ -80,23 +80,23 @@ class Gate:
                 require()
             except MhError as e:
                 return Status.FAILED, str(e)
-        refused = self._hook("before-start", workdir, self.dir / "before-start.stderr", deadline)
+        refused = self._hook("before-start", workdir, os.path.join(self.dir, "before-start.stderr"), deadline)
         return None if refused is None else (Status.FAILED, refused)
 
-    def refuse_claim(self, n: int, workdir: Path, deadline: float | None) -> str | None:
+    def refuse_claim(self, n: int, workdir: Path | str, deadline: float | None) -> str | None:
         """None if the claimed completion stands; else why not, for the next prompt."""
-        it_dir = self.dir / "iterations" / f"{n:04d}"
+        it_dir = os.path.join(self.dir, "iterations", f"{n:04d}")
         if self.spec.verify:
             refused = self._verify(n, workdir, it_dir, deadline)
             if refused is not None:
                 return refused
-        refused = self._hook("before-complete", workdir, it_dir / "before-complete.stderr", deadline)
+        refused = self._hook("before-complete", workdir, os.path.join(it_dir, "before-complete.stderr"), deadline)
         if refused is not None:
             return f"You claimed the work was complete, but {refused}."
         return None
 
-    def _verify(self, n: int, workdir: Path, it_dir: Path, deadline: float | None) -> str | None:
-        command, output = self.spec.verify or "", it_dir / "verify"
+    def _verify(self, n: int, workdir: Path | str, it_dir: str, deadline: float | None) -> str | None:
+        command, output = self.spec.verify or "", os.path.join(it_dir, "verify")
         self._events.emit("verify_started", iteration=n, command=command)
         self._say(f"checking the claimed completion: {command}")
         check = {**run_check(command, workdir, output, self.spec.verify_timeout, self._env(), self._wake,
@@ -114,15 +114,15 @@ class Gate:
         return (f"You claimed the work was complete, but the check `{command}` failed ({how}), so it is not. "
                 f"The end of its output:\n```\n{check['tail'].rstrip()}\n```")
 
-    def _hook(self, name: str, workdir: Path, stderr_path: Path, deadline: float | None) -> str | None:
+    def _hook(self, name: str, workdir: Path | str, stderr_path: str, deadline: float | None) -> str | None:
         """Run hooks/NAME if there is one; None if it let things go on, else why not."""
-        hook = self.dir.parent / "hooks" / name
-        if not (hook.is_file() and os.access(hook, os.X_OK)):
+        hook = os.path.join(os.path.dirname(self.dir), "hooks", name)
+        if not (os.path.isfile(hook) and os.access(hook, os.X_OK)):
             return None
         self._say(f"running hooks/{name}")
         with open(stderr_path, "wb") as err:
             try:
-                code, why = process.run_gate([str(hook)], self._env(), workdir, self._log_fd, err.fileno(),
+                code, why = process.run_gate([hook], self._env(), workdir, self._log_fd, err.fileno(),
                                              self.spec.hook_timeout, self._wake, self._cancelled(deadline))
             except OSError as e:
                 code, why = None, f"cannot be run: {e.strerror}"
@@ -137,7 +137,7 @@ class Gate:
 
     def _env(self) -> dict[str, str]:
         return {**os.environ, "MH_ID": self.spec.id, "MH_INSTANCE": self.spec.instance,
-                "MH_HARNESS_DIR": str(self.dir), "MH_ROOT": str(self.dir.parent.parent),
+                "MH_HARNESS_DIR": self.dir, "MH_ROOT": os.path.dirname(os.path.dirname(self.dir)),
                 "MH_ITERATION": str(self.state.get("iteration", 0))}
 
     def _cancelled(self, deadline: float | None) -> Callable[[], str | None]:

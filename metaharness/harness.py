@@ -190,9 +190,9 @@ class LiveState:
     The heartbeat is the mtime of `heartbeat`, touched every interval and, while the agent
     writes output, at most once a second more."""
 
-    def __init__(self, directory: Path) -> None:
-        self._dir = directory
-        self._record: dict[str, Any] = read_json(directory / "state.json")
+    def __init__(self, directory: Path | str) -> None:
+        self._dir = os.fspath(directory)
+        self._record: dict[str, Any] = read_json(os.path.join(self._dir, "state.json"))
         import threading  # a supervisor's: readers of the tree need no threads
 
         self._lock = threading.Lock()
@@ -210,14 +210,14 @@ class LiveState:
             for key, value in changes.items():
                 self._record[key] = value.value if isinstance(value, Status) else value
             self._record["updated"] = now_iso()
-            write_json(self._dir / "state.json", self._record)
+            write_json(os.path.join(self._dir, "state.json"), self._record)
 
     def beat(self, throttled: bool = False) -> None:
         now = time.monotonic()
         if throttled and now - self._last_beat < _BEAT_ON_OUTPUT_SECONDS:
             return
         self._last_beat = now
-        os.utime(self._dir / "heartbeat")
+        os.utime(os.path.join(self._dir, "heartbeat"))
 
     def beat_every(self, interval: float) -> None:
         """Start the heartbeat thread; it stops at stop_beating()."""
@@ -236,11 +236,11 @@ class LiveState:
         self._stopped.set()
 
 
-def stop_request(directory: Path, instance: str) -> str | None:
+def stop_request(directory: Path | str, instance: str) -> str | None:
     """The reason of a stop request for this instance of the harness, if one was made (the
     supervisor's side of request_stop)."""
     try:
-        request = read_json(directory / "control" / "stop")
+        request = read_json(os.path.join(directory, "control", "stop"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):

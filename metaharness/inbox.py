@@ -83,13 +83,13 @@ def deliver_to(directory: Path | str, instance: str, sender: str, body: str) -> 
         os.close(fd)
 
 
-def waiting(inbox: Path) -> list[Message]:
+def waiting(inbox: Path | str) -> list[Message]:
     """Messages in new/, oldest first. Unreadable files are returned with an explanatory body."""
     messages = []
-    for name in sorted(os.listdir(inbox / "new")):
+    for name in sorted(os.listdir(os.path.join(inbox, "new"))):
         try:
             # Never blocking on a FIFO dropped in new/, never reading more than deliver writes.
-            record = jsonio.loads(read_limited(inbox / "new" / name, MAX_MESSAGE_FILE_BYTES))
+            record = jsonio.loads(read_limited(os.path.join(inbox, "new", name), MAX_MESSAGE_FILE_BYTES))
             messages.append(
                 Message(name, str(record.get("from", "?")), str(record.get("sent", "?")),
                         str(record.get("body", "")), record.get("instance"))
@@ -100,11 +100,11 @@ def waiting(inbox: Path) -> list[Message]:
 
 
 
-def take(inbox: Path, messages: list[Message]) -> None:
+def take(inbox: Path | str, messages: list[Message]) -> None:
     """Move delivered messages to cur/: they have been handed to a prompt."""
     for m in messages:
         try:
-            os.rename(inbox / "new" / m.name, inbox / "cur" / m.name)
+            os.rename(os.path.join(inbox, "new", m.name), os.path.join(inbox, "cur", m.name))
         except FileNotFoundError:
             pass  # taken already (a restarted supervisor re-reading new/)
 

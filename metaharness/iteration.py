@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from pathlib import Path
 
 from metaharness import answers, inbox, markers, process
 from metaharness.agents import PROGRESS_EVENTS, Report, adapter_for, preview
@@ -38,6 +37,7 @@ from metaharness.tree import now_iso, write_json
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, BinaryIO, Callable, Final
 
     from metaharness.agents import Invocation, OutputParser
@@ -53,7 +53,7 @@ AGENT_ITERATION_SECONDS: Final = 3600.0
 class OutputRecorder:
     """Where one iteration's agent output goes, line by line."""
 
-    def __init__(self, output: Path, parser: OutputParser, structured: bool, n: int, log_fd: int,
+    def __init__(self, output: str, parser: OutputParser, structured: bool, n: int, log_fd: int,
                  events: EventLog, on_progress: Callable[[str], None], on_tool: Callable[[str | None], None],
                  on_output: Callable[[], None], on_failure: Callable[[str], None]) -> None:
         self._output: BinaryIO = open(output, "wb")
@@ -170,36 +170,36 @@ class IterationRunner:
     in its own group, watches it for a stop, a limit or a stall, records its output and
     usage, and judges the outcome. The supervisor keeps the policy: what happens next."""
 
-    def __init__(self, spec: Spec, directory: Path, state: LiveState, events: EventLog, log_fd: int,
+    def __init__(self, spec: Spec, directory: Path | str, state: LiveState, events: EventLog, log_fd: int,
                  wake: threading.Event, stalls: Escalation, *, say: Callable[[str], None],
                  hook: Callable[[str, str], None], nudge: Callable[[str], None],
                  requested_end: Callable[[float | None], tuple[Status, str] | None], control: LazyWatch,
                  shared_budget_left: Callable[[], float | None]) -> None:
-        self.spec, self.dir, self.state, self._events, self._log_fd = spec, directory, state, events, log_fd
+        self.spec, self.dir, self.state, self._events, self._log_fd = spec, os.fspath(directory), state, events, log_fd
         self._control, self._shared_budget_left = control, shared_budget_left
         self._wake, self._stalls = wake, stalls
         self._say, self._hook, self._nudge, self._requested_end = say, hook, nudge, requested_end
         self._adapter = adapter_for(spec.agent_name)
-        self._roadmap = Path(spec.roadmap)
-        self._workdir = Path(spec.workdir)
+        self._roadmap = spec.roadmap
+        self._workdir: Path | str = spec.workdir
         self._worktree_base: str | None = None
         self._last_output = time.monotonic()
         # A harness the agent spawned is supervised on its own: the end-of-iteration sweep spares it.
-        self._other_supervisors = supervisor_in(directory.parent)
+        self._other_supervisors = supervisor_in(os.path.dirname(self.dir))
 
-    def run(self, n: int, deadline: float | None, last_outcome: str, workdir: Path,
+    def run(self, n: int, deadline: float | None, last_outcome: str, workdir: Path | str,
             worktree_base: str | None) -> IterationOutcome:
         """Run iteration `n` in `workdir` (a --worktree harness's, once made) and say how it went."""
         self._workdir, self._worktree_base = workdir, worktree_base
-        it_dir = self.dir / "iterations" / f"{n:04d}"
-        it_dir.mkdir(exist_ok=True)
+        it_dir = os.path.join(self.dir, "iterations", f"{n:04d}")
+        os.makedirs(it_dir, exist_ok=True)
         started = time.monotonic()
         try:
             roadmap_text, before = read_roadmap(self._roadmap)
         except (OSError, UnicodeDecodeError) as e:
             summary = f"the roadmap {self._roadmap} cannot be read: {getattr(e, 'strerror', None) or e}"
             self.state.publish(iteration=n, last_outcome=summary)
-            write_json(it_dir / "meta.json", {"iteration": n, "failed": True, "summary": summary})
+            write_json(os.path.join(it_dir, "meta.json"), {"iteration": n, "failed": True, "summary": summary})
             self._events.emit("iteration_failed", iteration=n, reason=summary)
             self._say(f"iteration {n}: {summary}")
             return IterationOutcome(True, summary, False, markers.scan(""), None)
@@ -210,10 +210,12 @@ class IterationRunner:
         recorder, exit_info, cut_short, stall_action = self._run_agent(n, it_dir, started, deadline)
         return self._conclude(n, it_dir, started, before, messages, recorder, exit_info, cut_short, stall_action)
 
-    def _run_agent(self, n: int, it_dir: Path, started: float, deadline: float | None,
+    def _run_agent(self, n: int, it_dir: str, started: float, deadline: float | None,
                    ) -> tuple[OutputRecorder, ExitInfo, str | None, str | None]:
         """Run the agent over the prompt written in `it_dir` until it ends or is ended."""
-        invocation = self._adapter.invocation(self._agent_options(), (it_dir / "prompt").read_text(), str(it_dir / "prompt"))
+        prompt_file = os.path.join(it_dir, "prompt")
+        with open(prompt_file) as f:
+            invocation = self._adapter.invocation(self._agent_options(), f.read(), prompt_file)
         inherited = dict(os.environ)
         if self._worktree_base is not None:
             from metaharness.worktree import without_repository_variables
@@ -221,27 +223,27 @@ class IterationRunner:
             inherited = without_repository_variables(inherited)  # git in the worktree must find the worktree
         env = {
             **inherited,
-            "MH_ID": self.spec.id, "MH_INSTANCE": self.spec.instance, "MH_ROOT": str(self.dir.parent.parent),
-            "MH_ITERATION": str(n), "MH_HARNESS_DIR": str(self.dir), "MH_PROMPT_FILE": str(it_dir / "prompt"),
-            "MH_ROADMAP": str(self._roadmap), **invocation.env,
+            "MH_ID": self.spec.id, "MH_INSTANCE": self.spec.instance, "MH_ROOT": os.path.dirname(os.path.dirname(self.dir)),
+            "MH_ITERATION": str(n), "MH_HARNESS_DIR": self.dir, "MH_PROMPT_FILE": prompt_file,
+            "MH_ROADMAP": self._roadmap, **invocation.env,
         }
         if self.spec.sandbox:
             invocation = self._sandboxed(invocation, env)
         # The agent's output is kept once as it came (output: what parsers and mh-logs
         # --iteration read) and once as a person reads it (log, beside the supervisor's lines).
         recorder = OutputRecorder(
-            it_dir / "output", self._adapter.parser(), self._adapter.structured, n, self._log_fd, self._events,
+            os.path.join(it_dir, "output"), self._adapter.parser(), self._adapter.structured, n, self._log_fd, self._events,
             on_progress=lambda note: self.state.publish(last_progress=note),
             on_tool=lambda tool: self.state.publish(last_tool=tool), on_output=self._heard_from_agent,
             on_failure=self._say,
         )
         try:
-            agent = process.AgentProcess(invocation, cwd=self._workdir, env=env, stderr_path=it_dir / "stderr",
+            agent = process.AgentProcess(invocation, cwd=self._workdir, env=env, stderr_path=os.path.join(it_dir, "stderr"),
                                          on_line=recorder.on_line, on_exit=self._wake.set)
             try:
                 self.state.publish(agent_pid=agent.pid)
                 cut_short, stall_action = self._supervise(agent, started, deadline, recorder.parser,
-                                                          it_dir / "stderr", n)
+                                                          os.path.join(it_dir, "stderr"), n)
             except BaseException:
                 agent.terminate(self.spec.grace)  # never leave an agent behind a failing supervisor
                 raise
@@ -254,7 +256,7 @@ class IterationRunner:
             self._say(f"processes the agent started outlived SIGKILL: {agent.survivors}")
         return recorder, exit_info, cut_short, stall_action
 
-    def _conclude(self, n: int, it_dir: Path, started: float, before: Progress, messages: list[inbox.Message],
+    def _conclude(self, n: int, it_dir: str, started: float, before: Progress, messages: list[inbox.Message],
                   recorder: OutputRecorder, exit_info: ExitInfo, cut_short: str | None,
                   stall_action: str | None) -> IterationOutcome:
         """Judge the iteration, record it (meta.json, events, state, usage) and say how it went."""
@@ -276,7 +278,7 @@ class IterationRunner:
             summary += f"; roadmap {before.done}/{before.total} -> {after.done}/{after.total}"  # type: ignore[union-attr]
         self._estimate_cost(report)
         self._add_usage(report)
-        write_json(it_dir / "meta.json", {
+        write_json(os.path.join(it_dir, "meta.json"), {
             "iteration": n, "exit_code": exit_info.code, "signal": exit_info.signal, "cut_short": cut_short or None,
             "failed": failed, "rate_limited": rate_limited, "summary": summary,
             "duration_s": round(time.monotonic() - started, 3), "messages": [m.name for m in messages],
@@ -304,12 +306,14 @@ class IterationRunner:
 
     def _sandboxed(self, invocation: Invocation, env: dict[str, str]) -> Invocation:
         """The invocation run inside --sandbox bwrap (sandbox.py)."""
+        from pathlib import Path
+
         from metaharness import sandbox
 
-        writable = [self.dir]  # its harness directory: the prompt, progress notes, artifacts
+        writable = [Path(self.dir)]  # its harness directory: the prompt, progress notes, artifacts
         if self.spec.worktree:  # git in a worktree writes to the repository's .git
             writable.append(Path(self.spec.worktree.repo) / ".git")
-        argv = sandbox.wrap(invocation.argv, agent=self.spec.agent_name, env=env, workdir=self._workdir,
+        argv = sandbox.wrap(invocation.argv, agent=self.spec.agent_name, env=env, workdir=Path(self._workdir),
                             writable=writable, network=self.spec.sandbox_net == "on")
         return replace(invocation, argv=argv)
 
@@ -332,9 +336,11 @@ class IterationRunner:
         model = report.model or self.spec.model
         by_model = report.tokens_by_model or (
             {model: [report.input_tokens, report.cached_input_tokens, report.output_tokens]} if model else {})
+        from pathlib import Path
+
         from metaharness import prices
 
-        usd, unpriced = prices.estimate(self.dir.parent, by_model)
+        usd, unpriced = prices.estimate(Path(self.dir).parent, by_model)
         report.cost_usd = report.estimated_cost_usd = usd
         if unpriced or (not by_model and self._adapter.structured):  # a command that names no model: its choice
             self._events.emit("cost_unknown", models=unpriced, reason="no price for these models (.harness/prices.json)"
@@ -347,14 +353,15 @@ class IterationRunner:
         self.state.publish(usage=totals, session_id=report.session_id or self.state.get("session_id"),
                             model=report.model or self.state.get("model"))
 
-    def _write_prompt(self, n: int, it_dir: Path, roadmap_text: str, progress: Progress,
+    def _write_prompt(self, n: int, it_dir: str, roadmap_text: str, progress: Progress,
                       last_outcome: str) -> list[inbox.Message]:
         """Write the iteration's prompt, then move the messages it quotes to cur/; return them."""
-        box = self.dir / "inbox"
+        box = os.path.join(self.dir, "inbox")
         waiting = inbox.waiting(box)
         mine = [m for m in waiting if m.instance in (None, self.spec.instance)]
-        prompt = build_prompt(self.spec, self.dir.parent, n, roadmap_text, progress, mine, last_outcome)
-        (it_dir / "prompt").write_text(prompt)
+        prompt = build_prompt(self.spec, os.path.dirname(self.dir), n, roadmap_text, progress, mine, last_outcome)
+        with open(os.path.join(it_dir, "prompt"), "w") as f:
+            f.write(prompt)
         inbox.take(box, waiting)  # only once the prompt quoting them exists
         for m in waiting:
             if m in mine:
@@ -364,7 +371,7 @@ class IterationRunner:
         return mine
 
     def _supervise(self, agent: process.AgentProcess, started: float, deadline: float | None,
-                   parser: Any, stderr: Path, n: int) -> tuple[str | None, str | None]:
+                   parser: Any, stderr: str, n: int) -> tuple[str | None, str | None]:
         """Wait for the agent to exit; end it early for a stop, a signal, a deadline or a stall.
 
         Returns why it was cut short (None if it ended by itself, or lingered after its
@@ -434,8 +441,8 @@ def _progress_dict(p: Progress) -> dict[str, int]:
     return {"done": p.done, "total": p.total}
 
 
-def _seconds_since_modified(path: Path) -> float:
+def _seconds_since_modified(path: str) -> float:
     try:
-        return max(0.0, time.time() - path.stat().st_mtime)
+        return max(0.0, time.time() - os.stat(path).st_mtime)
     except OSError:
         return float("inf")

@@ -31,14 +31,14 @@ if TYPE_CHECKING:
 MAX_LIMIT_SECONDS: Final = 7 * 86400.0  # a reset further off than a week is a misreading
 
 
-def limits_dir(tree: Path) -> Path:
-    return tree / "limits"
+def limits_dir(tree: Path | str | str) -> str:
+    return os.path.join(tree, "limits")
 
 
-def current(tree: Path, account: str) -> dict[str, Any] | None:
+def current(tree: Path | str, account: str) -> dict[str, Any] | None:
     """The limit on `account` if it still holds."""
     try:
-        record = read_json(limits_dir(tree) / account)
+        record = read_json(os.path.join(limits_dir(tree), account))
     except (OSError, ValueError):
         return None  # none, or unreadable: no limit is better than one held for ever
     until = record.get("until")
@@ -47,7 +47,7 @@ def current(tree: Path, account: str) -> dict[str, Any] | None:
     return record
 
 
-def active(tree: Path) -> list[dict[str, Any]]:
+def active(tree: Path | str) -> list[dict[str, Any]]:
     """Every limit that still holds, by account."""
     try:
         accounts = sorted(n for n in os.listdir(limits_dir(tree)) if not n.startswith("."))
@@ -56,22 +56,22 @@ def active(tree: Path) -> list[dict[str, Any]]:
     return [record for account in accounts if (record := current(tree, account)) is not None]
 
 
-def publish(tree: Path, account: str, until: float, seen_by: str, reason: str) -> None:
+def publish(tree: Path | str, account: str, until: float, seen_by: str, reason: str) -> None:
     """Hold `account` until `until` (epoch seconds), unless a later reset is already known."""
     until = min(until, time.time() + MAX_LIMIT_SECONDS)
-    limits_dir(tree).mkdir(exist_ok=True)
+    os.makedirs(limits_dir(tree), exist_ok=True)
     for _ in range(3):  # a writer with an earlier reset may replace ours meanwhile: look again
         known = current(tree, account)
         if known is not None and known["until"] >= until:
             return
-        write_json(limits_dir(tree) / account, {"account": account, "until": until, "until_iso": now_iso(until),
+        write_json(os.path.join(limits_dir(tree), account), {"account": account, "until": until, "until_iso": now_iso(until),
                                                 "seen_by": seen_by, "reason": reason, "set": now_iso()})
 
 
-def lift(tree: Path, account: str) -> bool:
+def lift(tree: Path | str, account: str) -> bool:
     """Remove the limit on `account` (mh-resume --account); False if there was none."""
     try:
-        os.unlink(limits_dir(tree) / account)
+        os.unlink(os.path.join(limits_dir(tree), account))
     except FileNotFoundError:
         return False
     return True
@@ -85,7 +85,7 @@ def describe(record: dict[str, Any]) -> str:
 class AccountLimits:
     """A supervisor's side: publish what its agent met, and wait out what any agent met."""
 
-    def __init__(self, tree: Path, account: str, harness_id: str, state: LiveState, events: EventLog,
+    def __init__(self, tree: Path | str, account: str, harness_id: str, state: LiveState, events: EventLog,
                  say: Callable[[str], None], wake: threading.Event, control: LazyWatch) -> None:
         self._tree, self._account, self._id = tree, account, harness_id
         self._state, self._events, self._say, self._wake = state, events, say, wake
@@ -101,7 +101,7 @@ class AccountLimits:
         limit = current(self._tree, self._account)
         if limit is None:
             return None
-        limits_dir(self._tree).mkdir(exist_ok=True)
+        os.makedirs(limits_dir(self._tree), exist_ok=True)
         self._control.start()
         self._watch.start()
         why = describe(limit)

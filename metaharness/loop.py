@@ -20,7 +20,6 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 from metaharness import inbox, liveness, process
 from metaharness.agents import USAGE_FIELDS
@@ -45,6 +44,7 @@ from metaharness.tree import now_iso, write_json
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, Callable, Final
 
 MAX_BACKOFF_SECONDS: Final = 600.0
@@ -55,34 +55,38 @@ DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 class Supervisor:
     """Owns one harness directory for the life of its supervisor process."""
 
-    def __init__(self, directory: Path, spec: Spec, lock_fd: int, narrate: Callable[[str], None] | None = None) -> None:
-        self.dir = directory
+    def __init__(self, directory: Path | str, spec: Spec, lock_fd: int,
+                 narrate: Callable[[str], None] | None = None) -> None:
+        # Paths are str from here down: pathlib (with urllib.parse and re) would cost every
+        # supervisor 4 to 5 ms of its start; a --worktree or --after harness loads it.
+        self.dir = directory = os.fspath(directory)
+        tree = os.path.dirname(directory)
         self.spec = spec
         self.state = LiveState(directory)
         self._lock_fd = lock_fd
         self._narrate_to = narrate
-        self._events = EventLog(directory / "events.jsonl")
-        self._log_fd = os.open(directory / "log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        self._events = EventLog(os.path.join(directory, "events.jsonl"))
+        self._log_fd = os.open(os.path.join(directory, "log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
         self._wake = threading.Event()
         # Stop requests wake us through this watch on control/, made when first waited on.
-        self._control = LazyWatch(directory / "control", self._wake.set)
+        self._control = LazyWatch(os.path.join(directory, "control"), self._wake.set)
         self._signals: SignalCatcher | None = None
-        self._roadmap = Path(self.spec.roadmap)
-        self._workdir = Path(self.spec.workdir)
+        self._roadmap = self.spec.roadmap
+        self._workdir: Path | str = self.spec.workdir
         self._worktree_base: str | None = None  # the commit a --worktree branch started from
         self._started = time.monotonic()
         self._deadline = self._started + spec.timeout if spec.timeout else None  # --timeout, on the monotonic clock
         self._stalls = Escalation(list(self.spec.on_stall))
         self._loops = Escalation(list(self.spec.on_loop))
         self._loop_detector = LoopDetector(self.spec.loop_after)
-        self._hooks = Hooks(directory.parent, lambda hook, why: self._events.emit("hook_failed", hook=hook, reason=why),
+        self._hooks = Hooks(tree, lambda hook, why: self._events.emit("hook_failed", hook=hook, reason=why),
                             self.spec.hook_timeout)
         self._pauses = Pauses(directory, spec.instance, self.state, self._events, self._say, self._wake,
                               self._control)
         self._gate = Gate(spec, directory, self.state, self._events, self._say, self._log_fd, self._wake,
                           self._control, self._requested_end)
-        self._budgets = Spender(directory.parent, spec.budget_groups, spec.id, spec.instance)
-        self._limits = AccountLimits(directory.parent, spec.account_name, spec.id, self.state,
+        self._budgets = Spender(tree, spec.budget_groups, spec.id, spec.instance)
+        self._limits = AccountLimits(tree, spec.account_name, spec.id, self.state,
                                      self._events, self._say, self._wake, self._control)
         self._runner = IterationRunner(spec, directory, self.state, self._events, self._log_fd, self._wake,
                                        self._stalls, say=self._say, hook=self._hook, nudge=self._nudge,
@@ -127,14 +131,19 @@ class Supervisor:
             self._limits.close()
 
     def _free_reserve(self) -> None:
-        (self.dir / RESERVE_NAME).unlink(missing_ok=True)
+        try:
+            os.unlink(os.path.join(self.dir, RESERVE_NAME))
+        except FileNotFoundError:
+            pass
 
     def _await_dependencies(self) -> tuple[Status, str] | None:
         if not self.spec.after:
             return None
+        from pathlib import Path
+
         from metaharness.dependencies import await_dependencies
 
-        return await_dependencies(self.dir.parent, self.spec.after, self.state, self._events, self._say,
+        return await_dependencies(Path(self.dir).parent, self.spec.after, self.state, self._events, self._say,
                                   self._control, self._wake, lambda: self._requested_end(self._deadline),
                                   self._deadline)
 
@@ -144,9 +153,11 @@ class Supervisor:
         wanted = self.spec.worktree
         if not wanted:
             return None
+        from pathlib import Path
+
         from metaharness import worktree
 
-        directory = worktree.directory_for(self.dir.parent, self.spec.id)
+        directory = worktree.directory_for(Path(self.dir).parent, self.spec.id)
         repo = Path(wanted.repo)
         try:
             self._worktree_base, continued = worktree.create(repo, directory, self.spec.id, wanted.base)
@@ -154,8 +165,9 @@ class Supervisor:
             return Status.FAILED, f"no worktree: {e}"
         except OSError as e:  # its lock file or directory: a read-only or full disk, say
             return Status.FAILED, f"no worktree: {e.filename}: {e.strerror}"
-        self._workdir = directory / self._workdir.resolve().relative_to(repo.resolve())  # --workdir sub: the worktree's sub
-        self._workdir.mkdir(parents=True, exist_ok=True)  # an untracked directory has no copy in the worktree
+        workdir = directory / Path(self._workdir).resolve().relative_to(repo.resolve())  # --workdir sub: the worktree's sub
+        workdir.mkdir(parents=True, exist_ok=True)  # an untracked directory has no copy in the worktree
+        self._workdir = workdir
         made = {"path": str(directory), "branch": worktree.branch_for(self.spec.id), "base": self._worktree_base}
         self.state.publish(worktree=made)  # for mh-status
         self._events.emit("worktree", **made, continued=continued)
@@ -272,7 +284,7 @@ class Supervisor:
 
     def _hook(self, event: str, reason: str) -> None:
         self._hooks.run(event, {"MH_ID": self.spec.id, "MH_INSTANCE": self.spec.instance,
-                                "MH_HARNESS_DIR": str(self.dir), "MH_ROOT": str(self.dir.parent.parent),
+                                "MH_HARNESS_DIR": self.dir, "MH_ROOT": os.path.dirname(os.path.dirname(self.dir)),
                                 "MH_REASON": reason})
 
     def _say(self, line: str) -> None:
@@ -295,16 +307,18 @@ class Supervisor:
             "check": self._gate.last_check, "final_answer": final_answer(self.state.get("answer")),
         }
         if self.spec.worktree:
+            from pathlib import Path
+
             from metaharness import worktree
 
-            directory = worktree.directory_for(self.dir.parent, self.spec.id)
+            directory = worktree.directory_for(Path(self.dir).parent, self.spec.id)
             try:
                 result["worktree"] = None if self._worktree_base is None else \
                     worktree.describe(directory, self.spec.id, self._worktree_base)
             except Exception as e:  # nothing may keep the result from being written
                 result["worktree"] = {"path": str(directory), "error": f"{type(e).__name__}: {e}"}
         try:
-            write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended
+            write_json(os.path.join(self.dir, "result.json"), result, durable=True)  # the moment the harness has ended
         except OSError as e:
             if e.errno not in DISK_FULL:
                 raise
@@ -312,7 +326,7 @@ class Supervisor:
             result.update(status=Status.FAILED.value, exit_code=Exit.SYSTEM,
                           reason=f"{_disk_full(e)} (after: {reason})")
             status, code = Status.FAILED, int(Exit.SYSTEM)
-            write_json(self.dir / "result.json", result, durable=True)  # the moment the harness has ended
+            write_json(os.path.join(self.dir, "result.json"), result, durable=True)  # the moment the harness has ended
         self._free_reserve()
         try:  # all that follows is for readers' convenience: a full disk must not hold the lock
             self.state.publish(status=status, reason=result["reason"], agent_pid=None, next_attempt=None,

@@ -33,7 +33,7 @@ _IN_CHANGES: Final = (0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x
 class DirectoryWatch:
     """Call `on_change` (from a thread of its own) whenever `directory` changes."""
 
-    def __init__(self, directory: Path, on_change: Callable[[], None], recursive: bool = False) -> None:
+    def __init__(self, directory: Path | str, on_change: Callable[[], None], recursive: bool = False) -> None:
         self._directory = str(directory)
         self._on_change = on_change
         self._recursive = recursive
@@ -63,7 +63,7 @@ class DirectoryWatch:
 class LazyWatch:
     """A DirectoryWatch made on first need: `start()` (again: nothing), `close()` if made."""
 
-    def __init__(self, directory: Path, on_change: Callable[[], None]) -> None:
+    def __init__(self, directory: Path | str, on_change: Callable[[], None]) -> None:
         self._directory, self._on_change = directory, on_change
         self._watch: DirectoryWatch | None = None
 
@@ -165,7 +165,7 @@ def _watchdog(directory: str, on_change: Callable[[], None], recursive: bool, po
     return stop
 
 
-def wait_until(predicate: Callable[[], bool], directory: Path, timeout: float | None, recursive: bool = False) -> bool:
+def wait_until(predicate: Callable[[], bool], directory: Path | str, timeout: float | None, recursive: bool = False) -> bool:
     """Block until `predicate()` holds, re-checking on every change in `directory`.
 
     Returns the predicate's last value; `timeout` None waits for ever.

@@ -29,10 +29,10 @@ if TYPE_CHECKING:
     from metaharness.notify import LazyWatch
 
 
-def pause_request(directory: Path, instance: str) -> dict[str, Any] | None:
+def pause_request(directory: Path | str, instance: str) -> dict[str, Any] | None:
     """The pause request for this instance of the harness, if one was made."""
     try:
-        request = read_json(directory / "control" / "pause")
+        request = read_json(os.path.join(directory, "control", "pause"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
@@ -40,7 +40,7 @@ def pause_request(directory: Path, instance: str) -> dict[str, Any] | None:
     return None if request.get("instance") not in (None, instance) else request
 
 
-def request_pause(directory: Path, instance: str | None, sender: str, now: bool) -> None:
+def request_pause(directory: Path | str, instance: str | None, sender: str, now: bool) -> None:
     """Write control/pause for the instance living in `directory` (opened first, as for a
     stop, so a harness spawned again under the id meanwhile never receives it)."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -51,7 +51,7 @@ def request_pause(directory: Path, instance: str | None, sender: str, now: bool)
         os.close(fd)
 
 
-def request_resume(directory: Path, instance: str | None) -> bool:
+def request_resume(directory: Path | str, instance: str | None) -> bool:
     """Remove this instance's pause request; False if it had none."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -75,7 +75,7 @@ def request_resume(directory: Path, instance: str | None) -> bool:
 class Pauses:
     """The supervisor's side: is an iteration to be cut short, and holding between them."""
 
-    def __init__(self, directory: Path, instance: str, state: LiveState, events: EventLog,
+    def __init__(self, directory: Path | str, instance: str, state: LiveState, events: EventLog,
                  say: Callable[[str], None], wake: threading.Event, control: LazyWatch) -> None:
         self._dir, self._instance, self._state, self._events, self._say = directory, instance, state, events, say
         self._wake, self._control = wake, control
@@ -111,7 +111,7 @@ class Pauses:
         held_by = str(request.get("from", "?"))
         self._state.publish(status=Status.PAUSED, waiting_for=f"paused by {held_by}", agent_pid=None)
         self._events.emit("paused", by=held_by, now=bool(request.get("now")))
-        self._say(f"paused by {held_by}: mh-resume {self._dir.name} goes on")
+        self._say(f"paused by {held_by}: mh-resume {os.path.basename(self._dir)} goes on")
         while (ended := requested_end(deadline)) is None and pause_request(self._dir, self._instance) is not None:
             self._wake.clear()
             if requested_end(deadline) is None and pause_request(self._dir, self._instance) is not None:

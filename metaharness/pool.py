@@ -105,7 +105,7 @@ class Pool:
             # New items, retries, the size and stop files; and, for a pool that leaves once the
             # queue is drained, results: the last item may be settled by another pool.
             with contextlib.ExitStack() as watches:
-                limits.limits_dir(self.tree).mkdir(exist_ok=True)
+                os.makedirs(limits.limits_dir(self.tree), exist_ok=True)
                 watched = (q / "pending", self.dir, limits.limits_dir(self.tree))
                 for directory in watched + ((q / "claimed",) if self.exit_when_empty else ()):
                     watches.enter_context(DirectoryWatch(directory, self.wake.set))

@@ -8,18 +8,19 @@ left as they are, so a template can quote the syntax.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from metaharness.inbox import Message
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Final, Mapping
 
     from metaharness.roadmap import Progress
     from metaharness.spec import Spec
 
-TEMPLATES: Final = Path(__file__).parent / "templates"
+TEMPLATES: Final = os.path.join(os.path.dirname(__file__), "templates")
 MAX_TEMPLATE_BYTES: Final = 1024 * 1024  # 1 MiB, as for a roadmap: a prompt is not a corpus
 _NAME_CHARACTERS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 
@@ -33,10 +34,11 @@ def read_template(path: Path | str) -> str:
 
 
 def default_template() -> str:
-    return (TEMPLATES / "default.md").read_text(encoding="utf-8")
+    with open(os.path.join(TEMPLATES, "default.md"), encoding="utf-8") as f:
+        return f.read()
 
 
-def build(spec: Spec, tree: Path, n: int, roadmap_text: str, progress: Progress, messages: list[Message],
+def build(spec: Spec, tree: Path | str, n: int, roadmap_text: str, progress: Progress, messages: list[Message],
           last_outcome: str) -> str:
     """The prompt of iteration `n` of the harness of `spec`: its template (or the default),
     filled in from the roadmap, the messages, the last outcome and the shared tree."""
@@ -73,14 +75,14 @@ def render(template: str, values: Mapping[str, object]) -> str:
     return "".join(pieces)
 
 
-def format_context(tree: Path) -> str:
+def format_context(tree: Path | str) -> str:
     from metaharness.context import items
 
     pairs = items(tree)
     return "\n".join(f"- {key}: {value.decode('utf-8', 'replace')}" for key, value in pairs) or "(none)"
 
 
-def format_dependencies(tree: Path, dependencies: list[str]) -> str:
+def format_dependencies(tree: Path | str, dependencies: list[str]) -> str:
     """How each --after harness ended: its status and reason, its check, and its final
     answer (bounded: answers.py), quoted."""
     from metaharness.tree import read_json
@@ -88,7 +90,7 @@ def format_dependencies(tree: Path, dependencies: list[str]) -> str:
     lines = []
     for dependency in dependencies:
         try:
-            result = read_json(tree / dependency / "result.json")
+            result = read_json(os.path.join(tree, dependency, "result.json"))
         except (OSError, ValueError):
             lines.append(f"- {dependency}: (no result)")
             continue
@@ -104,10 +106,14 @@ def format_dependencies(tree: Path, dependencies: list[str]) -> str:
     return "\n".join(lines) or "(none)"
 
 
-def format_artifacts(tree: Path, publishers: list[str]) -> str:
+def format_artifacts(tree: Path | str, publishers: list[str]) -> str:
     if not publishers:
         return "(none)"  # the usual case, without the artifacts module's imports
+    from pathlib import Path
+
     from metaharness.artifacts import find, listing
+
+    tree = Path(tree)  # artifacts.py works on Paths; only a harness run --after another needs it
 
     lines = []
     for publisher in publishers:

@@ -159,9 +159,7 @@ def start(tree: Path | str, spec: Spec, progress: Progress, *, detach: bool,
         signals.release(mask)
         raise
     if not detach:
-        from pathlib import Path
-
-        return Supervisor(Path(directory), spec, lock_fd, narrate).run()
+        return Supervisor(directory, spec, lock_fd, narrate).run()
     try:
         if before_detach:
             before_detach()
@@ -181,11 +179,9 @@ def _supervise_detached(directory: str, spec: Spec, lock_fd: int) -> None:
     `dead` with the traceback in its log."""
     code = Exit.SOFTWARE
     try:
-        from pathlib import Path
-
         from metaharness.loop import Supervisor
 
-        code = Supervisor(Path(directory), spec, lock_fd).run()
+        code = Supervisor(directory, spec, lock_fd).run()
     except BaseException:
         import traceback
 

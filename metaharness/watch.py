@@ -13,6 +13,7 @@ ends: lifted at once, or within REMOTE_CHECK_SECONDS of its reset passing.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -89,7 +90,7 @@ class Monitor:
 
     def _alert(self, account: str, kind: str, reason: str) -> None:
         alert = {"t": now_iso(), "id": account, "event": kind, "reason": reason, "iteration": None,
-                 "account": account, "harness_dir": str(limits.limits_dir(self._tree) / account)}
+                 "account": account, "harness_dir": os.path.join(limits.limits_dir(self._tree), account)}
         with self._emit_lock:
             self._on_alert(alert)
 

@@ -13,6 +13,7 @@ with api_error_status 429 and the text "You've hit your session limit · resets 
 
 from __future__ import annotations
 
+import os
 import time
 
 from metaharness.agents import Invocation, JsonLinesParser, preview
@@ -119,7 +120,7 @@ class ClaudeAdapter:
     structured = True
 
     def invocation(self, options: dict[str, Any], prompt: str, prompt_file: str) -> Invocation:
-        bootstrap = TEMPLATES / "bootstrap.md"
+        bootstrap = os.path.join(TEMPLATES, "bootstrap.md")
         argv = ["claude", "-p", "--output-format", "stream-json", "--verbose",
                 "--append-system-prompt-file", str(bootstrap),
                 "--permission-mode", options.get("permission_mode") or "bypassPermissions"]
