@@ -330,7 +330,12 @@ def bench_idle(inst: Install, tmp: Path) -> list[Row]:
     root.mkdir()
     env = inst.env(root)
     sh(f"mh-spawn idle {roadmap(root)} -q --detach --agent-cmd 'sleep 600'", env, root)
-    pid = json.loads((root / ".harness" / "idle" / "state.json").read_text())["pid"]
+    state = root / ".harness" / "idle" / "state.json"
+    for _ in range(500):  # until the supervisor has published itself: mh-spawn returns before it does
+        if (record := json.loads(state.read_text())).get("status") == "running":
+            break
+        time.sleep(0.01)
+    pid = record["pid"]
     time.sleep(1)
 
     def ticks() -> int:

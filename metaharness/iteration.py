@@ -277,7 +277,6 @@ class IterationRunner:
         if moved:
             summary += f"; roadmap {before.done}/{before.total} -> {after.done}/{after.total}"  # type: ignore[union-attr]
         self._estimate_cost(report)
-        self._add_usage(report)
         write_json(os.path.join(it_dir, "meta.json"), {
             "iteration": n, "exit_code": exit_info.code, "signal": exit_info.signal, "cut_short": cut_short or None,
             "failed": failed, "rate_limited": rate_limited, "summary": summary,
@@ -290,6 +289,7 @@ class IterationRunner:
                           signal=exit_info.signal, summary=summary)
         answer = answers.save(it_dir, report.final_text if report.answer is None else report.answer)
         self.state.publish(agent_pid=None, last_outcome=summary, last_progress=None, answer=answer, stalled_since=None,
+                           **self._usage_after(report),
                            **({"progress": _progress_dict(after), "task": after.current_task} if after else {}))
         self._say(f"iteration {n} ended: {summary}")
         process.reap_strays()
@@ -346,12 +346,14 @@ class IterationRunner:
             self._events.emit("cost_unknown", models=unpriced, reason="no price for these models (.harness/prices.json)"
                               if unpriced else "the agent did not say which model it used")
 
-    def _add_usage(self, report: Report) -> None:
+    def _usage_after(self, report: Report) -> dict[str, Any]:
+        """The state's usage with this iteration's added, its session and model: published
+        with the rest of the iteration's end (one write of state.json, not two)."""
         totals = dict(self.state["usage"])
         for key, value in report.usage().items():
             totals[key] = round(totals.get(key, 0) + value, 6)
-        self.state.publish(usage=totals, session_id=report.session_id or self.state.get("session_id"),
-                            model=report.model or self.state.get("model"))
+        return {"usage": totals, "session_id": report.session_id or self.state.get("session_id"),
+                "model": report.model or self.state.get("model")}
 
     def _write_prompt(self, n: int, it_dir: str, roadmap_text: str, progress: Progress,
                       last_outcome: str) -> list[inbox.Message]:

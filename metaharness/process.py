@@ -31,9 +31,9 @@ from metaharness.records import typed_record
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
-    import subprocess
+    import subprocess  # imported where a helper is started: agents are started without it
     import threading  # imported where a thread is made: a detached mh-spawn makes none
-    from pathlib import Path  # imported where a helper is started: agents are started without it
+    from pathlib import Path
     from typing import Any, Callable, Final
 
 _PR_SET_CHILD_SUBREAPER: Final = 36
