@@ -1,16 +1,20 @@
 """The scanners that stand in for regular expressions on every harness start (roadmap
-tasks, prompt placeholders, promise markers) find exactly what those expressions find.
+tasks, prompt placeholders, promise markers) find exactly what those expressions find;
+the path arithmetic that stands in for pathlib on a spawn writes what pathlib writes.
 
 The expressions are compiled here, in the test, and nowhere in the supervisor's path."""
 
 import re
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metaharness.markers import BLOCKED, COMPLETE, scan
 from metaharness.prompt import render
 from metaharness.roadmap import parse_task
+from metaharness.start import _absolute
 
 TASK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[([ xX])\]\s*(.*?)\s*$")
 VARIABLE = re.compile(r"\{\{([A-Z_]+)\}\}")
@@ -60,3 +64,12 @@ def test_markers_are_found_where_the_multiline_regexes_find_them(text):
     progress = tuple(p.strip() for p in PROGRESS.findall(text) if p.strip())
     found = scan(text)
     assert (found.complete, found.blocked_reason, found.progress) == (bool(COMPLETE_LINE.search(text)), reason, progress)
+
+
+@pytest.mark.parametrize("cwd", ["/", "tmp"])
+@pytest.mark.parametrize("given", [".", "a", "a/", "./a", "a//b", "a/./b/", "../x", "a/..", "/x/./y/", "//x/y",
+                                   "///x", "/", "//", ".hidden", "...", "\u00e9/\u00fc"])
+def test_a_path_is_made_absolute_as_pathlib_writes_it(given, cwd, tmp_path, monkeypatch):
+    """The spec's roadmap and workdir, made absolute without importing pathlib."""
+    monkeypatch.chdir("/" if cwd == "/" else tmp_path)
+    assert _absolute(given) == str(Path(given).absolute())
