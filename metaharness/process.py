@@ -195,6 +195,7 @@ def spawn_in_session(argv: list[str], *, cwd: Path | str, env: dict[str, str],
     posix_spawn rather than subprocess: it is C all the way to exec, so safe beside our
     threads, and the supervisor of every harness is spared importing subprocess (~4 ms).
     Signals we ignore (SIGPIPE) are set back to their default, as subprocess does."""
+    _check_runnable(argv[0], env.get("PATH", os.defpath), os.fspath(cwd))
     stdin, stdout, stderr = stdio
     actions: list[tuple[Any, ...]] = [
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0) if stdin is None else (os.POSIX_SPAWN_DUP2, stdin, 0),
@@ -204,6 +205,26 @@ def spawn_in_session(argv: list[str], *, cwd: Path | str, env: dict[str, str],
     actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_descriptors() if fd not in stdio]
     return os.posix_spawn("/bin/sh", ["sh", "-c", _ENTER, "sh", f"{user_umask():03o}", os.fspath(cwd), *argv], env,
                           file_actions=actions, setsid=True, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+
+
+def _check_runnable(program: str, search_path: str, cwd: str) -> None:
+    """Raise what starting `program` in `cwd` would meet, as subprocess does: the shell
+    that starts it would only exit 127 (or 2), and the harness would go on trying.
+    FileNotFoundError for a missing directory or program, PermissionError for a program
+    found but not executable. (Removed in the instant before the exec, it is the shell's
+    127 after all.)"""
+    if not os.path.isdir(cwd):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), cwd)
+    found_but_not_executable = False
+    places = [""] if "/" in program else search_path.split(":")
+    for place in places:
+        candidate = os.path.join(cwd, place, program)  # an absolute place or program wins over cwd
+        if os.path.isfile(candidate):
+            if os.access(candidate, os.X_OK):
+                return
+            found_but_not_executable = True
+    code = errno.EACCES if found_but_not_executable else errno.ENOENT
+    raise (PermissionError if found_but_not_executable else FileNotFoundError)(code, os.strerror(code), program)
 
 
 def _inheritable_descriptors() -> list[int]:

@@ -2,6 +2,7 @@
 supervisor's agent is ended whole by mh-stop, a new spawn and mh-clean --force; a zombie
 supervisor is dead."""
 
+import json
 import os
 import signal
 
@@ -134,3 +135,18 @@ def test_stopping_a_dead_harness_leaves_the_harness_its_agent_spawned_running(pr
     assert _gone([outer_agent]) and not _gone([inner_agent])
     assert project.run("stop", "inner").returncode == 0
     assert _gone([inner_agent])
+
+
+def test_an_agent_program_not_on_path_fails_the_harness_at_once(project, tmp_path):
+    """Started through a shell, a missing program would only be an exit 127, and the
+    harness would try again until its iteration limit: it is looked up first, as
+    subprocess did, and the harness fails on the first iteration saying which."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    road = project.roadmap("r.md", tasks=1)
+    r = project.run("spawn", "a", str(road), "-q", "--agent", "claude", "--max-iterations", "3", "--backoff", "0",
+                    env={"PATH": str(empty)})
+    assert r.returncode == 70, r.stderr
+    result = json.loads((project.tree / "a" / "result.json").read_text())
+    assert (result["status"], result["iterations"]) == ("failed", 1)
+    assert "No such file or directory: 'claude'" in result["reason"]
