@@ -170,8 +170,8 @@ def detach(log_path: Path | str, keep: tuple[int, ...] = ()) -> bool:
         os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
-        for fd in map(int, os.listdir("/proc/self/fd")):
-            if fd > 2 and fd not in keep:
+        for fd in _descriptors_above_stderr():
+            if fd not in keep:
                 try:
                     os.close(fd)
                 except OSError:
@@ -231,14 +231,19 @@ def _inheritable_descriptors() -> list[int]:
     """Our descriptors above stderr an exec would pass on (ours are close-on-exec; one the
     user's shell or make handed us may not be)."""
     found = []
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
+    for fd in _descriptors_above_stderr():
         try:
-            if fd > 2 and os.get_inheritable(fd):
+            if os.get_inheritable(fd):
                 found.append(fd)
         except OSError:
             pass  # the listing's own descriptor, closed already
     return found
+
+
+def _descriptors_above_stderr() -> list[int]:
+    """This process's open descriptors above 2, as /proc lists them (the listing's own
+    among them, though it is closed by then)."""
+    return [fd for fd in map(int, os.listdir("/proc/self/fd")) if fd > 2]
 
 
 def _pipe(reading: bool = False) -> tuple[int, Any]:
