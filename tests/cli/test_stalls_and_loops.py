@@ -1,7 +1,6 @@
 """Stall detection and its escalation, the loop detector, agents killed under the
 supervisor, and hooks (mh-spawn --stall-after/--on-stall/--loop-after/--on-loop)."""
 
-import errno
 import json
 import os
 import signal
@@ -122,16 +121,18 @@ def test_the_loop_goes_on_to_its_result_while_a_hook_is_still_running(project):
         assert wait_for(lambda: (project.tree / "a" / "result.json").exists(), project.tree / "a")
         assert not (project.tree / "hook-done").exists()  # the hook is still blocked on the FIFO
         assert project.result("a")["status"] == "completed"
-    finally:  # release the hook, if it is still there to read
-        try:
-            writer = os.open(release, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as e:
-            assert e.errno == errno.ENXIO  # no reader: the hook is gone
-        else:
-            os.write(writer, b"released\n")
-            os.close(writer)
+    finally:
+        # Release the hook. It may not have opened the FIFO yet: hooks start from a thread,
+        # and a fast agent can finish first. On Linux a FIFO opened read-write opens at
+        # once, and the line waits in the pipe until the hook reads it; the pipe lives as
+        # long as one end is open, so the writer stays open until the hook is done.
+        writer = os.open(release, os.O_RDWR)
+        os.write(writer, b"released\n")
     done = project.tree / "hook-done"
-    assert wait_for(lambda: done.exists() and done.read_text() == "released\n", project.tree)
+    try:
+        assert wait_for(lambda: done.exists() and done.read_text() == "released\n", project.tree)
+    finally:
+        os.close(writer)
     assert project.run("wait", "a").returncode == 0
     assert _of(project, "hook_failed") == []
 
