@@ -24,10 +24,10 @@ import os
 import shutil
 import time
 from contextlib import ExitStack
-from enum import Enum
 from pathlib import Path
 
 from metaharness import liveness, worktree
+from metaharness.enums import StrEnum
 from metaharness.exits import Exit, MhError
 from metaharness.harness import end_orphans, inspect, list_ids, take_ended_lock
 from metaharness.records import typed_record
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from typing import Iterator, Sequence
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     """The words `mh-clean --json` writes."""
 
     REMOVED = "removed"

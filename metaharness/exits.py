@@ -6,8 +6,7 @@ mh-wait and mh-run. See mh-harness(7), EXIT STATUS.
 
 from __future__ import annotations
 
-from enum import IntEnum
-
+from metaharness.enums import IntEnum
 from metaharness.statuses import Status
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms

@@ -18,10 +18,13 @@ environment, which every process the agent started inherits.
 
 from __future__ import annotations
 
+# Signals are sent through _signal, the C module under signal, whose numbers are plain
+# ints: signal wraps them in enums, and importing enum costs every supervisor (and mh-spawn
+# --detach) some 3 ms. signal is imported only to name a signal in a message.
+import _signal
 import _thread
 import errno
 import os
-import signal
 import time
 
 from metaharness.agents import Invocation
@@ -87,6 +90,8 @@ class ExitInfo:
 
     def describe(self) -> str:
         if self.signal is not None:
+            import signal
+
             return f"killed by {signal.Signals(self.signal).name}"
         return f"exit {self.code}"
 
@@ -204,7 +209,7 @@ def spawn_in_session(argv: list[str], *, cwd: Path | str, env: dict[str, str],
     ]
     actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_descriptors() if fd not in stdio]
     return os.posix_spawn("/bin/sh", ["sh", "-c", _ENTER, "sh", f"{user_umask():03o}", os.fspath(cwd), *argv], env,
-                          file_actions=actions, setsid=True, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+                          file_actions=actions, setsid=True, setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ))
 
 
 def _check_runnable(program: str, search_path: str, cwd: str) -> None:
@@ -333,9 +338,9 @@ class AgentProcess:
 
     def terminate(self, grace: float) -> None:
         """TERM the group; KILL it if the leader has not exited after `grace` seconds."""
-        self._signal_group(signal.SIGTERM)
+        self._signal_group(_signal.SIGTERM)
         if not self._exited.wait(grace):
-            self._signal_group(signal.SIGKILL)
+            self._signal_group(_signal.SIGKILL)
             self._exited.wait()
 
     def finish(self, grace: float, sweep_sparing: Callable[[int], bool] | None = None) -> ExitInfo:
@@ -345,7 +350,7 @@ class AgentProcess:
         the subtrees it accepts is ended along with the group, in the same grace period
         (see end_descendants); the pids that outlived even KILL are left in `survivors`."""
         self._exited.wait()
-        self._signal_group(signal.SIGTERM)  # leftovers only: the leader is a zombie by now
+        self._signal_group(_signal.SIGTERM)  # leftovers only: the leader is a zombie by now
         if sweep_sparing is not None:
             # The group's members are descendants too: one TERM, grace, KILL for all of them.
             # The leader's zombie may be reaped here, so the group is not signalled again.
@@ -358,7 +363,7 @@ class AgentProcess:
             reaper.start()
             reaper.join(grace)
             if reaper.is_alive():
-                self._signal_group(signal.SIGKILL)
+                self._signal_group(_signal.SIGKILL)
                 reaper.join(_REAP_AFTER_KILL_SECONDS)
         # A process that left the group but kept stdout open must not hang the supervisor.
         self._threads[0].join(grace)
@@ -457,7 +462,7 @@ def end_processes(find: Callable[[], list[Proc]], grace: float) -> list[int]:
     pidfds: dict[tuple[int, int], int] = {}
     signalled: dict[int, int] = {}  # pidfd -> the last signal sent to it
     unreachable: set[int] = set()
-    sig, deadline = signal.SIGTERM, time.monotonic() + grace
+    sig, deadline = _signal.SIGTERM, time.monotonic() + grace
     try:
         while True:
             running = []
@@ -478,7 +483,7 @@ def end_processes(find: Callable[[], list[Proc]], grace: float) -> list[int]:
                     continue
                 if signalled.get(fd) != sig:
                     try:
-                        signal.pidfd_send_signal(fd, sig)
+                        _signal.pidfd_send_signal(fd, sig)
                     except ProcessLookupError:
                         continue
                     except PermissionError:  # another user's, under a name we matched: not ours to end
@@ -490,9 +495,9 @@ def end_processes(find: Callable[[], list[Proc]], grace: float) -> list[int]:
                 return sorted(unreachable)
             now = time.monotonic()
             if now >= deadline:
-                if sig == signal.SIGKILL:
+                if sig == _signal.SIGKILL:
                     return sorted(unreachable | {pid for (pid, _), fd in pidfds.items() if fd in running})
-                sig, deadline = signal.SIGKILL, now + _REAP_AFTER_KILL_SECONDS
+                sig, deadline = _signal.SIGKILL, now + _REAP_AFTER_KILL_SECONDS
                 continue
             _wait_for_an_exit(running, deadline - now)
     finally:
@@ -638,7 +643,7 @@ def capture_bounded(argv: list[str], env: dict[str, str], timeout: float, cwd: P
     try:
         out, err = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, _signal.SIGKILL)
         try:
             proc.communicate(timeout=_REAP_AFTER_KILL_SECONDS)
         except subprocess.TimeoutExpired:  # a descendant that left the group still holds the pipes
@@ -658,7 +663,7 @@ def run_bounded(argv: list[str], env: dict[str, str], timeout: float) -> int | N
     try:
         return proc.wait(timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, _signal.SIGKILL)
         proc.wait()
         return None
     finally:
@@ -698,7 +703,7 @@ def run_gate(argv: list[str], env: dict[str, str], cwd: Path, stdout: int, stder
             wake.wait(left)
             wake.clear()
         try:
-            os.killpg(proc.pid, signal.SIGKILL)  # what it left running in its group does not outlive it
+            os.killpg(proc.pid, _signal.SIGKILL)  # what it left running in its group does not outlive it
         except ProcessLookupError:
             pass
         return proc.returncode, None
@@ -707,14 +712,14 @@ def run_gate(argv: list[str], env: dict[str, str], cwd: Path, stdout: int, stder
 
 
 def _end_group(pgid: int, done: threading.Event) -> None:
-    for sig, wait in ((signal.SIGTERM, GATE_GRACE_SECONDS), (signal.SIGKILL, _REAP_AFTER_KILL_SECONDS)):
+    for sig, wait in ((_signal.SIGTERM, GATE_GRACE_SECONDS), (_signal.SIGKILL, _REAP_AFTER_KILL_SECONDS)):
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:
             return
         if done.wait(wait):
             try:
-                os.killpg(pgid, signal.SIGKILL)  # the leader is gone: what it left in its group goes too
+                os.killpg(pgid, _signal.SIGKILL)  # the leader is gone: what it left in its group goes too
             except ProcessLookupError:
                 pass
             return

@@ -12,26 +12,28 @@ reading that pipe records the signal and sets the supervisor's wake event.
 
 from __future__ import annotations
 
+# _signal, the C module under signal, whose numbers are plain ints: signal wraps them in
+# enums, and importing enum would cost every supervisor and mh-spawn some 3 ms.
+import _signal
 import os
-import signal
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
     import threading  # imported by the catcher, which starts one: hold() and release() need none
     from typing import Final
 
-HANDLED: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+HANDLED: Final = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
 
 
-def hold() -> set[signal.Signals]:
+def hold() -> set[int]:
     """Keep the handled signals pending until a SignalCatcher takes them; return the mask
     as it was, for release()."""
-    return signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    return _signal.pthread_sigmask(_signal.SIG_BLOCK, HANDLED)
 
 
-def release(mask: set[signal.Signals]) -> None:
+def release(mask: set[int]) -> None:
     """Restore the mask hold() returned (a process that detached a supervisor goes on)."""
-    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
 
 
 class SignalCatcher:
@@ -42,13 +44,13 @@ class SignalCatcher:
         self._wake = wake
         read_end, write_end = os.pipe()
         os.set_blocking(write_end, False)
-        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        _signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
         for sig in HANDLED:
-            signal.signal(sig, lambda signum, frame: None)
+            _signal.signal(sig, lambda signum, frame: None)
         import threading
 
         threading.Thread(target=self._relay, args=(read_end,), daemon=True).start()
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)  # pending ones arrive now, caught
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, HANDLED)  # pending ones arrive now, caught
 
     def _relay(self, read_end: int) -> None:
         while True:

@@ -9,14 +9,14 @@ mh-harness(7).
 
 from __future__ import annotations
 
-from enum import Enum
+from metaharness.enums import StrEnum
 
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
     from typing import Final
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """The words written in state.json and result.json."""
 
     PENDING = "pending"  # waiting for the harnesses it runs --after
