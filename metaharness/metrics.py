@@ -10,6 +10,8 @@ mh-status prints (overview.py); stalls are counted from each harness's events.js
 
 from __future__ import annotations
 
+import os
+
 TYPE_CHECKING = False  # typing is for the type checker: importing it costs every start ~3 ms
 if TYPE_CHECKING:
     from pathlib import Path
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     Sample = tuple[dict[str, str], float]
 
 
-def exposition(seen: Overview, tree: Path | None) -> str:
+def exposition(seen: Overview, tree: Path | str | None) -> str:
     from metaharness.statuses import Status
 
     records = seen.records
@@ -65,13 +67,13 @@ def exposition(seen: Overview, tree: Path | None) -> str:
     return "\n".join(out) + "\n"
 
 
-def _stalls(tree: Path | None, harness_id: str) -> int:
+def _stalls(tree: Path | str | None, harness_id: str) -> int:
     from metaharness.events import parse_line
 
     if tree is None:
         return 0
     try:
-        with open(tree / harness_id / "events.jsonl", "rb") as f:
+        with open(os.path.join(tree, harness_id, "events.jsonl"), "rb") as f:
             return sum(1 for line in f if b'"stalled"' in line and (parse_line(line) or {}).get("event") == "stalled")
     except OSError:
         return 0

@@ -6,6 +6,7 @@ the tree, three pictures.
 
 from __future__ import annotations
 
+import os
 import time
 
 from metaharness.records import typed_record
@@ -27,12 +28,14 @@ class Overview:
     budgets: list[dict[str, Any]]
 
 
-def gather(tree: Path | None, ids: list[str]) -> Overview:
-    """Read every harness of the tree (or the named ones) and what the tree says besides."""
+def gather(tree: Path | str | None, ids: list[str]) -> Overview:
+    """Read every harness of the tree (or the named ones) and what the tree says besides.
+    (Paths are str here: mh-status runs without pathlib.)"""
     from metaharness import harness
 
-    directories = [harness.harness_dir(tree, i) for i in ids] if ids else (
-        [] if tree is None else [tree / i for i in harness.list_ids(tree)])
+    tree = None if tree is None else os.fspath(tree)
+    directories = [harness.existing_dir(tree, i) for i in ids] if ids else (
+        [] if tree is None else [os.path.join(tree, i) for i in harness.list_ids(tree)])
     views = [harness.inspect(d) for d in directories]
     if sum(isinstance(v.state.get("worktree"), dict) for v in views) > 1:
         from concurrent.futures import ThreadPoolExecutor
@@ -44,31 +47,33 @@ def gather(tree: Path | None, ids: list[str]) -> Overview:
     return Overview(records, sum_usage(records), _queue_counts(tree), _limits(tree), _budgets(tree))
 
 
-def _limits(tree: Path | None) -> list[dict[str, Any]]:
+def _limits(tree: str | None) -> list[dict[str, Any]]:
     """The usage limits that hold now, by account (limits.py)."""
-    if not (tree and (tree / "limits").is_dir()):
+    if not (tree and os.path.isdir(os.path.join(tree, "limits"))):
         return []
     from metaharness import limits
 
     return limits.active(tree)
 
 
-def _budgets(tree: Path | None) -> list[dict[str, Any]]:
+def _budgets(tree: str | None) -> list[dict[str, Any]]:
     """The budgets in the tree, with what was spent (budgets.py)."""
-    if not (tree and (tree / "budgets").is_dir()):
+    if not (tree and os.path.isdir(os.path.join(tree, "budgets"))):
         return []
     from metaharness import budgets
 
     return budgets.listing(tree)
 
 
-def _queue_counts(tree: Path | None) -> dict[str, int] | None:
+def _queue_counts(tree: str | None) -> dict[str, int] | None:
     """Items per queue state, if the tree has a queue."""
-    if not (tree and (tree / "queue").is_dir()):  # looked at first: the queue module's import is not free
+    if not (tree and os.path.isdir(os.path.join(tree, "queue"))):  # looked at first: the queue module's import is not free
         return None
+    from pathlib import Path
+
     from metaharness import queue
 
-    return queue.counts(tree)
+    return queue.counts(Path(tree))
 
 
 def sum_usage(records: list[dict[str, Any]]) -> dict[str, Any]:

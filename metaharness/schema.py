@@ -86,6 +86,30 @@ class Record:
 
     def problem(self, record: Any, where: str = "") -> str | None:
         """What is wrong with `record` (`where` names it in the message), or None."""
+        if isinstance(record, dict) and self.fits(record):
+            return None  # the common case: mh-status checks three files of every harness
+        return self.first_problem(record, where)
+
+    def fits(self, record: dict[str, Any]) -> bool:
+        """Whether `record` holds nothing wrong: what problem() says, found faster, by
+        walking the record's fields (fewer than the table's) and making no message."""
+        for key in self.required:
+            if record.get(key) is None:
+                return False
+        fields, lenient = self.fields, self.top
+        for key, value in record.items():
+            check = fields.get(key)
+            if check is None or (value is None and lenient):
+                continue
+            if isinstance(check, Record):
+                if not (isinstance(value, dict) and check.fits(value)):
+                    return False
+            elif check(value) is not None:
+                return False
+        return True
+
+    def first_problem(self, record: Any, where: str = "") -> str | None:
+        """The first thing wrong with `record`, in the table's order, or None."""
         if not isinstance(record, dict):
             return f"{where.removesuffix('.') or 'it'} should be an object, not {_shown(record)}"
         for key in self.required:
@@ -96,7 +120,7 @@ class Record:
                 continue
             value = record[key]
             if isinstance(check, Record):
-                found = check.problem(value, f"{where}{key}.")
+                found = check.first_problem(value, f"{where}{key}.")
                 if found:
                     return found
             elif (expected := check(value)) is not None:

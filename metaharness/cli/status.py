@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -52,11 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _status(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    from metaharness.tree import find_tree
-
-    tree = find_tree()
     if args.watch:
-        return _watch(tree, args.ids)
+        from metaharness.tree import find_tree
+
+        return _watch(find_tree(), args.ids)
+    from metaharness.tree import find_tree_dir
+
+    tree = find_tree_dir()  # a str: mh-status runs without pathlib
     if args.prometheus:
         from metaharness.metrics import exposition
         from metaharness.overview import gather
@@ -79,16 +80,17 @@ def _terminal_width() -> int:
 
 def print_once(tree: Any, ids: list[str], as_json: bool, fit_width: int | None = None) -> None:
     """The table (fitted to `fit_width` columns, if given) and its footer, or --json."""
+    from metaharness.jsonio import dumps
     from metaharness.overview import gather
 
     seen = gather(tree, ids)
     if as_json:
         for record in seen.records:
-            print(json.dumps(record))
-        print(json.dumps({"totals": seen.totals}))
+            print(dumps(record))
+        print(dumps({"totals": seen.totals}))
         for key, value in (("queue", seen.queue), ("limits", seen.limits), ("budgets", seen.budgets)):
             if value:
-                print(json.dumps({key: value}))
+                print(dumps({key: value}))
         return
     from metaharness import dashboard
 

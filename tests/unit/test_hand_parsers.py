@@ -1,5 +1,6 @@
 """The scanners that stand in for regular expressions on every harness start (roadmap
-tasks, prompt placeholders, promise markers) find exactly what those expressions find;
+tasks, prompt placeholders, promise markers) and every mh-status (timestamps) find
+exactly what those expressions find;
 the path arithmetic that stands in for pathlib on a spawn writes what pathlib writes.
 
 The expressions are compiled here, in the test, and nowhere in the supervisor's path."""
@@ -15,11 +16,13 @@ from metaharness.markers import BLOCKED, COMPLETE, scan
 from metaharness.prompt import render
 from metaharness.roadmap import parse_task
 from metaharness.start import _absolute
+from metaharness.tree import iso_fields
 
 TASK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[([ xX])\]\s*(.*?)\s*$")
 VARIABLE = re.compile(r"\{\{([A-Z_]+)\}\}")
 COMPLETE_LINE = re.compile(r"^[ \t]*" + re.escape(COMPLETE), re.MULTILINE)
 BLOCKED_LINE = re.compile(r"^[ \t]*" + re.escape(BLOCKED), re.MULTILINE)
+ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z?")
 PROGRESS = re.compile(r"^[ \t]*<progress>(.*?)</progress>", re.MULTILINE | re.DOTALL)
 
 BLANKS = st.sampled_from(["", " ", "  ", "\t", "\u00a0", "\x0b", "\r", "\u2003"])
@@ -73,3 +76,22 @@ def test_a_path_is_made_absolute_as_pathlib_writes_it(given, cwd, tmp_path, monk
     """The spec's roadmap and workdir, made absolute without importing pathlib."""
     monkeypatch.chdir("/" if cwd == "/" else tmp_path)
     assert _absolute(given) == str(Path(given).absolute())
+
+
+STAMP = "2026-11-30T19:13:58.123Z"
+ISO_PIECES = st.sampled_from(["2026", "11", "30", "1", "123", "-", "T", ":", ".", "Z", "t", " ", "\u0663\u0663",
+                              "\u00b2", "0", "000", "123456789", "1234567890", "\n"])
+
+
+@settings(max_examples=5000)
+@given(st.one_of(
+    st.lists(ISO_PIECES, max_size=14).map("".join),
+    st.builds(lambda at, c: STAMP[:at] + c + STAMP[at + 1:], st.integers(0, len(STAMP) - 1),  # one character off
+              st.sampled_from(["\u00b2", "\u0663", "a", "-", ":", "T", ".", "Z", " ", ""])),
+    st.builds(lambda base, tail: base + tail, st.just("2026-11-30T19:13:58"),
+              st.lists(st.sampled_from([".", "5", "05", "123", "123456789", "Z", "ZZ", "\u0663", " ", "\n"]),
+                       max_size=4).map("".join)),
+))
+def test_a_timestamp_is_split_as_the_timestamp_regex_splits_it(text):
+    m = ISO.fullmatch(text)
+    assert iso_fields(text) == ((*m.groups()[:6], m.group(7) or "") if m else None)

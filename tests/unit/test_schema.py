@@ -1,6 +1,8 @@
 """The schema: what a reader may rely on in spec.json, state.json and result.json."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from metaharness import schema
 
@@ -44,3 +46,17 @@ def test_a_file_that_is_not_an_object_is_named():
 
 def test_fields_a_newer_writer_adds_are_ignored():
     assert schema.RESULT.problem({"status": "completed", "exit_code": 0, "something_new": {"x": [1]}}) is None
+
+
+VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**23), st.floats(allow_nan=True), st.text(max_size=3),
+                   st.sampled_from(["running", "completed", "a\0b", "HEAD", ""]), st.lists(st.text(max_size=2), max_size=2),
+                   st.fixed_dictionaries({}, optional={"path": st.text(max_size=2), "base": st.text(max_size=2),
+                                                        "done": st.integers(-1, 3), "turns": st.none() | st.integers(-1, 3)}))
+
+
+@settings(max_examples=3000)
+@given(st.dictionaries(st.sampled_from([*STATE, "extra"]), VALUES, max_size=6))
+def test_the_quick_check_agrees_with_the_one_that_names_the_problem(changes):
+    """problem() asks fits() first and walks the table in order only when something is wrong."""
+    record = {**STATE, **changes}
+    assert schema.STATE.fits(record) == (schema.STATE.first_problem(record) is None)
