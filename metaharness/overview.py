@@ -94,7 +94,7 @@ def describe(view: Any) -> dict[str, Any]:
     state, result, now = view.state, view.result or {}, time.time()
     live = view.status.is_live
     try:
-        beat_age = now - (view.dir / "heartbeat").stat().st_mtime if live else None
+        beat_age = now - os.stat(os.path.join(view.path, "heartbeat")).st_mtime if live else None
     except OSError:
         beat_age = None
     started = state.get("started") or view.spec.get("created")
@@ -131,7 +131,7 @@ def _merge_record(view: Any) -> dict[str, Any] | None:
     if not view.spec.get("worktree"):
         return None  # only a --worktree harness has a branch to merge: no file to look for
     try:
-        record = read_json(view.dir / "merge.json")
+        record = read_json(os.path.join(view.path, "merge.json"))
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) and isinstance(record.get("status"), str) else None

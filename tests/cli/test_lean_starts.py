@@ -73,8 +73,9 @@ def test_typing_is_imported_only_for_the_type_checker():
     assert not found, f"import typing under `if TYPE_CHECKING:` (TYPE_CHECKING = False): {found}"
 
 
-@pytest.mark.parametrize("command", [("wait", "a"), ("send", "b", "hi")], ids=" ".join)
-def test_send_and_wait_start_without_pathlib_re_or_json(project, command):
+@pytest.mark.parametrize("command", [("wait", "a"), ("send", "b", "hi"), ("status",), ("status", "--json")],
+                         ids=" ".join)
+def test_send_wait_and_status_start_without_pathlib_re_or_json(project, command):
     """Each of them is 2 to 4 ms of a start whose whole budget is twice the interpreter's."""
     project.spawn("a", COMPLETE)
     assert project.run("wait", "a").returncode == 0
