@@ -92,7 +92,10 @@ class ExitInfo:
         if self.signal is not None:
             import signal
 
-            return f"killed by {signal.Signals(self.signal).name}"
+            try:
+                return f"killed by {signal.Signals(self.signal).name}"
+            except ValueError:  # a real-time signal has no name of its own
+                return f"killed by signal {self.signal}"
         return f"exit {self.code}"
 
 

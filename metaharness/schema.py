@@ -42,7 +42,9 @@ def integer(low: int, high: int) -> Check:
 
 def number(low: float, high: float) -> Check:
     def check(value: Any) -> str | None:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and low <= value <= high
+        # An int is finite however large (math.isfinite would overflow converting it).
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and (isinstance(value, int) or math.isfinite(value)) and low <= value <= high)
         return None if ok else f"a number from {low:.15g} to {high:.15g}"
     return check
 

@@ -181,7 +181,8 @@ _FIELDS_BY_KEY: dict[str, Field] = {}  # filled on first use (functools.cache: 2
 
 def _fields_by_key() -> dict[str, Field]:
     if not _FIELDS_BY_KEY:
-        _FIELDS_BY_KEY.update((f.metadata.get("key") or f.name, f) for f in fields(Options))
+        # Made whole, then merged in one step: a second thread never sees half of it.
+        _FIELDS_BY_KEY.update({f.metadata.get("key") or f.name: f for f in fields(Options)})
     return _FIELDS_BY_KEY
 
 

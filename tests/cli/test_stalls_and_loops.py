@@ -115,26 +115,34 @@ def test_the_loop_goes_on_to_its_result_while_a_hook_is_still_running(project):
     project.tree.mkdir()
     release = project.root / "release"
     os.mkfifo(release)
-    _hook(project, "start", f'read line < "{release}"; echo "$line" > "$MH_HARNESS_DIR/../hook-done"')
-    project.spawn("a", "echo '<promise>COMPLETE</promise>'", "--hook-timeout", "60")
+    # On Linux a FIFO opened read-write opens at once: the hook's read blocks until the
+    # line is written, however early or late the hook (started from a thread) opens it.
+    writer = os.open(release, os.O_RDWR)
     try:
-        assert wait_for(lambda: (project.tree / "a" / "result.json").exists(), project.tree / "a")
-        assert not (project.tree / "hook-done").exists()  # the hook is still blocked on the FIFO
-        assert project.result("a")["status"] == "completed"
-    finally:
-        # Release the hook. It may not have opened the FIFO yet: hooks start from a thread,
-        # and a fast agent can finish first. On Linux a FIFO opened read-write opens at
-        # once, and the line waits in the pipe until the hook reads it; the pipe lives as
-        # long as one end is open, so the writer stays open until the hook is done.
-        writer = os.open(release, os.O_RDWR)
-        os.write(writer, b"released\n")
-    done = project.tree / "hook-done"
-    try:
+        _hook(project, "start", f'read line < "{release}"; echo "$line" > "$MH_HARNESS_DIR/../hook-done"')
+        project.spawn("a", "echo '<promise>COMPLETE</promise>'", "--hook-timeout", "60")
+        try:
+            assert wait_for(lambda: (project.tree / "a" / "result.json").exists(), project.tree / "a")
+            assert not (project.tree / "hook-done").exists()  # the hook is still blocked on the FIFO
+            assert project.result("a")["status"] == "completed"
+        finally:
+            os.write(writer, b"released\n")  # release the hook, even when an assertion failed
+        done = project.tree / "hook-done"
         assert wait_for(lambda: done.exists() and done.read_text() == "released\n", project.tree)
     finally:
         os.close(writer)
     assert project.run("wait", "a").returncode == 0
     assert _of(project, "hook_failed") == []
+
+
+def test_an_agent_killed_by_a_real_time_signal_is_a_failed_iteration_too(project):
+    """Such a signal has no name to report: the summary gives its number."""
+    rt = signal.SIGRTMIN + 6
+    script = f'[ "$MH_ITERATION" = 1 ] && kill -{rt} $$; echo "<promise>COMPLETE</promise>"'
+    r = project.run("spawn", "a", str(project.roadmap()), "--agent-cmd", script, "--backoff", "0")
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((project.tree / "a" / "iterations" / "0001" / "meta.json").read_text())
+    assert meta["failed"] and meta["signal"] == rt and f"killed by signal {rt}" in meta["summary"]
 
 
 # A structured agent that never stops printing and never gets anywhere: the first line of a

@@ -23,6 +23,7 @@ def test_an_agent_that_exits_0_after_working_succeeded():
     ({"cut_short": "stop requested"}, "ended by the supervisor (stop requested) after 1.2s"),
     ({"report": Report(is_error=True, error="API 500", saw_result=True)}, "the agent reported an error: API 500"),
     ({"exit_info": ExitInfo(None, 9)}, "the agent failed (killed by SIGKILL)"),
+    ({"exit_info": ExitInfo(None, 40)}, "the agent failed (killed by signal 40)"),  # real-time: no name
     ({"exit_info": ExitInfo(3, None)}, "the agent failed (exit 3)"),
     ({"report": Report(tool_calls=1)}, "the agent exited without its final result record"),
 ])

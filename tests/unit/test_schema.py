@@ -21,6 +21,7 @@ def test_a_state_as_the_supervisor_writes_it_is_sound():
     ("usage", {"turns": "x"}, "usage.turns should be a number from 0 to 1000000000000, not 'x'"),
     ("usage", {"turns": None}, "usage.turns should be a number from 0 to 1000000000000, not None"),
     ("usage", {"cost_usd": float("nan")}, "usage.cost_usd should be a number from 0 to 1000000000000, not nan"),
+    ("usage", {"cost_usd": 10**400}, "usage.cost_usd should be a number from 0 to 1000000000000, not 1000"),
     ("progress", {"done": -1, "total": 3}, "progress.done should be an integer from 0 to 1000000000000, not -1"),
     ("worktree", {"branch": "mh/a"}, "worktree.path is missing"),
     ("worktree", {"path": "a\0b", "base": "HEAD"}, "worktree.path should be a non-empty string without NUL, not 'a\\x00b'"),
@@ -48,10 +49,11 @@ def test_fields_a_newer_writer_adds_are_ignored():
     assert schema.RESULT.problem({"status": "completed", "exit_code": 0, "something_new": {"x": [1]}}) is None
 
 
-VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**23), st.floats(allow_nan=True), st.text(max_size=3),
+VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**23), st.just(10**400), st.floats(allow_nan=True), st.text(max_size=3),
                    st.sampled_from(["running", "completed", "a\0b", "HEAD", ""]), st.lists(st.text(max_size=2), max_size=2),
                    st.fixed_dictionaries({}, optional={"path": st.text(max_size=2), "base": st.text(max_size=2),
-                                                        "done": st.integers(-1, 3), "turns": st.none() | st.integers(-1, 3)}))
+                                                        "done": st.integers(-1, 3),
+                                                        "turns": st.none() | st.integers(-1, 3) | st.just(10**400)}))
 
 
 @settings(max_examples=3000)
