@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def budgets_dir(tree: Path | str | str) -> str:
+def budgets_dir(tree: Path | str) -> str:
     return os.path.join(tree, "budgets")
 
 

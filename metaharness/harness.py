@@ -362,10 +362,10 @@ def _archive_finished(tree: str, harness_id: str) -> None:
         old, state.get("host"), state.get("heartbeat_interval")
     ):
         raise MhError(f"harness {harness_id} is running on {state['host']}", Exit.ID_TAKEN)
-    if liveness.same_process(state.get("pid"), state.get("pid_start")) and not os.path.exists(f"{old}/result.json"):
+    if liveness.same_process(state.get("pid"), state.get("pid_start")) and not os.path.exists(os.path.join(old, "result.json")):
         raise MhError(f"harness {harness_id} is already running (pid {state['pid']})", Exit.ID_TAKEN)
     try:
-        lock_fd = take_ended_lock(f"{old}/lock")
+        lock_fd = take_ended_lock(os.path.join(old, "lock"))
     except FileNotFoundError:
         lock_fd = None  # archived by a concurrent spawner a moment ago
     if lock_fd is None:
@@ -374,24 +374,24 @@ def _archive_finished(tree: str, harness_id: str) -> None:
         # Holding the lock proves nobody else is archiving it; the inode check proves the
         # name still denotes the directory we locked, not a harness published meanwhile.
         try:
-            same = os.fstat(lock_fd).st_ino == os.stat(f"{old}/lock").st_ino
+            same = os.fstat(lock_fd).st_ino == os.stat(os.path.join(old, "lock")).st_ino
         except FileNotFoundError:
             same = False
         if not same:
             raise MhError(f"harness {harness_id} was just spawned by someone else", Exit.ID_TAKEN)
-        if not os.path.exists(f"{old}/result.json"):
+        if not os.path.exists(os.path.join(old, "result.json")):
             # Its supervisor was killed: the agent it left must not work on beside the new one.
             end_orphans(old, state.get("instance"), _spec_value(old, "grace"))
         instance = state.get("instance") or f"unknown-{time.time_ns()}"
-        os.makedirs(f"{tree}/.archive", exist_ok=True)  # made with the tree; remade if someone removed it
-        os.rename(old, f"{tree}/.archive/{harness_id}.{instance}")
+        os.makedirs(os.path.join(tree, ".archive"), exist_ok=True)  # made with the tree; remade if someone removed it
+        os.rename(old, os.path.join(tree, ".archive", f"{harness_id}.{instance}"))
     finally:
         os.close(lock_fd)
 
 
 def _spec_value(directory: str, key: str) -> object:
     try:
-        return (read_json(f"{directory}/spec.json")).get(key)
+        return (read_json(os.path.join(directory, "spec.json"))).get(key)
     except (OSError, ValueError, AttributeError):
         return None  # end_orphans falls back on its default
 
@@ -406,7 +406,7 @@ def end_orphans(directory: Path | str, instance: object, grace: object) -> None:
     from metaharness import process
 
     try:
-        host = read_json(f"{directory}/state.json").get("host")
+        host = read_json(os.path.join(directory, "state.json")).get("host")
     except (OSError, ValueError):
         host = None
     if isinstance(host, str) and host != liveness.this_host():

@@ -41,7 +41,7 @@ class Hooks:
 
     def _run(self, hook: str, event: str, env: dict[str, str]) -> None:
         try:
-            code = run_bounded([str(hook)], {**os.environ, **env, "MH_EVENT": event}, self.timeout)
+            code = run_bounded([hook], {**os.environ, **env, "MH_EVENT": event}, self.timeout)
         except OSError as e:
             self._on_failure(os.path.basename(hook), f"cannot run: {e.strerror}")
             return

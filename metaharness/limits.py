@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 MAX_LIMIT_SECONDS: Final = 7 * 86400.0  # a reset further off than a week is a misreading
 
 
-def limits_dir(tree: Path | str | str) -> str:
+def limits_dir(tree: Path | str) -> str:
     return os.path.join(tree, "limits")
 
 

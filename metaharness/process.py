@@ -160,9 +160,10 @@ def detach(log_path: Path | str, keep: tuple[int, ...] = ()) -> bool:
     """Fork a child in a session of its own, with stdio on `log_path` and no other open
     descriptor but those in `keep`; True in the child, False in the caller.
 
-    The child is forked twice, so the caller (mh-run, which goes on) is not its parent:
-    nobody but the init process or a subreaper has to reap it. Descriptors the caller
-    holds (mh-run's run lock, say) must not live on in a supervisor."""
+    The child is forked twice: its caller (mh-spawn, or the interpreter mh-run starts for
+    it) is not its parent, so nobody but the init process or a subreaper has to reap it,
+    and, not a session's leader, it can never take a terminal for its own. Descriptors
+    the caller holds must not live on in a supervisor."""
     middle = os.fork()
     if middle != 0:
         _, status = os.waitpid(middle, 0)
@@ -682,9 +683,9 @@ def run_gate(argv: list[str], env: dict[str, str], cwd: Path, stdout: int, stder
     until it exits, `timeout` passes or `cancelled()` says why not (asked whenever `wake`
     is set: a stop, a signal). Returns (exit status, None) or (None, why it was ended);
     an ended one's whole group is TERMed, then KILLed."""
-    proc = _start_helper(argv, env, stdout=stdout, stderr=stderr, cwd=cwd)
     import threading
 
+    proc = _start_helper(argv, env, stdout=stdout, stderr=stderr, cwd=cwd)
     done = threading.Event()
 
     def await_exit() -> None:
